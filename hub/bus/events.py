@@ -1,0 +1,70 @@
+"""Typed events that travel on the bus. Topics are constants here so producers and consumers agree.
+
+Times are UTC. ``media_time`` is seconds since the start of the stream or file the event came
+from (what `hub analyze` reports); ``start``/``end`` are wall-clock capture times.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from hub.ids import new_id
+
+TOPIC_DETECTIONS = "video.detections"
+TOPIC_CAMERA_HEALTH = "video.health"
+
+DetectionType = Literal["intrusion", "line_crossing", "loitering"]
+CameraState = Literal["connecting", "online", "stalled", "offline", "disabled"]
+
+
+class Box(BaseModel):
+    """Normalised box: x, y of the top-left corner, width, height, all 0..1 of the image."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class DetectionEvent(BaseModel):
+    id: UUID = Field(default_factory=new_id)
+    camera_id: str
+    grid_id: str | None = None
+    type: DetectionType
+    zone_id: str | None = None
+    line_id: str | None = None
+    direction: Literal["forward", "backward"] | None = None
+    track_id: int
+    start: datetime
+    end: datetime | None = None
+    media_time: float
+    """Seconds from stream/file start at which the event happened."""
+    boxes: list[Box] = Field(default_factory=list)
+    """The object's box at the event frame first, then its recent track (newest first)."""
+    confidence: float = Field(ge=0, le=1)
+    snapshot: str | None = None
+    """Path of the JPEG snapshot (box drawn) relative to the evidence directory."""
+    dwell_seconds: float | None = None
+
+
+class CameraHealth(BaseModel):
+    camera_id: str
+    state: CameraState
+    fps_in: float = 0.0
+    fps_analysed: float = 0.0
+    frames_in: int = 0
+    frames_analysed: int = 0
+    frames_dropped: int = 0
+    decode_errors: int = 0
+    reconnects: int = 0
+    stalls: int = 0
+    last_frame_age: float | None = None
+    """Seconds since the last decoded frame; None before the first frame."""
+    last_error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    codec: str | None = None

@@ -1,0 +1,144 @@
+"""`python -m hub ...`: serve, demo, analyze, simulate, users.
+
+Heavy imports happen inside the commands so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.config import Settings, load_site
+from hub.errors import HubError
+from hub.logs import setup_logging
+
+app = typer.Typer(help="City command-center hub.", no_args_is_help=True, add_completion=False)
+simulate_app = typer.Typer(help="Simulated devices for tests and demos.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(users_app, name="users")
+
+SiteOpt = Annotated[Path | None, typer.Option("--site", help="Site file (YAML).")]
+
+
+def _settings(site: Path | None) -> Settings:
+    s = Settings()
+    if site is not None:
+        s = s.model_copy(update={"site": site})
+    setup_logging(s.log_level, s.log_json)
+    return s
+
+
+@app.command()
+def serve(
+    site: SiteOpt = None,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the hub: ingest, analytics, API and the video wall."""
+    import uvicorn
+
+    from hub.app import create_app
+
+    s = _settings(site)
+    s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
+    uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, ws="websockets")
+
+
+@app.command()
+def demo(
+    site: SiteOpt = None,
+    port: Annotated[int, typer.Option()] = 8000,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open")] = True,
+) -> None:
+    """Start the simulated city and the hub on it, create an admin, open the wall."""
+    from hub.demo import run_demo
+
+    s = _settings(site)
+    run_demo(s.model_copy(update={"port": port}), open_browser=open_browser)
+
+
+@app.command()
+def analyze(
+    video: Annotated[Path, typer.Argument(help="Video file (or rtsp:// URL) to analyse.")],
+    camera: Annotated[str, typer.Option("--camera", help="Camera id in the site file.")],
+    site: SiteOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
+    snapshots: Annotated[
+        Path | None, typer.Option("--snapshots", help="Write event snapshots here.")
+    ] = None,
+) -> None:
+    """Run the detection core over a recording: every event, and per frame the tracked objects."""
+    from hub.video.analyze import analyze_file
+
+    s = _settings(site)
+    try:
+        cam = load_site(s.site).camera(camera)
+        n = analyze_file(video, cam, sys.stdout, as_json=as_json, snapshot_dir=snapshots)
+    except HubError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not as_json:
+        typer.echo(f"{n} events", err=True)
+
+
+@simulate_app.command("city")
+def simulate_city(
+    site: SiteOpt = None,
+    rtsp_port: Annotated[int, typer.Option()] = 8554,
+    truth: Annotated[
+        Path | None, typer.Option(help="Append ground-truth events (JSON lines) here.")
+    ] = None,
+) -> None:
+    """Serve every camera of the site file from simulated scenes (RTSP)."""
+    from simulators.city import run_city
+
+    s = _settings(site)
+    asyncio.run(run_city(load_site(s.site), rtsp_port=rtsp_port, truth_path=truth))
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option()] = "operator",
+    password: Annotated[str | None, typer.Option(help="Omit to generate one.")] = None,
+) -> None:
+    """Create a user; prints the generated password once when none is given."""
+    from hub.store.users_cli import add_user
+
+    s = _settings(None)
+    pw = asyncio.run(add_user(s, username, role, password))
+    if password is None:
+        typer.echo(f"user {username} ({role}) created; one-time password: {pw}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and their roles."""
+    from hub.store.users_cli import list_users
+
+    s = _settings(None)
+    for name, role, active in asyncio.run(list_users(s)):
+        typer.echo(f"{name}\t{role}\t{'active' if active else 'disabled'}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="Omit to generate one.")] = None,
+) -> None:
+    """Set a new password for a user (generated and printed when omitted)."""
+    from hub.store.users_cli import set_password
+
+    s = _settings(None)
+    pw = asyncio.run(set_password(s, username, password))
+    if password is None:
+        typer.echo(f"new one-time password for {username}: {pw}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,308 @@
+"""Settings from the environment (``HUB_...``) and the site file (YAML).
+
+The site file describes the place the hub watches: the grid hierarchy (district -> streets ->
+communities -> grids) and the cameras with their zones and lines. It is validated strictly:
+unknown keys are rejected and every error names the line of the YAML it comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import SiteFileError
+
+# ---------------------------------------------------------------------------------------------
+# Settings (environment)
+# ---------------------------------------------------------------------------------------------
+
+
+class Settings(BaseSettings):
+    """Endpoints, secrets and tuning. Every field can be set as ``HUB_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    site: Path = Path("sites/demo-district.yaml")
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    bus: Literal["memory"] = "memory"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_secret: str = ""  # empty: generated once and kept in data_dir/jwt.secret
+    token_minutes: int = 12 * 60
+    timezone: str = "Asia/Shanghai"
+    analytics_threads: int = 1
+    analytics_batch_max: int = 64
+    frame_queue_per_camera: int = 2
+    stall_seconds: float = 10.0
+    reconnect_min_seconds: float = 0.5
+    reconnect_max_seconds: float = 10.0
+    log_json: bool | None = None  # None: JSON when stderr is not a TTY
+    log_level: str = "INFO"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Site file models
+# ---------------------------------------------------------------------------------------------
+
+NormPoint = Annotated[list[float], Field(min_length=2, max_length=2)]
+"""A point in normalised image coordinates: x and y in 0..1, origin top-left, y down."""
+
+LonLat = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_norm(points: list[list[float]]) -> list[list[float]]:
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point ({x}, {y}) is outside the normalised range 0..1")
+    return points
+
+
+class GeoPolygon(_Strict):
+    """A GeoJSON Polygon geometry (lon, lat; WGS84)."""
+
+    type: Literal["Polygon"] = "Polygon"
+    coordinates: list[list[LonLat]] = Field(min_length=1)
+
+    @field_validator("coordinates")
+    @classmethod
+    def _closed_rings(cls, rings: list[list[list[float]]]) -> list[list[list[float]]]:
+        for ring in rings:
+            if len(ring) < 4:
+                raise ValueError("a polygon ring needs at least 4 positions (closed)")
+            if ring[0] != ring[-1]:
+                raise ValueError("a polygon ring must be closed (first position == last)")
+        return rings
+
+
+class Grid(_Strict):
+    id: str
+    name: str
+    geometry: GeoPolygon
+    households: int | None = None
+
+
+class Community(_Strict):
+    id: str
+    name: str
+    grids: list[Grid] = Field(default_factory=list)
+
+
+class Street(_Strict):
+    id: str
+    name: str
+    communities: list[Community] = Field(default_factory=list)
+
+
+class District(_Strict):
+    id: str
+    name: str
+    streets: list[Street] = Field(default_factory=list)
+
+
+class Zone(_Strict):
+    """A polygon in the image. An object is in the zone when its bottom-centre is inside."""
+
+    id: str
+    name: str = ""
+    polygon: list[NormPoint] = Field(min_length=3)
+    intrusion: bool = True
+    """Raise an intrusion event when an object enters."""
+    loiter_seconds: float | None = Field(default=None, gt=0)
+    """Raise a loitering event when one object dwells longer than this. None: off."""
+    min_object_size: float = Field(default=0.0, ge=0, le=1)
+    """Smallest object height, as a fraction of the image height, that counts."""
+    inertia_frames: int = Field(default=2, ge=1, le=50)
+    """Analysed frames an object must be inside before it counts as entered."""
+    cooldown_seconds: float = Field(default=5.0, ge=0)
+    """After an event in this zone, further events of the same kind wait this long."""
+
+    _v = field_validator("polygon")(classmethod(lambda cls, v: _check_norm(v)))
+
+
+class Line(_Strict):
+    """A tripwire from ``points[0]`` to ``points[1]``.
+
+    ``forward`` is a crossing from the left of the directed line to its right, in image
+    coordinates (y down): for a line drawn left-to-right, forward means moving downwards.
+    """
+
+    id: str
+    name: str = ""
+    points: list[NormPoint] = Field(min_length=2, max_length=2)
+    directions: list[Literal["forward", "backward"]] = Field(
+        default_factory=lambda: ["forward", "backward"], min_length=1
+    )
+    min_object_size: float = Field(default=0.0, ge=0, le=1)
+    cooldown_seconds: float = Field(default=0.0, ge=0)
+
+    _v = field_validator("points")(classmethod(lambda cls, v: _check_norm(v)))
+
+
+class Camera(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
+    name: str
+    url: str
+    grid: str
+    position: LonLat
+    heading: float | None = Field(default=None, ge=0, lt=360)
+    """Compass direction the camera faces, degrees; None: unknown/dome."""
+    analysis_fps: float = Field(default=5.0, gt=0, le=30)
+    keyframes_only: bool | None = None
+    """Decode keyframes only. None: automatic, on when analysis_fps <= 1."""
+    analysis_width: int = Field(default=256, ge=64, le=1280)
+    masks: list[list[NormPoint]] = Field(default_factory=list)
+    """Polygons whose motion is ignored (trees, clocks, roads outside the scene)."""
+    zones: list[Zone] = Field(default_factory=list)
+    lines: list[Line] = Field(default_factory=list)
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, v: str) -> str:
+        if not (v.startswith(("rtsp://", "rtsps://", "file://", "/")) or "://" not in v):
+            raise ValueError("url must be rtsp://, rtsps://, file:// or a local path")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Camera:
+        ids = [z.id for z in self.zones] + [ln.id for ln in self.lines]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"zone/line ids must be unique within a camera: {sorted(dup)}")
+        return self
+
+    @property
+    def decode_keyframes_only(self) -> bool:
+        return self.keyframes_only if self.keyframes_only is not None else self.analysis_fps <= 1
+
+
+class SiteInfo(_Strict):
+    name: str
+    timezone: str = "Asia/Shanghai"
+
+
+class Site(_Strict):
+    site: SiteInfo
+    district: District
+    cameras: list[Camera] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Site:
+        grid_ids = [g.id for g in self.grids()]
+        if len(set(grid_ids)) != len(grid_ids):
+            raise ValueError("grid ids must be unique")
+        known = set(grid_ids)
+        cam_ids = [c.id for c in self.cameras]
+        if len(set(cam_ids)) != len(cam_ids):
+            raise ValueError("camera ids must be unique")
+        for c in self.cameras:
+            if c.grid not in known:
+                raise ValueError(f"camera {c.id} names unknown grid {c.grid!r}")
+        return self
+
+    def grids(self) -> Iterator[Grid]:
+        for street in self.district.streets:
+            for community in street.communities:
+                yield from community.grids
+
+    @cached_property
+    def camera_by_id(self) -> dict[str, Camera]:
+        return {c.id: c for c in self.cameras}
+
+    def camera(self, camera_id: str) -> Camera:
+        try:
+            return self.camera_by_id[camera_id]
+        except KeyError:
+            raise SiteFileError(f"no camera {camera_id!r} in site {self.site.name!r}") from None
+
+    @cached_property
+    def grid_path(self) -> dict[str, tuple[Street, Community, Grid]]:
+        """grid id -> (street, community, grid), for locating cameras in the hierarchy."""
+        out: dict[str, tuple[Street, Community, Grid]] = {}
+        for s in self.district.streets:
+            for c in s.communities:
+                for g in c.grids:
+                    out[g.id] = (s, c, g)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading with line numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def _construct(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _construct(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(v, (*path, i), lines) for i, v in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    # The deepest prefix of the error location that exists in the document.
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def parse_site(text: str, source: str = "<site>") -> Site:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise SiteFileError(f"{source}: not valid YAML: {exc}") from exc
+    if node is None:
+        raise SiteFileError(f"{source}: the site file is empty")
+    lines: dict[tuple[Any, ...], int] = {}
+    data = _construct(node, (), lines)
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _line_for(loc, lines)
+            where = ".".join(str(p) for p in loc) or "(top)"
+            msgs.append(f"{source}:{line}: {where}: {err['msg']}")
+        raise SiteFileError("invalid site file:\n  " + "\n  ".join(msgs)) from exc
+
+
+def load_site(path: Path | str) -> Site:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteFileError(f"cannot read site file {p}: {exc}") from exc
+    return parse_site(text, str(p))
