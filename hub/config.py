@@ -143,6 +143,10 @@ class Zone(_Strict):
     _v = field_validator("polygon")(classmethod(lambda cls, v: _check_norm(v)))
 
 
+Direction = Literal["forward", "backward"]
+_BOTH_WAYS: tuple[Direction, ...] = ("forward", "backward")
+
+
 class Line(_Strict):
     """A tripwire from ``points[0]`` to ``points[1]``.
 
@@ -153,9 +157,7 @@ class Line(_Strict):
     id: str
     name: str = ""
     points: list[NormPoint] = Field(min_length=2, max_length=2)
-    directions: list[Literal["forward", "backward"]] = Field(
-        default_factory=lambda: ["forward", "backward"], min_length=1
-    )
+    directions: list[Direction] = Field(default_factory=lambda: list(_BOTH_WAYS), min_length=1)
     min_object_size: float = Field(default=0.0, ge=0, le=1)
     cooldown_seconds: float = Field(default=0.0, ge=0)
 

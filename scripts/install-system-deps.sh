@@ -5,6 +5,7 @@
 #   vlc         a third-party RTSP server for the interop test (cvlc)
 #   mosquitto   MQTT broker
 #   nodejs/npm  builds the wall UI
+#   fonts-wqy-zenhei  CJK glyphs for the browser
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
@@ -12,6 +13,8 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v cvlc >/dev/null || need+=(vlc-bin vlc-plugin-base)
 command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v npm >/dev/null || need+=(nodejs npm)
+# The wall is Chinese first: without a CJK font, Chromium (and screenshots) show boxes.
+ls /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc >/dev/null 2>&1 || need+=(fonts-wqy-zenhei)
 command -v python3.11 >/dev/null || command -v python3 >/dev/null || need+=(python3 python3-venv)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "installing system packages: ${need[*]}"

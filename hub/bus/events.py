@@ -16,6 +16,8 @@ from hub.ids import new_id
 
 TOPIC_DETECTIONS = "video.detections"
 TOPIC_CAMERA_HEALTH = "video.health"
+TOPIC_EVENTS_RECORDED = "events.recorded"
+"""A DetectionEvent after the store accepted it: its JSON plus ``seq`` and ``created_at``."""
 
 DetectionType = Literal["intrusion", "line_crossing", "loitering"]
 CameraState = Literal["connecting", "online", "stalled", "offline", "disabled"]

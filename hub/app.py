@@ -1,0 +1,118 @@
+"""The FastAPI app factory. The lifespan starts every service and stops them in reverse order.
+
+Services passed in (``bus``, ``video``) belong to the caller, who starts and stops them; the ones
+created here belong to the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+import hub
+from hub.bus.base import Bus
+from hub.bus.memory import MemoryBus
+from hub.config import Settings, Site, load_site
+from hub.store.db import open_store
+from hub.store.recorder import EventRecorder
+from hub.video.interfaces import VideoService
+from hub.web.auth import LoginThrottle
+from hub.web.fanout import EventFanout
+from hub.web.metrics import MetricsMiddleware
+from hub.web.problems import install_problem_handlers
+from hub.web.redact import install_log_redaction
+from hub.web.routes import auth, events, site, system, users
+from hub.web.state import HubState
+from hub.web.static import DEFAULT_UI_DIR, ui_router
+from hub.web.tokens import Tokens, load_secret
+from hub.web.ws import router as ws_router
+
+log = logging.getLogger(__name__)
+
+
+def _make_video(settings: Settings, site: Site, bus: Bus) -> VideoService:
+    # Imported lazily: the video stack (PyAV, OpenCV) is heavy and tests pass a stand-in.
+    from hub.video.service import CameraService
+
+    return CameraService(settings, site, bus)
+
+
+def _timezone(settings: Settings, site: Site) -> str:
+    # The site file wins when it names a zone; otherwise HUB_TIMEZONE.
+    return site.site.timezone if "timezone" in site.site.model_fields_set else settings.timezone
+
+
+def create_app(
+    settings: Settings,
+    *,
+    video: VideoService | None = None,
+    bus: Bus | None = None,
+    ui_dir: Path | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            site_ = await asyncio.to_thread(load_site, settings.site)
+            store = await open_store(settings)
+            stack.push_async_callback(store.close)
+
+            bus_ = bus
+            if bus_ is None:
+                bus_ = MemoryBus()
+                await bus_.start()
+                stack.push_async_callback(bus_.close)
+
+            recorder = EventRecorder(store.events, bus_)
+            await recorder.start()
+            stack.push_async_callback(recorder.stop)
+
+            video_ = video
+            if video_ is None:
+                video_ = _make_video(settings, site_, bus_)
+                await video_.start()
+                stack.push_async_callback(video_.stop)
+
+            fanout = EventFanout(bus_, site_, video_)
+            await fanout.start()
+            stack.push_async_callback(fanout.stop)
+
+            app.state.hub = HubState(
+                settings=settings,
+                site=site_,
+                timezone=_timezone(settings, site_),
+                store=store,
+                bus=bus_,
+                video=video_,
+                fanout=fanout,
+                tokens=Tokens(load_secret(settings), settings.token_minutes),
+                throttle=LoginThrottle(),
+            )
+            log.info(
+                "hub ready",
+                extra={"site": site_.site.name, "cameras": len(site_.cameras)},
+            )
+            yield
+            log.info("hub stopping")
+
+    app = FastAPI(
+        title="City command-center hub",
+        version=hub.__version__,
+        lifespan=lifespan,
+        # The OpenAPI document is served behind auth at /api/openapi.json (see routes.system).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_problem_handlers(app)
+    install_log_redaction()
+    app.add_middleware(MetricsMiddleware)
+    for router in (system.router, auth.router, site.router, events.router, users.router):
+        app.include_router(router)
+    app.include_router(ws_router)
+    app.include_router(ui_router(ui_dir or DEFAULT_UI_DIR))  # last: it has a catch-all
+    return app

@@ -1,0 +1,79 @@
+"""The database: one async engine per hub, SQLite by default, PostgreSQL with the same code."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from hub.config import Settings
+from hub.store import migrate
+from hub.store.events import EventRepo
+from hub.store.users import UserRepo
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_MS = 5000
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the API read while the recorder writes; the busy timeout rides out short locks.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """Engine, sessions and the repositories over them."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+        self.users = UserRepo(self.sessions)
+        self.events = EventRepo(self.sessions)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_store(url_or_settings: str | Settings, *, run_migrations: bool = True) -> Store:
+    """Connect and (by default) migrate to the newest schema."""
+    url = (
+        url_or_settings.sqlalchemy_url if isinstance(url_or_settings, Settings) else url_or_settings
+    )
+    engine = create_engine(url)
+    try:
+        if run_migrations:
+            await migrate.upgrade(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    log.info("store open", extra={"dialect": engine.dialect.name})
+    return Store(engine)

@@ -1,0 +1,127 @@
+"""Detection events: idempotent insert, lookup, and newest-first pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.bus.events import DetectionEvent
+from hub.store.models import EventRow
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event: DetectionEvent
+    seq: int
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The DetectionEvent JSON plus ``seq`` and ``created_at``."""
+        out = self.event.model_dump(mode="json")
+        out["seq"] = self.seq
+        out["created_at"] = self.created_at.isoformat()
+        return out
+
+
+def _row(ev: DetectionEvent) -> EventRow:
+    return EventRow(
+        id=ev.id,
+        camera_id=ev.camera_id,
+        grid_id=ev.grid_id,
+        type=ev.type,
+        zone_id=ev.zone_id,
+        line_id=ev.line_id,
+        direction=ev.direction,
+        track_id=ev.track_id,
+        start=ev.start,
+        end=ev.end,
+        media_time=ev.media_time,
+        boxes=[b.model_dump() for b in ev.boxes],
+        confidence=ev.confidence,
+        snapshot=ev.snapshot,
+        dwell_seconds=ev.dwell_seconds,
+    )
+
+
+def _stored(row: EventRow) -> StoredEvent:
+    ev = DetectionEvent.model_validate(
+        {
+            "id": row.id,
+            "camera_id": row.camera_id,
+            "grid_id": row.grid_id,
+            "type": row.type,
+            "zone_id": row.zone_id,
+            "line_id": row.line_id,
+            "direction": row.direction,
+            "track_id": row.track_id,
+            "start": row.start,
+            "end": row.end,
+            "media_time": row.media_time,
+            "boxes": row.boxes,
+            "confidence": row.confidence,
+            "snapshot": row.snapshot,
+            "dwell_seconds": row.dwell_seconds,
+        }
+    )
+    return StoredEvent(event=ev, seq=row.seq, created_at=row.created_at)
+
+
+class EventRepo:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, event: DetectionEvent) -> tuple[StoredEvent, bool]:
+        """Insert once; a repeated id returns the stored event and False."""
+        existing = await self.get(event.id)
+        if existing is not None:
+            return existing, False
+        row = _row(event)
+        try:
+            async with self._sessions.begin() as s:
+                s.add(row)
+        except IntegrityError:
+            # Another writer inserted the same id between our check and insert.
+            again = await self.get(event.id)
+            if again is None:
+                raise
+            return again, False
+        return _stored(row), True
+
+    async def get(self, event_id: UUID) -> StoredEvent | None:
+        async with self._sessions() as s:
+            row = await s.scalar(select(EventRow).where(EventRow.id == event_id))
+            return _stored(row) if row else None
+
+    async def list(
+        self,
+        *,
+        camera_id: str | None = None,
+        type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_seq: int | None = None,
+        limit: int = 50,
+    ) -> list[StoredEvent]:
+        """Newest first (by seq). ``since``/``until`` bound the event start time."""
+        q = select(EventRow)
+        if camera_id is not None:
+            q = q.where(EventRow.camera_id == camera_id)
+        if type is not None:
+            q = q.where(EventRow.type == type)
+        if since is not None:
+            q = q.where(EventRow.start >= since)
+        if until is not None:
+            q = q.where(EventRow.start < until)
+        if before_seq is not None:
+            q = q.where(EventRow.seq < before_seq)
+        q = q.order_by(EventRow.seq.desc()).limit(max(1, min(limit, MAX_PAGE)))
+        async with self._sessions() as s:
+            return [_stored(r) for r in await s.scalars(q)]

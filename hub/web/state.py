@@ -1,0 +1,36 @@
+"""What the request handlers reach: the services the app's lifespan started."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+
+from hub.bus.base import Bus
+from hub.config import Settings, Site
+from hub.store.db import Store
+from hub.video.interfaces import VideoService
+
+if TYPE_CHECKING:
+    from hub.web.auth import LoginThrottle
+    from hub.web.fanout import EventFanout
+    from hub.web.tokens import Tokens
+
+
+@dataclass
+class HubState:
+    settings: Settings
+    site: Site
+    timezone: str
+    store: Store
+    bus: Bus
+    video: VideoService
+    fanout: EventFanout
+    tokens: Tokens
+    throttle: LoginThrottle
+
+
+def hub_state(conn: HTTPConnection) -> HubState:
+    state: HubState = conn.app.state.hub
+    return state

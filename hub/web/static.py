@@ -1,0 +1,72 @@
+"""The built wall UI (``hub/web/ui/dist``), served without a token so the login page loads.
+
+The directory is looked up per request: the UI can be (re)built while the hub runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from hub.errors import NotFoundError
+
+DEFAULT_UI_DIR = Path(__file__).parent / "ui" / "dist"
+
+_NOT_BUILT = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>指挥中心 Hub: UI not built</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<h1>界面尚未构建 / The wall UI is not built</h1>
+<p>The API is running. Build the UI with <code>make ui</code>
+(or <code>cd hub/web/ui &amp;&amp; npm install &amp;&amp; npm run build</code>) and reload.</p>
+<p>Looked for <code>{path}</code>.</p>
+</body></html>
+"""
+
+# Paths the SPA fallback must never answer: they belong to the API.
+_RESERVED = ("api", "metrics")
+
+
+def _inside(root: Path, rel: str) -> Path | None:
+    root = root.resolve()
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def ui_router(ui_dir: Path = DEFAULT_UI_DIR) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def index() -> Response:
+        page = ui_dir / "index.html"
+        if not page.is_file():
+            return HTMLResponse(_NOT_BUILT.format(path=page), status_code=503)
+        # index.html names the hashed assets: never cache it.
+        return FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @router.get("/")
+    async def root() -> Response:
+        return index()
+
+    @router.get("/assets/{path:path}")
+    async def assets(path: str) -> Response:
+        found = _inside(ui_dir / "assets", path)
+        if found is None:
+            raise NotFoundError(f"no asset {path!r}")
+        # Vite puts a content hash in every asset name.
+        return FileResponse(found, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    @router.get("/{path:path}")
+    async def other(request: Request, path: str) -> Response:
+        if path.split("/", 1)[0] in _RESERVED:
+            raise NotFoundError(f"no resource {request.url.path}")
+        found = _inside(ui_dir, path)
+        if found is not None:
+            return FileResponse(found)
+        if "." not in path.rsplit("/", 1)[-1]:
+            return index()  # a client-side route of the single-page app
+        raise NotFoundError(f"no file {path!r}")
+
+    return router

@@ -1,0 +1,74 @@
+"""JWT access tokens (HS256) and the secret that signs them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+
+from hub.config import Settings
+from hub.errors import AuthError
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "HS256"
+SECRET_FILE = "jwt.secret"
+
+
+def load_secret(settings: Settings) -> str:
+    """``Settings.jwt_secret``, else the secret in ``data_dir/jwt.secret``, created once (0600)."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = Path(settings.data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) < 32:
+            raise AuthError(f"{path} holds no usable secret; delete it to make a new one") from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secret + "\n")
+    log.info("generated a new JWT secret in %s", path)
+    return secret
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    username: str
+    role: str
+    expires_at: datetime
+
+
+class Tokens:
+    def __init__(self, secret: str, minutes: int) -> None:
+        self._secret = secret
+        self._ttl = timedelta(minutes=minutes)
+
+    def issue(self, username: str, role: str) -> tuple[str, datetime]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        exp = now + self._ttl
+        claims = {"sub": username, "role": role, "iat": now, "exp": exp}
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM), exp
+
+    def decode(self, token: str) -> Claims:
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.InvalidTokenError:
+            raise AuthError("invalid token") from None
+        return Claims(
+            username=str(claims["sub"]),
+            role=str(claims.get("role", "")),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )

@@ -1,0 +1,152 @@
+"""WebSockets: the wall's event/health stream and live video (fragmented MP4 for MSE).
+
+Browsers cannot send headers on a WebSocket, so the token comes as ``?access_token=``. The
+socket is accepted before the token is checked so that the client sees the close code (4401
+bad token, 4403 role, 4404 unknown camera); a refused handshake would only show 1006.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from hub.errors import AuthError, NotFoundError
+from hub.store.users import Role, User
+from hub.video.interfaces import LiveEnded, LiveSubscription
+from hub.web.auth import WALL_ROLES, token_from, user_from_token
+from hub.web.fanout import WsClient, message
+from hub.web.state import hub_state
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["websocket"])
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_SLOW = 1013  # "try again later": the client fell behind and was dropped
+CLOSE_TIMEOUT = 2.0
+
+
+async def _accept_user(ws: WebSocket, roles: tuple[Role, ...]) -> User | None:
+    await ws.accept()
+    try:
+        user = await user_from_token(ws, token_from(ws))
+    except AuthError as exc:
+        await ws.close(CLOSE_UNAUTHORIZED, str(exc))
+        return None
+    if user.role not in roles:
+        await ws.close(CLOSE_FORBIDDEN, "forbidden")
+        return None
+    return user
+
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    # Client messages carry nothing yet; reading them is how a disconnect is noticed.
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _first(*coros: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run until the first finishes, cancel the rest, return the finished one."""
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await t
+    return done.pop()
+
+
+async def _close(ws: WebSocket, code: int = 1000, reason: str = "") -> None:
+    if ws.application_state == WebSocketState.CONNECTED:
+        # A client that stopped reading cannot take the close frame either: do not wait on it.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await ws.close(code, reason)
+
+
+@router.websocket("/api/ws")
+async def events_ws(ws: WebSocket) -> None:
+    user = await _accept_user(ws, WALL_ROLES)
+    if user is None:
+        return
+    state = hub_state(ws)
+    client = WsClient()
+    hello = {
+        "username": user.username,
+        "role": user.role,
+        "server_time": datetime.now(UTC).isoformat(),
+    }
+    client.offer(message("hello", hello))
+    client.offer(state.fanout.health_message())
+    state.fanout.register(client)
+
+    async def write() -> None:
+        while True:
+            await ws.send_text(await client.queue.get())
+
+    async def overflow() -> None:
+        await client.overflowed.wait()
+
+    try:
+        done = await _first(write(), _until_disconnect(ws), overflow())
+        state.fanout.unregister(client)
+        if client.overflowed.is_set():
+            log.warning("dropping slow event WebSocket client %s", user.username)
+            await _close(ws, CLOSE_TOO_SLOW, "too slow")
+        elif done.exception() is not None and not isinstance(done.exception(), WebSocketDisconnect):
+            log.warning("event WebSocket failed: %s", done.exception())
+            await _close(ws, 1011)
+    finally:
+        state.fanout.unregister(client)
+
+
+@router.websocket("/api/live/{camera_id}")
+async def live_ws(ws: WebSocket, camera_id: str) -> None:
+    if await _accept_user(ws, WALL_ROLES) is None:
+        return
+    state = hub_state(ws)
+    if camera_id not in state.site.camera_by_id:
+        await ws.close(CLOSE_NOT_FOUND, "unknown camera")
+        return
+    try:
+        sub = state.video.subscribe_live(camera_id)
+    except NotFoundError:
+        await ws.close(CLOSE_NOT_FOUND, "unknown camera")
+        return
+    ended = False
+
+    async def pump(sub: LiveSubscription) -> None:
+        nonlocal ended
+        try:
+            mime, init = await sub.init()
+            await ws.send_text(orjson.dumps({"type": "init", "mime": mime}).decode())
+            await ws.send_bytes(init)
+            while True:
+                await ws.send_bytes(await sub.next())
+        except LiveEnded:
+            ended = True
+
+    try:
+        done = await _first(pump(sub), _until_disconnect(ws))
+        if ended:
+            with contextlib.suppress(Exception):
+                await ws.send_text('{"type": "end"}')
+            await _close(ws, 1000)
+        elif (exc := done.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
+            log.warning("live WebSocket for %s failed: %s", camera_id, exc)
+            await _close(ws, 1011)
+    finally:
+        sub.close()

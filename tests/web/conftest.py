@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from web_helpers import RunningHub, make_settings, run_hub
+
+from hub.store import passwords
+
+PASSWORDS = {
+    "admin": "admin-pass-1",
+    "operator": "operator-pass-1",
+    "supervisor": "supervisor-pass-1",
+    "worker": "worker-pass-1",
+    "device": "device-pass-1",
+}
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher() -> Iterator[None]:
+    # The production argon2 parameters cost 0.1 s per hash; the logic is the same.
+    passwords.set_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    passwords.set_hasher(PasswordHasher())
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[RunningHub]:
+    async with run_hub(make_settings(tmp_path)) as h:
+        for role, pw in PASSWORDS.items():
+            await h.state.store.users.create(role, role, pw)
+        h.state.throttle.failure_delay = 0.0
+        yield h
+
+
+@pytest.fixture
+async def tokens(hub: RunningHub) -> dict[str, str]:
+    """A token per role; the user is named after its role."""
+    return {role: await hub.login(role, pw) for role, pw in PASSWORDS.items()}
