@@ -6,6 +6,7 @@ Heavy imports happen inside the commands so `--help` stays instant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -46,7 +47,7 @@ def serve(
 
     s = _settings(site)
     s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
-    uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, ws="websockets")
+    uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, ws="websockets-sansio")
 
 
 @app.command()
@@ -93,12 +94,24 @@ def simulate_city(
     truth: Annotated[
         Path | None, typer.Option(help="Append ground-truth events (JSON lines) here.")
     ] = None,
+    width: Annotated[int, typer.Option(help="Frame width of every simulated camera.")] = 1280,
+    height: Annotated[int, typer.Option(help="Frame height.")] = 720,
+    fps: Annotated[float, typer.Option(help="Frames per second.")] = 15.0,
 ) -> None:
     """Serve every camera of the site file from simulated scenes (RTSP)."""
     from simulators.city import run_city
 
     s = _settings(site)
-    asyncio.run(run_city(load_site(s.site), rtsp_port=rtsp_port, truth_path=truth))
+    city = run_city(
+        load_site(s.site),
+        rtsp_port=rtsp_port,
+        truth_path=truth,
+        width=width,
+        height=height,
+        fps=fps,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(city)
 
 
 @users_app.command("add")

@@ -83,7 +83,7 @@ def run_demo(settings: Settings, *, open_browser: bool = True) -> None:
             host=settings.host,
             port=settings.port,
             log_config=None,
-            ws="websockets",
+            ws="websockets-sansio",
         )
     finally:
         sim.terminate()

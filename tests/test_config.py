@@ -49,7 +49,8 @@ def test_good_site_parses() -> None:
 
 
 def test_unknown_key_names_its_line() -> None:
-    bad = GOOD.replace("        loiter_seconds: 10", "        loiter_seconds: 10\n        colour: red")
+    extra = "        loiter_seconds: 10\n        colour: red"
+    bad = GOOD.replace("        loiter_seconds: 10", extra)
     with pytest.raises(SiteFileError) as exc:
         parse_site(bad, "x.yaml")
     line = bad.splitlines().index("        colour: red") + 1

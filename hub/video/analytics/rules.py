@@ -1,0 +1,266 @@
+"""Zone intrusion, loitering and line crossing for one camera, on its tracks.
+
+Zone membership is a pixel lookup in a bit map drawn once at analysis resolution (bit i = zone
+i), so the per-object cost does not depend on polygon complexity. Lines use the signed distance of
+the bottom-centre with a small hysteresis band, so feet jittering on the line do not cross it
+back and forth; the crossing time is interpolated between the two frames around the sign change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from hub.config import Camera, Line, Zone
+from hub.video.analytics.tracker import Box, Track
+from hub.video.analytics.types import NormBox, RawEvent
+
+MAX_ZONES = 64
+_SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
+
+
+def polygon_mask(polygons: list[list[list[float]]], height: int, width: int) -> np.ndarray:
+    """uint8 HxW, 255 inside any of the normalised polygons."""
+    out = np.zeros((height, width), np.uint8)
+    pts = [_to_fixed(p, height, width) for p in polygons]
+    if pts:
+        cv2.fillPoly(out, pts, 255, lineType=cv2.LINE_8, shift=_SHIFT)
+    return out
+
+
+def _to_fixed(poly: list[list[float]], height: int, width: int) -> np.ndarray:
+    scale = 1 << _SHIFT
+    # Pixel centres sit at +0.5: a normalised x maps to x * width - 0.5 in pixel indices.
+    return np.array(
+        [[round((x * width - 0.5) * scale), round((y * height - 0.5) * scale)] for x, y in poly],
+        np.int32,
+    )
+
+
+@dataclass(slots=True)
+class _ZoneState:
+    streak_in: int = 0
+    streak_out: int = 0
+    first_in: float = 0.0
+    inside: bool = False
+    intrusion_done: bool = False
+    dwell_start: float = 0.0
+    loiter_done: bool = False
+
+
+@dataclass(slots=True)
+class _LineState:
+    side: int = 0
+    prev_s: float | None = None
+    prev_foot: tuple[float, float] = (0.0, 0.0)
+    prev_t: float = 0.0
+    cand_t: float | None = None
+
+
+@dataclass(slots=True)
+class _TrackRules:
+    zones: list[_ZoneState]
+    lines: list[_LineState]
+    in_zones: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _LineGeom:
+    line: Line
+    x0: float
+    y0: float
+    dx: float
+    dy: float
+    length: float
+
+
+class CameraRules:
+    def __init__(self, camera: Camera, height: int, width: int) -> None:
+        self.camera_id = camera.id
+        self.height = height
+        self.width = width
+        self.zones: list[Zone] = list(camera.zones[:MAX_ZONES])
+        self.zone_map = np.zeros((height, width), np.uint64)
+        for i, z in enumerate(self.zones):
+            m = polygon_mask([z.polygon], height, width)
+            self.zone_map[m > 0] |= np.uint64(1 << i)
+        self.lines: list[_LineGeom] = []
+        for ln in camera.lines:
+            (ax, ay), (bx, by) = ln.points
+            x0, y0 = ax * width, ay * height
+            dx, dy = bx * width - x0, by * height - y0
+            self.lines.append(_LineGeom(ln, x0, y0, dx, dy, max(float(np.hypot(dx, dy)), 1e-6)))
+        self.margin = max(1.5, 0.01 * height)
+        self._state: dict[int, _TrackRules] = {}
+        self._last_event: dict[tuple[str, str], float] = {}
+
+    @property
+    def empty(self) -> bool:
+        return not self.zones and not self.lines
+
+    def evaluate(
+        self, t: float, wall: float, tracks: list[Track], confidences: list[float]
+    ) -> tuple[list[list[str]], list[RawEvent]]:
+        """Advance the rules by one frame; returns the zones of each track and the events."""
+        events: list[RawEvent] = []
+        zones_of: list[list[str]] = []
+        live: dict[int, _TrackRules] = {}
+        for tr, conf in zip(tracks, confidences, strict=True):
+            st = self._state.get(tr.track_id)
+            if st is None:
+                st = _TrackRules(
+                    [_ZoneState() for _ in self.zones], [_LineState() for _ in self.lines]
+                )
+            live[tr.track_id] = st
+            if tr.updated:
+                self._track_frame(t, wall, tr, conf, st, events)
+            zones_of.append(st.in_zones)
+        self._state = live
+        return zones_of, events
+
+    def _track_frame(
+        self, t: float, wall: float, tr: Track, conf: float, st: _TrackRules, out: list[RawEvent]
+    ) -> None:
+        fx, fy = tr.foot
+        size = tr.box[3] / self.height
+        if self.zones:
+            px = min(max(int(fx), 0), self.width - 1)
+            py = min(max(int(fy) - 1, 0), self.height - 1)
+            bits = int(self.zone_map[py, px])
+            in_zones: list[str] = []
+            for i, z in enumerate(self.zones):
+                zs = st.zones[i]
+                here = bool(bits >> i & 1) and size >= z.min_object_size
+                self._zone_step(t, zs, z, here)
+                if zs.inside:
+                    in_zones.append(z.id)
+                    if tr.confirmed:
+                        self._zone_events(t, wall, tr, conf, zs, z, out)
+            st.in_zones = in_zones
+        for lg, ls in zip(self.lines, st.lines, strict=True):
+            self._line_step(t, wall, tr, conf, fx, fy, size, lg, ls, out)
+
+    @staticmethod
+    def _zone_step(t: float, zs: _ZoneState, z: Zone, here: bool) -> None:
+        if here:
+            zs.streak_out = 0
+            if not zs.inside:
+                if zs.streak_in == 0:
+                    zs.first_in = t
+                zs.streak_in += 1
+                if zs.streak_in >= z.inertia_frames:
+                    zs.inside = True
+                    zs.intrusion_done = False
+                    zs.loiter_done = False
+                    zs.dwell_start = zs.first_in
+        elif zs.inside:
+            zs.streak_out += 1
+            if zs.streak_out >= z.inertia_frames:
+                zs.inside = False
+                zs.streak_in = 0
+        else:
+            zs.streak_in = 0
+
+    def _zone_events(
+        self,
+        t: float,
+        wall: float,
+        tr: Track,
+        conf: float,
+        zs: _ZoneState,
+        z: Zone,
+        out: list[RawEvent],
+    ) -> None:
+        if z.intrusion and not zs.intrusion_done:
+            zs.intrusion_done = True
+            if self._cool(z.id, "intrusion", zs.first_in, z.cooldown_seconds):
+                out.append(self._event("intrusion", tr, conf, t, wall, zs.first_in, zone=z.id))
+        # Only while actually inside: the exit inertia must not stretch a dwell.
+        if z.loiter_seconds is not None and not zs.loiter_done and zs.streak_out == 0:
+            dwell = t - zs.dwell_start
+            if dwell >= z.loiter_seconds:
+                zs.loiter_done = True
+                at = zs.dwell_start + z.loiter_seconds
+                if self._cool(z.id, "loitering", at, z.cooldown_seconds):
+                    ev = self._event("loitering", tr, conf, t, wall, at, zone=z.id)
+                    ev.dwell_seconds = dwell
+                    out.append(ev)
+
+    def _line_step(
+        self,
+        t: float,
+        wall: float,
+        tr: Track,
+        conf: float,
+        fx: float,
+        fy: float,
+        size: float,
+        lg: _LineGeom,
+        ls: _LineState,
+        out: list[RawEvent],
+    ) -> None:
+        # Signed distance in pixels: > 0 is the right of points[0] -> points[1] (y down).
+        s = (lg.dx * (fy - lg.y0) - lg.dy * (fx - lg.x0)) / lg.length
+        if ls.prev_s is not None and (ls.prev_s < 0) != (s < 0):
+            frac = ls.prev_s / (ls.prev_s - s)
+            px, py = ls.prev_foot
+            cx, cy = px + (fx - px) * frac, py + (fy - py) * frac
+            along = ((cx - lg.x0) * lg.dx + (cy - lg.y0) * lg.dy) / (lg.length * lg.length)
+            ls.cand_t = ls.prev_t + (t - ls.prev_t) * frac if -0.02 <= along <= 1.02 else None
+        ls.prev_s, ls.prev_foot, ls.prev_t = s, (fx, fy), t
+        if abs(s) < self.margin:
+            return
+        side = 1 if s > 0 else -1
+        if ls.side != 0 and side != ls.side and ls.cand_t is not None:
+            direction = "forward" if side > 0 else "backward"
+            ln = lg.line
+            if (
+                tr.confirmed
+                and direction in ln.directions
+                and size >= ln.min_object_size
+                and self._cool(ln.id, "line_crossing", ls.cand_t, ln.cooldown_seconds)
+            ):
+                ev = self._event("line_crossing", tr, conf, t, wall, ls.cand_t, line=ln.id)
+                ev.direction = direction
+                out.append(ev)
+        ls.side = side
+        ls.cand_t = None
+
+    def _cool(self, key: str, kind: str, at: float, cooldown: float) -> bool:
+        last = self._last_event.get((key, kind))
+        if last is not None and at - last < cooldown:
+            return False
+        self._last_event[(key, kind)] = at
+        return True
+
+    def _event(
+        self,
+        kind: str,
+        tr: Track,
+        conf: float,
+        t: float,
+        wall: float,
+        at: float,
+        *,
+        zone: str | None = None,
+        line: str | None = None,
+    ) -> RawEvent:
+        return RawEvent(
+            camera_id=self.camera_id,
+            type=kind,
+            zone_id=zone,
+            line_id=line,
+            direction=None,
+            track_id=tr.track_id,
+            media_time=at,
+            wall_time=wall - (t - at),
+            box=self.norm(tr.box),
+            track_boxes=[self.norm(b) for _, b in reversed(tr.history)],
+            confidence=conf,
+            frame_media_time=t,
+        )
+
+    def norm(self, b: Box) -> NormBox:
+        return (b[0] / self.width, b[1] / self.height, b[2] / self.width, b[3] / self.height)

@@ -1,0 +1,73 @@
+"""Plain data passed into and out of the analytics core.
+
+Boxes leaving the core are normalised ``(x, y, w, h)`` of the analysed image (top-left origin,
+y down), so they apply unchanged to the full-resolution source image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NormBox = tuple[float, float, float, float]
+
+
+@dataclass(slots=True)
+class AnalysisFrame:
+    camera_id: str
+    media_time: float
+    """Seconds since stream start."""
+    wall_time: float
+    """Epoch seconds at capture."""
+    luma: np.ndarray
+    """uint8 HxW, already reduced to the camera's analysis size (see ``reduce_luma``)."""
+    image: object | None = None
+    """Full-resolution source (av.VideoFrame or ndarray) kept for evidence snapshots."""
+
+
+@dataclass(slots=True)
+class TrackedObject:
+    track_id: int
+    box: NormBox
+    zones: list[str]
+    """Zones the object's bottom-centre is in (after the zone's inertia), in site-file order."""
+    confidence: float
+    age_seconds: float = 0.0
+    """Media time since the track was born."""
+    velocity: tuple[float, float] = (0.0, 0.0)
+    """Bottom-centre speed in normalised image units per second (x, y)."""
+
+
+@dataclass(slots=True)
+class RawEvent:
+    camera_id: str
+    type: str
+    """``intrusion`` | ``line_crossing`` | ``loitering`` (hub.bus.events.DetectionType)."""
+    zone_id: str | None
+    line_id: str | None
+    direction: str | None
+    track_id: int
+    media_time: float
+    """When it happened: first frame inside (intrusion), the crossing (line), entry + loiter
+    time (loitering). Can be earlier than the frame that raised it."""
+    wall_time: float
+    box: NormBox
+    """The object's box on the frame that raised the event."""
+    track_boxes: list[NormBox]
+    """Earlier boxes of the track, newest first (the event box is not repeated)."""
+    confidence: float
+    dwell_seconds: float | None = None
+    frame_media_time: float = 0.0
+    """Media time of the frame that raised the event (the one a snapshot shows)."""
+
+
+@dataclass(slots=True)
+class FrameResult:
+    camera_id: str
+    media_time: float
+    wall_time: float
+    motion: float
+    """Fraction of the unmasked image that changed (0..1)."""
+    objects: list[TrackedObject] = field(default_factory=list)
+    events: list[RawEvent] = field(default_factory=list)

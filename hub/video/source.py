@@ -1,0 +1,392 @@
+"""One camera's upstream connection: open, demux, decode, sample, reconnect. Runs in its own thread.
+
+The one connection feeds both analytics (sampled frames, via a callback) and live viewers
+(demuxed packets, via a ``LiveTap``), so a camera is never opened twice.
+
+Failure handling, per camera and never touching the others:
+
+* PyAV reads carry a timeout (``av.open(timeout=(open, read))``, ffmpeg's interrupt callback),
+  so a camera that goes silent raises after ``Settings.stall_seconds`` instead of hanging the
+  thread. A stream that delivers packets but no decodable frames for ``stall_seconds`` is torn
+  down the same way. Both count as a stall.
+* A stream whose frame rate runs far above its nominal rate is treated as suspect (Frigate's
+  "frozen camera" signal: a broken stream replays or bursts) and reopened.
+* Reconnects back off exponentially between ``reconnect_min_seconds`` and
+  ``reconnect_max_seconds`` with jitter, so many cameras behind one failed switch do not
+  reconnect in lockstep.
+* RTSP tries TCP interleaved first; a server that answers 461 (VLC, some cameras) makes PyAV
+  raise EPROTONOSUPPORT, and the source falls back to UDP and remembers it.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import av
+
+from hub.bus.events import CameraHealth, CameraState
+from hub.config import Camera, Settings
+from hub.video.live import LiveTap
+
+log = logging.getLogger(__name__)
+
+FrameCallback = Callable[[Any, float, float], None]
+"""(av.VideoFrame, media_time, wall_time) for each frame sampled for analysis."""
+
+SUSPECT_FPS_FACTOR = 3.0
+"""Received frame rate above this multiple of the nominal rate (sustained) is suspect."""
+SUSPECT_WINDOW_SECONDS = 5.0
+
+
+class _Stalled(Exception):
+    pass
+
+
+class _Ended(Exception):
+    """A file reached its end (it loops) or the server closed the stream cleanly."""
+
+
+@dataclass
+class SourceStats:
+    """Counters; each has one writer thread, readers take a snapshot."""
+
+    state: CameraState = "connecting"
+    frames_in: int = 0
+    frames_sampled: int = 0
+    packets_in: int = 0
+    decode_errors: int = 0
+    reconnects: int = 0
+    stalls: int = 0
+    suspect_fps: int = 0
+    last_frame_mono: float | None = None
+    last_error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    codec: str | None = None
+    transport: str | None = None
+
+
+def backoff_delay(attempt: int, lo: float, hi: float, rng: random.Random | None = None) -> float:
+    """Capped exponential backoff with "equal jitter": uniform in [d/2, d], d = min(hi, lo*2^n)."""
+    d = min(hi, math.ldexp(lo, min(attempt, 30)))
+    r = float((rng or random).random())
+    return d / 2 + r * d / 2
+
+
+def is_file_url(url: str) -> bool:
+    return url.startswith("file://") or "://" not in url
+
+
+class CameraSource:
+    """The ingest thread of one camera."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        settings: Settings,
+        *,
+        on_frame: FrameCallback | None = None,
+        live: LiveTap | None = None,
+        pace_files: bool = True,
+        loop_files: bool = True,
+    ) -> None:
+        self.camera = camera
+        self.settings = settings
+        self.stats = SourceStats()
+        self._on_frame = on_frame
+        self._live = live
+        self._file = is_file_url(camera.url)
+        self._pace = pace_files and self._file
+        self._loop_files = loop_files
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._transport = "tcp"
+        self._rng = random.Random()
+        # Media time runs on across connections (rebased by the wall-clock gap) so analytics
+        # sees one monotonic timeline per camera.
+        self._media_offset = 0.0
+        self._last_media: float | None = None
+        self._last_wall: float | None = None
+        self._next_sample = 0.0
+        self.finished = threading.Event()
+        """Set when the thread exits (a non-looping file reached its end, or stop())."""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=f"src-{self.camera.id}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; False if it is still inside a blocking read after ``timeout``."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        self.request_stop()
+        return self.join(timeout if timeout is not None else self.settings.stall_seconds + 5)
+
+    # -- health ------------------------------------------------------------------------------
+
+    def state_now(self, now: float | None = None) -> CameraState:
+        st = self.stats
+        age = self.frame_age(now)
+        # Watchdog from the outside too: if the thread is stuck in C, health still says so.
+        if st.state == "online" and age is not None and age > self.settings.stall_seconds:
+            return "stalled"
+        return st.state
+
+    def frame_age(self, now: float | None = None) -> float | None:
+        last = self.stats.last_frame_mono
+        if last is None:
+            return None
+        return max(0.0, (now if now is not None else time.monotonic()) - last)
+
+    def health(
+        self, *, fps_in: float, fps_analysed: float, frames_analysed: int, frames_dropped: int
+    ) -> CameraHealth:
+        st = self.stats
+        return CameraHealth(
+            camera_id=self.camera.id,
+            state=self.state_now(),
+            fps_in=round(fps_in, 2),
+            fps_analysed=round(fps_analysed, 2),
+            frames_in=st.frames_in,
+            frames_analysed=frames_analysed,
+            frames_dropped=frames_dropped,
+            decode_errors=st.decode_errors,
+            reconnects=st.reconnects,
+            stalls=st.stalls,
+            last_frame_age=(None if (a := self.frame_age()) is None else round(a, 3)),
+            last_error=st.last_error,
+            width=st.width,
+            height=st.height,
+            codec=st.codec,
+        )
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        attempt = 0
+        ever_online = False
+        try:
+            while not self._stop.is_set():
+                if not ever_online:
+                    self.stats.state = "connecting"
+                frames_before = self.stats.frames_in
+                try:
+                    self._session()
+                    if self._stop.is_set():
+                        break
+                    raise _Ended("end of stream")
+                except _Ended as exc:
+                    if self._file and self._loop_files and self.stats.frames_in > frames_before:
+                        continue  # a looping file restarts at once; that is not a reconnect
+                    if self._file and not self._loop_files:
+                        break
+                    self._fail(str(exc), "offline")
+                except _Stalled as exc:
+                    self.stats.stalls += 1
+                    self._fail(str(exc), "stalled")
+                except Exception as exc:
+                    if self._stop.is_set():
+                        break
+                    if (
+                        self._transport == "tcp"
+                        and not self._file
+                        and getattr(exc, "errno", None) == errno.EPROTONOSUPPORT
+                    ):
+                        log.info(
+                            "camera %s: server refuses RTSP over TCP; using UDP", self.camera.id
+                        )
+                        self._transport = "udp"
+                        continue
+                    self._fail(f"{type(exc).__name__}: {exc}", "offline")
+                if self.stats.frames_in > frames_before:
+                    ever_online = True
+                    attempt = 0
+                delay = backoff_delay(
+                    attempt,
+                    self.settings.reconnect_min_seconds,
+                    self.settings.reconnect_max_seconds,
+                    self._rng,
+                )
+                attempt += 1
+                if self._stop.wait(delay):
+                    break
+                self.stats.reconnects += 1
+        finally:
+            if self._live is not None:
+                self._live.close()
+            self.stats.state = "offline"
+            self.finished.set()
+
+    def _fail(self, message: str, state: CameraState) -> None:
+        st = self.stats
+        # Say it once per change: a camera down for hours must not flood the log.
+        level = logging.DEBUG if message == st.last_error else logging.WARNING
+        log.log(level, "camera %s: %s (%s)", self.camera.id, message, state)
+        st.last_error = message
+        st.state = state
+
+    def _open(self) -> Any:
+        url = self.camera.url
+        stall = self.settings.stall_seconds
+        options: dict[str, str] = {}
+        if self._file:
+            url = url.removeprefix("file://")
+        elif url.startswith(("rtsp://", "rtsps://")):
+            options = {
+                "rtsp_transport": self._transport,
+                # Socket I/O timeout (microseconds) in ffmpeg's RTSP/TCP layer, besides the
+                # interrupt-callback timeout PyAV applies to every blocking call.
+                "timeout": str(int(stall * 1_000_000)),
+                "fflags": "nobuffer",
+            }
+            self.stats.transport = self._transport
+        return av.open(url, options=options, timeout=(max(stall, 5.0), stall))
+
+    def _session(self) -> None:
+        st = self.stats
+        container = self._open()
+        try:
+            if not container.streams.video:
+                raise _Ended("no video stream")
+            stream = container.streams.video[0]
+            cc = stream.codec_context
+            # One decoder thread per camera: frame threading would add latency and memory per
+            # camera, and cameras already run in parallel.
+            cc.thread_count = 1
+            if self.camera.decode_keyframes_only:
+                cc.skip_frame = "NONKEY"
+            st.codec = cc.name
+            st.width = cc.width or None
+            st.height = cc.height or None
+            nominal = stream.average_rate or stream.guessed_rate
+            nominal_fps = float(nominal) if nominal and 1 <= nominal <= 240 else None
+            if self._live is not None:
+                self._live.on_connect(stream)
+            self._run_demux(container, stream, nominal_fps)
+        finally:
+            try:
+                container.close()
+            except Exception as exc:
+                log.debug("camera %s: close: %s", self.camera.id, exc)
+
+    def _run_demux(self, container: Any, stream: Any, nominal_fps: float | None) -> None:
+        st = self.stats
+        stall = self.settings.stall_seconds
+        conn_mono = time.monotonic()
+        last_progress = conn_mono
+        first_pkt_time: float | None = None
+        first_frame_time: float | None = None
+        window_start = conn_mono
+        window_frames = 0
+        gap = 0.0
+        if self._last_wall is not None:
+            gap = max(time.time() - self._last_wall, 0.0)
+        base = 0.0 if self._last_media is None else self._last_media + max(gap, 1e-3)
+        time_base = stream.time_base
+        # An unpaced file (benchmarks, offline runs) is meant to run fast; keyframes-only decode
+        # yields few frames by design: neither says anything about the camera.
+        check_rate = not (self._file and not self._pace) and not self.camera.decode_keyframes_only
+        nominal = nominal_fps or 0.0
+        if nominal_fps is None:
+            check_rate = False
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except Exception as exc:
+                # PyAV's read timeout surfaces as an exit/IO error: a silent camera is a stall.
+                silent = time.monotonic() - last_progress
+                if silent >= stall * 0.9:
+                    raise _Stalled(f"no data for {silent:.1f} s ({exc})") from exc
+                raise
+            if self._stop.is_set():
+                return
+            if self._pace and packet.pts is not None and time_base is not None:
+                t = float(packet.pts * time_base)
+                if first_pkt_time is None:
+                    first_pkt_time = t
+                ahead = conn_mono + (t - first_pkt_time) - time.monotonic()
+                if ahead > 0 and self._stop.wait(ahead):
+                    return
+            wall = time.time()
+            mono = time.monotonic()
+            if packet.size > 0:
+                st.packets_in += 1
+                if packet.is_corrupt:
+                    st.decode_errors += 1
+            try:
+                frames = stream.decode(packet)
+            except av.error.FFmpegError as exc:
+                st.decode_errors += 1
+                st.last_error = f"decode: {exc}"
+                frames = []
+            if self._live is not None and packet.size > 0:
+                # After decoding: the muxer rewrites the packet's timestamps and stream.
+                self._live.on_packet(packet)
+            for frame in frames:
+                if frame.is_corrupt:
+                    st.decode_errors += 1
+                t = frame.time
+                if t is None:
+                    t = mono - conn_mono
+                if first_frame_time is None:
+                    first_frame_time = t
+                media = base + (t - first_frame_time)
+                if self._last_media is not None and media <= self._last_media:
+                    media = self._last_media + 1e-3
+                self._deliver(frame, media, wall)
+                last_progress = mono
+                window_frames += 1
+            if mono - last_progress > stall:
+                raise _Stalled(f"no frame for {mono - last_progress:.1f} s")
+            if check_rate and mono - window_start >= SUSPECT_WINDOW_SECONDS:
+                rate = window_frames / (mono - window_start)
+                if rate > SUSPECT_FPS_FACTOR * nominal + 5:
+                    st.suspect_fps += 1
+                    raise _Stalled(f"{rate:.0f} fps is far above nominal {nominal:.0f}")
+                window_start, window_frames = mono, 0
+
+    def _deliver(self, frame: Any, media: float, wall: float) -> None:
+        st = self.stats
+        st.frames_in += 1
+        st.last_frame_mono = time.monotonic()
+        if st.state != "online":
+            st.state = "online"
+            if st.last_error is not None:
+                log.info("camera %s: online again", self.camera.id)
+        st.width, st.height = frame.width, frame.height
+        if self._last_media is None or media < self._next_sample - 3600:
+            self._next_sample = media
+        self._last_media = media
+        self._last_wall = wall
+        if media + 1e-6 < self._next_sample:
+            return
+        period = 1.0 / self.camera.analysis_fps
+        self._next_sample += period
+        if self._next_sample <= media:
+            # Behind (keyframes only, or a gap): restart the grid from this frame.
+            self._next_sample = media + period
+        st.frames_sampled += 1
+        if self._on_frame is not None:
+            self._on_frame(frame, media, wall)

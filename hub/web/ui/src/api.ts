@@ -1,0 +1,109 @@
+// HTTP and WebSocket plumbing. Every 401 ends the session and returns to the login page.
+import { clearSession, token } from "./auth";
+import type { Camera, EventPage, EventType, SiteInfo, TokenResponse } from "./types";
+
+/** An API error carrying the RFC 9457 problem `detail`, which is what the user should read. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+type Unauthorized = (reason: string) => void;
+let onUnauthorized: Unauthorized = () => undefined;
+
+export function setUnauthorizedHandler(fn: Unauthorized): void {
+  onUnauthorized = fn;
+}
+
+export function unauthorized(reason: string): void {
+  clearSession();
+  onUnauthorized(reason);
+}
+
+async function problem(res: Response): Promise<ApiError> {
+  let detail = `${res.status} ${res.statusText}`;
+  try {
+    const body: unknown = await res.json();
+    if (body && typeof body === "object") {
+      const b = body as { detail?: unknown; title?: unknown };
+      if (typeof b.detail === "string" && b.detail) detail = b.detail;
+      else if (Array.isArray(b.detail)) detail = b.detail.map((d: { msg?: string }) => d.msg ?? "").join("; ");
+      else if (typeof b.title === "string" && b.title) detail = b.title;
+    }
+  } catch {
+    // Not JSON: the status line is all we have.
+  }
+  return new ApiError(res.status, detail);
+}
+
+async function request<T>(path: string, init: RequestInit = {}, auth = true): Promise<T> {
+  const headers = new Headers(init.headers);
+  headers.set("Accept", "application/json");
+  if (auth) headers.set("Authorization", `Bearer ${token()}`);
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers });
+  } catch {
+    throw new ApiError(0, "无法连接服务器 Cannot reach the hub");
+  }
+  if (res.status === 401 && auth) {
+    const err = await problem(res);
+    unauthorized(err.detail);
+    throw err;
+  }
+  if (!res.ok) throw await problem(res);
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+export function login(username: string, password: string): Promise<TokenResponse> {
+  const body = new URLSearchParams({ username, password, grant_type: "password" });
+  return request<TokenResponse>("/api/auth/token", { method: "POST", body }, false);
+}
+
+export function changePassword(oldPassword: string, newPassword: string): Promise<unknown> {
+  return request("/api/auth/password", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ old_password: oldPassword, new_password: newPassword }),
+  });
+}
+
+export function getSite(): Promise<SiteInfo> {
+  return request<SiteInfo>("/api/site");
+}
+
+export function getCameras(): Promise<Camera[]> {
+  return request<Camera[]>("/api/cameras");
+}
+
+export function getEvents(q: { type?: EventType | ""; limit?: number; beforeSeq?: number | null; cameraId?: string }): Promise<EventPage> {
+  const p = new URLSearchParams();
+  if (q.type) p.set("type", q.type);
+  if (q.cameraId) p.set("camera_id", q.cameraId);
+  p.set("limit", String(q.limit ?? 50));
+  if (q.beforeSeq !== undefined && q.beforeSeq !== null) p.set("before_seq", String(q.beforeSeq));
+  return request<EventPage>(`/api/events?${p.toString()}`);
+}
+
+/** URL of an authenticated resource that the browser loads itself (img src, WebSocket). */
+export function withToken(path: string): string {
+  const sep = path.includes("?") ? "&" : "?";
+  return `${path}${sep}access_token=${encodeURIComponent(token())}`;
+}
+
+export function wsUrl(path: string): string {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}${withToken(path)}`;
+}
+
+export function snapshotUrl(ev: { id: string; snapshot_url?: string | null }): string {
+  return withToken(ev.snapshot_url || `/api/events/${encodeURIComponent(ev.id)}/snapshot`);
+}
+
+/** Close code the hub uses for a bad or expired token on a WebSocket. */
+export const WS_UNAUTHORIZED = 4401;

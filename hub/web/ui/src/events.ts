@@ -1,0 +1,173 @@
+// Events list (newest first) with a type filter, and the detail panel with the snapshot.
+import { ApiError, getEvents, snapshotUrl } from "./api";
+import { h } from "./dom";
+import { DIRECTION_LABEL, EVENT_LABEL } from "./labels";
+import { isToday, stampText } from "./time";
+import type { Camera, EventType, HubEvent } from "./types";
+
+const MAX_ITEMS = 200;
+
+export class EventsPanel {
+  readonly el: HTMLElement;
+  private readonly list: HTMLUListElement;
+  private readonly typeSelect: HTMLSelectElement;
+  private readonly detail: HTMLElement;
+  private readonly note: HTMLDivElement;
+  private events: HubEvent[] = [];
+  private selectedId = "";
+  private cameras = new Map<string, Camera>();
+  private loadToken = 0;
+
+  constructor(
+    private readonly onOpen: (ev: HubEvent) => void,
+    private readonly onError: (msg: string) => void,
+  ) {
+    this.typeSelect = h(
+      "select",
+      { class: "event-filter", "aria-label": "事件类型 Event type" },
+      h("option", { value: "", text: "全部类型 All types" }),
+      ...(Object.keys(EVENT_LABEL) as EventType[]).map((t) => h("option", { value: t, text: EVENT_LABEL[t] })),
+    );
+    this.typeSelect.addEventListener("change", () => void this.load());
+    this.list = h("ul", { class: "event-list", id: "event-list" });
+    this.note = h("div", { class: "empty-note", text: "暂无事件 No events yet" });
+    this.detail = h("section", { class: "event-detail", id: "event-detail", hidden: true });
+    this.el = h(
+      "aside",
+      { class: "panel events" },
+      h("div", { class: "panel-head" }, h("h2", { class: "panel-title", text: "事件列表 Events" }), this.typeSelect),
+      h("div", { class: "event-scroll" }, this.note, this.list),
+      this.detail,
+    );
+  }
+
+  setCameras(cameras: Camera[]): void {
+    this.cameras = new Map(cameras.map((c) => [c.id, c]));
+  }
+
+  get filterType(): EventType | "" {
+    return this.typeSelect.value as EventType | "";
+  }
+
+  async load(): Promise<void> {
+    const token = ++this.loadToken;
+    try {
+      const page = await getEvents({ type: this.filterType, limit: 50 });
+      if (token !== this.loadToken) return; // a newer filter choice won
+      this.events = [...page.items].sort(newestFirst);
+      this.renderList();
+    } catch (err) {
+      if (err instanceof ApiError && err.status !== 401) this.onError(err.detail);
+    }
+  }
+
+  /** A live event from the hub WebSocket. */
+  add(ev: HubEvent): void {
+    if (this.events.some((e) => e.id === ev.id)) return;
+    if (this.filterType && ev.type !== this.filterType) return;
+    this.events.unshift(ev);
+    this.events.sort(newestFirst);
+    if (this.events.length > MAX_ITEMS) this.events.length = MAX_ITEMS;
+    const li = this.item(ev);
+    li.classList.add("fresh");
+    const at = this.events.indexOf(ev);
+    const before = this.list.children[at] ?? null;
+    this.list.insertBefore(li, before);
+    while (this.list.children.length > MAX_ITEMS) this.list.lastElementChild?.remove();
+    this.note.hidden = true;
+  }
+
+  private renderList(): void {
+    this.list.replaceChildren(...this.events.map((e) => this.item(e)));
+    this.note.hidden = this.events.length > 0;
+  }
+
+  private item(ev: HubEvent): HTMLLIElement {
+    const li = h(
+      "li",
+      {
+        class: `event type-${ev.type}${ev.id === this.selectedId ? " selected" : ""}`,
+        "data-event-id": ev.id,
+        "data-camera-id": ev.camera_id,
+        "data-type": ev.type,
+        tabindex: 0,
+      },
+      h("span", { class: "ev-type", text: EVENT_LABEL[ev.type] ?? ev.type }),
+      h("time", { class: "ev-time", datetime: ev.start, text: stampText(ev.start) }),
+      h("span", { class: "ev-cam", text: this.cameraName(ev) }),
+      h("span", { class: "ev-where", text: this.where(ev) }),
+    );
+    const open = (): void => this.select(ev);
+    li.addEventListener("click", open);
+    li.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") open();
+    });
+    return li;
+  }
+
+  private select(ev: HubEvent): void {
+    this.selectedId = ev.id;
+    for (const li of this.list.querySelectorAll<HTMLLIElement>("li.event")) {
+      li.classList.toggle("selected", li.dataset["eventId"] === ev.id);
+    }
+    this.showDetail(ev);
+    this.onOpen(ev);
+  }
+
+  private showDetail(ev: HubEvent): void {
+    const img = h("img", { class: "snapshot", id: "event-snapshot", alt: "事件快照 Event snapshot", src: snapshotUrl(ev) });
+    const missing = h("div", { class: "snapshot-missing", hidden: true, text: "无快照 No snapshot" });
+    img.addEventListener("error", () => {
+      img.hidden = true;
+      missing.hidden = false;
+    });
+    const rows: [string, string][] = [
+      ["类型 Type", EVENT_LABEL[ev.type] ?? ev.type],
+      ["摄像机 Camera", this.cameraName(ev)],
+      ["时间 Time", stampText(ev.start)],
+    ];
+    const where = this.where(ev);
+    if (where) rows.push([ev.line_id ? "警戒线 Line" : "区域 Zone", where]);
+    if (ev.dwell_seconds !== null && ev.dwell_seconds !== undefined) rows.push(["停留 Dwell", `${ev.dwell_seconds.toFixed(1)} s`]);
+    if (ev.confidence !== undefined) rows.push(["置信度 Confidence", `${Math.round(ev.confidence * 100)}%`]);
+    if (ev.grid_id) rows.push(["网格 Grid", ev.grid_id]);
+    if (ev.track_id !== undefined) rows.push(["目标 Track", `#${ev.track_id}`]);
+    rows.push(["编号 ID", ev.id]);
+    const close = h("button", { class: "icon-btn", title: "关闭 Close", text: "×" });
+    close.addEventListener("click", () => {
+      this.detail.hidden = true;
+      this.selectedId = "";
+      this.list.querySelector("li.selected")?.classList.remove("selected");
+    });
+    this.detail.replaceChildren(
+      h("div", { class: "panel-head" }, h("h3", { class: "panel-title", text: "事件详情 Event detail" }), close),
+      h("div", { class: "snapshot-box" }, img, missing),
+      h("dl", { class: "fields" }, rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
+    );
+    this.detail.hidden = false;
+  }
+
+  countToday(): number {
+    return this.events.filter((e) => isToday(e.start)).length;
+  }
+
+  private cameraName(ev: HubEvent): string {
+    return ev.camera_name || this.cameras.get(ev.camera_id)?.name || ev.camera_id;
+  }
+
+  private where(ev: HubEvent): string {
+    const cam = this.cameras.get(ev.camera_id);
+    if (ev.line_id) {
+      const line = cam?.lines.find((l) => l.id === ev.line_id);
+      const dir = ev.direction ? ` · ${DIRECTION_LABEL[ev.direction]}` : "";
+      return `${line?.name || ev.line_id}${dir}`;
+    }
+    if (ev.zone_id) return cam?.zones.find((z) => z.id === ev.zone_id)?.name || ev.zone_id;
+    return "";
+  }
+}
+
+function newestFirst(a: HubEvent, b: HubEvent): number {
+  if (a.seq !== undefined && b.seq !== undefined && a.seq !== b.seq) return b.seq - a.seq;
+  return Date.parse(b.start) - Date.parse(a.start);
+}

@@ -1,0 +1,67 @@
+// The hub's push channel (WS /api/ws): events and health, reconnecting with backoff.
+import { unauthorized, WS_UNAUTHORIZED, wsUrl } from "./api";
+import type { HubMessage } from "./types";
+
+export type LinkState = "connecting" | "connected" | "reconnecting" | "closed";
+
+export class HubSocket {
+  private ws: WebSocket | null = null;
+  private attempts = 0;
+  private timer: number | undefined;
+  private running = false;
+
+  constructor(
+    private readonly onMessage: (msg: HubMessage) => void,
+    private readonly onState: (state: LinkState) => void,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.connect();
+  }
+
+  stop(): void {
+    this.running = false;
+    window.clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      ws.close(1000);
+    }
+    this.onState("closed");
+  }
+
+  private connect(): void {
+    this.onState(this.attempts ? "reconnecting" : "connecting");
+    const ws = new WebSocket(wsUrl("/api/ws"));
+    ws.onopen = () => {
+      this.attempts = 0;
+      this.onState("connected");
+    };
+    ws.onmessage = (m: MessageEvent<unknown>) => {
+      if (typeof m.data !== "string") return;
+      try {
+        this.onMessage(JSON.parse(m.data) as HubMessage);
+      } catch {
+        // A malformed message is dropped; the next health tick repairs any state it carried.
+      }
+    };
+    ws.onclose = (e: CloseEvent) => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      if (e.code === WS_UNAUTHORIZED) {
+        this.running = false;
+        unauthorized("登录已过期 Session expired");
+        return;
+      }
+      if (!this.running) return;
+      this.onState("reconnecting");
+      const delay = Math.min(10000, 500 * 2 ** this.attempts) * (0.75 + Math.random() * 0.5);
+      this.attempts += 1;
+      this.timer = window.setTimeout(() => this.connect(), delay);
+    };
+    this.ws = ws;
+  }
+}

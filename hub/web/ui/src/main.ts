@@ -1,0 +1,233 @@
+// Entry point: login, then the wall (tree | wall | events) under a header and over a status bar.
+import "./style.css";
+import { ApiError, getCameras, getEvents, getSite, setUnauthorizedHandler } from "./api";
+import { clearSession, loadSession, type Session } from "./auth";
+import { h } from "./dom";
+import { EventsPanel } from "./events";
+import { HubSocket, type LinkState } from "./hubsocket";
+import { renderChangePassword, renderLogin } from "./login";
+import { StatusBar } from "./status";
+import { clockText, isToday, setTimezone } from "./time";
+import { CameraTree } from "./tree";
+import type { Camera, CameraState, HubEvent, HubMessage } from "./types";
+import { LAYOUTS, type LayoutId, Wall } from "./wall";
+
+const root = document.getElementById("app") as HTMLElement;
+let current: WallApp | null = null;
+
+class WallApp {
+  private readonly wall: Wall;
+  private readonly tree: CameraTree;
+  private readonly events: EventsPanel;
+  private readonly status: StatusBar;
+  private readonly socket: HubSocket;
+  private readonly clock: HTMLSpanElement;
+  private readonly toast: HTMLDivElement;
+  private readonly layoutButtons = new Map<LayoutId, HTMLButtonElement>();
+  private readonly states = new Map<string, CameraState>();
+  private cameras: Camera[] = [];
+  private clockTimer: number | undefined;
+  private toastTimer: number | undefined;
+  private eventsToday = 0;
+
+  constructor(
+    private readonly session: Session,
+    private readonly host: HTMLElement,
+  ) {
+    this.wall = new Wall((id) => this.markLayout(id));
+    this.tree = new CameraTree((id) => this.wall.place(id));
+    this.events = new EventsPanel(
+      (ev) => this.wall.focus(ev.camera_id),
+      (msg) => this.showError(msg),
+    );
+    this.status = new StatusBar();
+    this.socket = new HubSocket(
+      (m) => this.onMessage(m),
+      (s: LinkState) => this.status.setLink(s),
+    );
+    this.clock = h("span", { class: "clock", id: "clock" });
+    this.toast = h("div", { class: "toast", role: "alert", hidden: true });
+  }
+
+  async start(): Promise<void> {
+    this.host.replaceChildren(this.frame());
+    this.tickClock();
+    this.clockTimer = window.setInterval(() => this.tickClock(), 1000);
+    try {
+      const [site, cameras] = await Promise.all([getSite(), getCameras()]);
+      setTimezone(site.timezone || "Asia/Shanghai");
+      this.tickClock();
+      document.title = `视频墙 Video wall · ${site.name}`;
+      const siteName = this.host.querySelector(".site-name");
+      if (siteName) siteName.textContent = site.name;
+      this.cameras = cameras;
+      for (const c of cameras) this.states.set(c.id, c.enabled ? (c.health?.state ?? "connecting") : "disabled");
+      this.tree.render(site, cameras);
+      this.events.setCameras(cameras);
+      this.wall.start(cameras, this.tree.order);
+      this.updateCounts();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return;
+      this.showError(err instanceof ApiError ? err.detail : String(err));
+    }
+    this.socket.start();
+    await this.events.load();
+    await this.countToday();
+  }
+
+  stop(): void {
+    window.clearInterval(this.clockTimer);
+    window.clearTimeout(this.toastTimer);
+    this.socket.stop();
+    this.wall.stop();
+  }
+
+  private frame(): HTMLElement {
+    const logout = h("button", { class: "ghost", id: "logout", text: "退出 Log out" });
+    logout.addEventListener("click", () => logOut(""));
+    const pw = h("button", { class: "ghost", id: "change-password", text: "修改密码 Password" });
+    pw.addEventListener("click", () => {
+      const page = renderChangePassword(
+        this.host,
+        this.session,
+        false,
+        () => {
+          page.remove();
+          this.showInfo("密码已修改 Password changed");
+        },
+        () => page.remove(),
+      );
+    });
+    const header = h(
+      "header",
+      { class: "topbar" },
+      h("div", { class: "brand" }, h("span", { class: "logo", text: "◉" }), h("span", { class: "title", text: "视频墙 Video wall" }), h("span", { class: "site-name" })),
+      this.clock,
+      h("div", { class: "user" }, h("span", { class: "who", text: `${this.session.username} · ${roleLabel(this.session.role)}` }), pw, logout),
+    );
+    const toolbar = h("div", { class: "wall-toolbar" }, h("span", { class: "toolbar-label", text: "布局 Layout" }));
+    for (const l of LAYOUTS) {
+      const b = h("button", { class: "layout-btn", "data-layout": l.id, title: l.title, text: l.id });
+      b.addEventListener("click", () => this.wall.setLayout(l.id));
+      this.layoutButtons.set(l.id, b);
+      toolbar.append(b);
+    }
+    toolbar.append(h("span", { class: "hint", text: "拖动或双击摄像机上墙 Drag or double-click a camera onto the wall" }));
+    const centre = h("main", { class: "wall-area" }, toolbar, this.wall.el);
+    return h("div", { class: "app" }, header, h("div", { class: "body" }, this.tree.el, centre, this.events.el), this.status.el, this.toast);
+  }
+
+  private markLayout(id: LayoutId): void {
+    for (const [k, b] of this.layoutButtons) b.classList.toggle("active", k === id);
+  }
+
+  private onMessage(m: HubMessage): void {
+    if (m.type === "event") this.onEvent(m.data);
+    else if (m.type === "health") {
+      for (const hl of m.data) {
+        const cam = this.cameras.find((c) => c.id === hl.camera_id);
+        const state: CameraState = cam && !cam.enabled ? "disabled" : hl.state;
+        if (this.states.get(hl.camera_id) === state) continue;
+        this.states.set(hl.camera_id, state);
+        this.tree.setState(hl.camera_id, state);
+        this.wall.setHealth(hl.camera_id, state);
+      }
+      this.tree.updateCounts();
+      this.updateCounts();
+    }
+  }
+
+  private onEvent(ev: HubEvent): void {
+    this.events.add(ev);
+    this.wall.flash(ev.camera_id);
+    if (isToday(ev.start)) this.status.setEventsToday(++this.eventsToday);
+  }
+
+  /** Events since local midnight, paging back through the store (bounded). */
+  private async countToday(): Promise<void> {
+    let n = 0;
+    let before: number | null = null;
+    try {
+      for (let page = 0; page < 20; page++) {
+        const p = await getEvents({ limit: 100, beforeSeq: before });
+        const today = p.items.filter((e) => isToday(e.start)).length;
+        n += today;
+        if (today < p.items.length || p.next_before_seq === null || p.items.length === 0) break;
+        before = p.next_before_seq;
+      }
+    } catch {
+      n = Math.max(n, this.events.countToday());
+    }
+    this.eventsToday = Math.max(this.eventsToday, n);
+    this.status.setEventsToday(this.eventsToday);
+  }
+
+  private updateCounts(): void {
+    let online = 0;
+    let offline = 0;
+    for (const s of this.states.values()) {
+      if (s === "online") online += 1;
+      else if (s === "offline") offline += 1;
+    }
+    this.status.setCameras(online, offline, this.states.size);
+  }
+
+  private tickClock(): void {
+    this.clock.textContent = clockText();
+  }
+
+  private showError(msg: string): void {
+    this.showToast(msg, "error");
+  }
+
+  private showInfo(msg: string): void {
+    this.showToast(msg, "info");
+  }
+
+  private showToast(msg: string, kind: string): void {
+    this.toast.textContent = msg;
+    this.toast.className = `toast ${kind}`;
+    this.toast.hidden = false;
+    window.clearTimeout(this.toastTimer);
+    this.toastTimer = window.setTimeout(() => (this.toast.hidden = true), 6000);
+  }
+}
+
+function roleLabel(role: string): string {
+  const labels: Record<string, string> = { admin: "管理员 Admin", operator: "值班员 Operator", supervisor: "领导 Supervisor", viewer: "查看 Viewer" };
+  return labels[role] ?? role;
+}
+
+function showLogin(message: string): void {
+  current?.stop();
+  current = null;
+  renderLogin(root, message, (s) => enter(s));
+}
+
+function logOut(message: string): void {
+  clearSession();
+  showLogin(message);
+}
+
+function enter(session: Session): void {
+  if (session.mustChangePassword) {
+    root.replaceChildren();
+    renderChangePassword(
+      root,
+      session,
+      true,
+      () => enter({ ...session, mustChangePassword: false }),
+      () => logOut(""),
+    );
+    return;
+  }
+  current?.stop();
+  current = new WallApp(session, root);
+  void current.start();
+}
+
+setUnauthorizedHandler((reason) => showLogin(reason || "请重新登录 Please log in again"));
+
+const session = loadSession();
+if (session) enter(session);
+else showLogin("");

@@ -1,0 +1,62 @@
+// Times are UTC on the wire and shown in the site's timezone (default Asia/Shanghai).
+
+let zone = "Asia/Shanghai";
+let full = make(zone);
+
+function make(tz: string): { clock: Intl.DateTimeFormat; stamp: Intl.DateTimeFormat; day: Intl.DateTimeFormat } {
+  const base = { timeZone: tz, hourCycle: "h23" } as const;
+  return {
+    clock: new Intl.DateTimeFormat("zh-CN", {
+      ...base,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    }),
+    stamp: new Intl.DateTimeFormat("zh-CN", {
+      ...base,
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    }),
+    // en-CA formats as YYYY-MM-DD: a cheap key for "same local day".
+    day: new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }),
+  };
+}
+
+export function setTimezone(tz: string): void {
+  try {
+    full = make(tz);
+    zone = tz;
+  } catch {
+    // An unknown zone name keeps the default rather than breaking every time on the page.
+  }
+}
+
+export function timezone(): string {
+  return zone;
+}
+
+export function clockText(d: Date = new Date()): string {
+  const parts: Record<string, string> = {};
+  for (const p of full.clock.formatToParts(d)) parts[p.type] = p.value;
+  return `${parts["year"]}-${parts["month"]}-${parts["day"]} ${parts["weekday"]} ${parts["hour"]}:${parts["minute"]}:${parts["second"]}`;
+}
+
+export function stampText(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : full.stamp.format(d);
+}
+
+export function localDay(d: Date): string {
+  return full.day.format(d);
+}
+
+export function isToday(iso: string): boolean {
+  return localDay(new Date(iso)) === localDay(new Date());
+}

@@ -1,0 +1,21 @@
+import { defineConfig, loadEnv } from "vite";
+
+// The hub serves dist/ at "/". `npm run dev` proxies the API (and its WebSockets) to a hub
+// running on HUB_URL (default http://127.0.0.1:8000) so the UI can be worked on with live data.
+export default defineConfig(({ mode }) => {
+  const hub = loadEnv(mode, ".", "HUB_")["HUB_URL"] ?? "http://127.0.0.1:8000";
+  return {
+    base: "/",
+    build: {
+      outDir: "dist",
+      emptyOutDir: true,
+      target: "es2022",
+      sourcemap: true,
+    },
+    server: {
+      proxy: {
+        "/api": { target: hub, ws: true, changeOrigin: true },
+      },
+    },
+  };
+});

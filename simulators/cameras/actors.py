@@ -1,0 +1,94 @@
+"""Scripted actors: a kind, a look, and a path of waypoints walked at a speed with pauses.
+
+Positions are the actor's bottom-centre (feet, or the middle of a vehicle's lower edge) in
+normalised image coordinates. Speeds are in image heights per second so that motion looks the
+same horizontally and vertically whatever the aspect ratio.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+ActorKind = Literal["person", "vehicle"]
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    x: float
+    y: float
+    pause: float = 0.0
+    """Seconds to stand still on arrival."""
+
+
+@dataclass
+class Actor:
+    id: str
+    kind: ActorKind
+    start: float
+    """Scene time (s) at which the actor is at its first waypoint."""
+    waypoints: list[Waypoint]
+    speed: float
+    """Image heights per second."""
+    aspect: float
+    """Image width / height, to measure horizontal distances in image heights."""
+    colour: tuple[int, int, int] = (40, 40, 48)
+    accent: tuple[int, int, int] = (200, 60, 50)
+    phase: float = 0.0
+    size: float = 1.0
+    """Multiplier on the perspective size."""
+    _times: list[float] = field(default_factory=list, repr=False)
+    _points: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        # Key times: arrival and departure at each waypoint; motion is linear between them.
+        t = self.start
+        w0 = self.waypoints[0]
+        self._times = [t]
+        self._points = [(w0.x, w0.y)]
+        if w0.pause:
+            t += w0.pause
+            self._times.append(t)
+            self._points.append((w0.x, w0.y))
+        for prev, wp in zip(self.waypoints, self.waypoints[1:], strict=False):
+            d = math.hypot((wp.x - prev.x) * self.aspect, wp.y - prev.y)
+            t += d / self.speed
+            self._times.append(t)
+            self._points.append((wp.x, wp.y))
+            if wp.pause:
+                t += wp.pause
+                self._times.append(t)
+                self._points.append((wp.x, wp.y))
+
+    @property
+    def end(self) -> float:
+        return self._times[-1]
+
+    def position(self, t: float) -> tuple[float, float] | None:
+        """Bottom-centre at time t, or None when the actor is not in the scene."""
+        if t < self.start or t > self.end:
+            return None
+        i = bisect.bisect_right(self._times, t) - 1
+        if i >= len(self._times) - 1:
+            return self._points[-1]
+        t0, t1 = self._times[i], self._times[i + 1]
+        (x0, y0), (x1, y1) = self._points[i], self._points[i + 1]
+        f = 0.0 if t1 <= t0 else (t - t0) / (t1 - t0)
+        return x0 + f * (x1 - x0), y0 + f * (y1 - y0)
+
+    def moving(self, t: float) -> bool:
+        i = bisect.bisect_right(self._times, t) - 1
+        if i < 0 or i >= len(self._times) - 1:
+            return False
+        return self._points[i] != self._points[i + 1]
+
+
+def person_height(y: float) -> float:
+    """Perspective: apparent person height (fraction of image height) at foot row y."""
+    return 0.09 + 0.17 * min(max(y, 0.0), 1.2)
+
+
+def vehicle_height(y: float) -> float:
+    return 0.07 + 0.10 * min(max(y, 0.0), 1.2)

@@ -1,0 +1,112 @@
+"""Zones, lines, loitering, cooldown and minimum size, through the whole core."""
+
+from __future__ import annotations
+
+import pytest
+from analytics_synth import FPS, camera, events, frames, run, walk
+
+ZONE = [[0.4, 0.4], [0.8, 0.4], [0.8, 0.9], [0.4, 0.9]]
+
+
+def _zone(**kw):
+    return {"id": "z", "polygon": ZONE, **kw}
+
+
+@pytest.mark.parametrize("inertia", [1, 2, 4])
+def test_intrusion_time_is_first_frame_inside_whatever_the_inertia(inertia: int) -> None:
+    cam = camera(zones=[_zone(inertia_frames=inertia)])
+    # Bottom-centre enters x = 0.4 at t = 2.0 exactly (0.1/s from 0.2 at t = 0).
+    fs = frames(cam.id, [walk(0.0, 6.0, (0.2, 0.7), (0.8, 0.7))], 7.0)
+    res = run(cam, fs)
+    (ev,) = events(res)
+    assert ev.type == "intrusion" and ev.zone_id == "z"
+    assert 2.0 <= ev.media_time <= 2.0 + 1 / FPS + 1e-9
+    assert ev.frame_media_time == pytest.approx(ev.media_time + (inertia - 1) / FPS, abs=1e-9)
+    assert ev.track_boxes and ev.box[2] > 0
+    # The object is reported in the zone from the event frame on.
+    at = next(r for r in res if r.media_time == ev.frame_media_time)
+    assert at.objects[0].zones == ["z"]
+
+
+def test_object_passing_outside_the_zone_raises_nothing() -> None:
+    cam = camera(zones=[_zone()])
+    fs = frames(cam.id, [walk(0.0, 6.0, (0.1, 0.3), (0.95, 0.3))], 7.0)  # feet above the zone
+    assert events(run(cam, fs)) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "direction"),
+    [((0.5, 0.3), (0.5, 0.8), "forward"), ((0.5, 0.8), (0.5, 0.3), "backward")],
+)
+def test_line_crossing_direction(start, end, direction) -> None:
+    # Drawn left to right: forward is moving down (to the right of the directed line).
+    cam = camera(lines=[{"id": "l", "points": [[0.2, 0.55], [0.8, 0.55]]}])
+    fs = frames(cam.id, [walk(0.5, 5.5, start, end)], 6.5)
+    (ev,) = events(run(cam, fs))
+    assert (ev.type, ev.line_id, ev.direction) == ("line_crossing", "l", direction)
+    assert ev.media_time == pytest.approx(3.0, abs=0.25)  # halfway
+
+
+def test_line_directions_filter_and_segment_extent() -> None:
+    cam = camera(
+        lines=[{"id": "l", "points": [[0.2, 0.55], [0.8, 0.55]], "directions": ["forward"]}]
+    )
+    up = frames(cam.id, [walk(0.5, 5.5, (0.5, 0.8), (0.5, 0.3))], 6.5)
+    assert events(run(cam, up)) == []
+    beside = frames(cam.id, [walk(0.5, 5.5, (0.9, 0.3), (0.9, 0.8))], 6.5)  # past the end
+    assert events(run(cam, beside)) == []
+
+
+def test_loitering_once_per_dwell_with_entry_plus_limit_as_time() -> None:
+    cam = camera(zones=[_zone(intrusion=False, loiter_seconds=3.0)])
+
+    def pace(t: float):
+        if t < 1.0 or t > 12.0:
+            return None
+        # In the zone from t = 1 (x = 0.5), pacing left and right for 11 s.
+        x = 0.5 + 0.15 * ((t % 4) / 2 if (t % 4) < 2 else 2 - (t % 4) / 2)
+        return x, 0.7, 0.05, 0.25
+
+    res = run(cam, frames(cam.id, [pace], 13.0))
+    (ev,) = events(res)
+    assert ev.type == "loitering"
+    assert ev.media_time == pytest.approx(4.0, abs=0.21)
+    assert ev.dwell_seconds == pytest.approx(3.0, abs=0.21)
+
+
+def test_short_visit_is_not_loitering() -> None:
+    cam = camera(zones=[_zone(intrusion=False, loiter_seconds=3.0)])
+    fs = frames(cam.id, [walk(0.0, 4.0, (0.3, 0.7), (0.9, 0.7))], 5.0)  # 2 s inside
+    assert events(run(cam, fs)) == []
+
+
+def test_cooldown_suppresses_a_second_intrusion_of_the_zone() -> None:
+    paths = [
+        walk(0.0, 3.0, (0.3, 0.7), (0.6, 0.7)),  # enters at t = 1
+        walk(3.5, 6.5, (0.3, 0.7), (0.6, 0.7)),  # second person enters at t = 4.5
+    ]
+    cam = camera(zones=[_zone(cooldown_seconds=5.0)])
+    evs = events(run(cam, frames(cam.id, paths, 7.0)))
+    assert [e.type for e in evs] == ["intrusion"]
+    cam = camera(zones=[_zone(cooldown_seconds=1.0)])
+    evs = events(run(cam, frames(cam.id, paths, 7.0)))
+    assert [round(e.media_time) for e in evs] == [1, 5]
+
+
+def test_line_cooldown() -> None:
+    paths = [
+        walk(0.0, 2.0, (0.5, 0.3), (0.5, 0.8)),
+        walk(2.5, 4.5, (0.5, 0.3), (0.5, 0.8)),
+    ]
+    line = {"id": "l", "points": [[0.2, 0.55], [0.8, 0.55]]}
+    assert len(events(run(camera(lines=[line]), frames("cam-test", paths, 5.0)))) == 2
+    cooled = camera(lines=[{**line, "cooldown_seconds": 10.0}])
+    assert len(events(run(cooled, frames("cam-test", paths, 5.0)))) == 1
+
+
+def test_min_object_size() -> None:
+    small = [walk(0.0, 6.0, (0.2, 0.7), (0.8, 0.7), size=(0.03, 0.1))]  # 10 % of the height
+    lenient = camera(zones=[_zone(min_object_size=0.05)])
+    strict = camera(zones=[_zone(min_object_size=0.2)])
+    assert len(events(run(lenient, frames("cam-test", small, 7.0)))) == 1
+    assert events(run(strict, frames("cam-test", small, 7.0))) == []
