@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 
 from simulators.cameras import x264
-from simulators.cameras.scenes import Scene, build_scene
+from simulators.cameras.scenes import SCENE_VERSION, Scene, build_scene
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,17 @@ def default_cache_dir() -> Path:
 
 def cache_key(scene: str, seed: int, width: int, height: int, fps: float, duration: float) -> str:
     raw = json.dumps(
-        [scene, seed, width, height, fps, duration, x264.VERSION, x264.options(width, height, fps)],
+        [
+            scene,
+            seed,
+            width,
+            height,
+            fps,
+            duration,
+            SCENE_VERSION,
+            x264.VERSION,
+            x264.options(width, height, fps),
+        ],
         sort_keys=True,
     )
     digest = hashlib.sha256(raw.encode()).hexdigest()[:12]

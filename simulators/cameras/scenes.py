@@ -32,6 +32,9 @@ from simulators.cameras.templates import TEMPLATES, Template, lanes_for
 from simulators.cameras.truth import TruthEvent, compute_truth
 
 SCENE_NAMES: tuple[str, ...] = ("gate", "crossing", "plaza", "street")
+SCENE_VERSION = 2
+"""Bump whenever templates, actors or drawing change the frames: it keys the encoded-loop cache
+(2: contrasting actor colours, people clear of vehicles, unambiguous loitering stays)."""
 
 _PERSON_SPEED = (0.15, 0.22)
 _VEHICLE_SPEED = (0.35, 0.55)

@@ -130,3 +130,63 @@ def test_write_scene_video(tmp_path: Path) -> None:
     assert truth["scene"] == "gate" and truth["fps"] == 10 and truth["width"] == 320
     assert truth["events"] == [e.to_dict() for e in scene.truth]
     assert set(truth["events"][0]) >= {"type", "t", "actor_id", "actor_kind", "zone_id"}
+
+
+@pytest.mark.parametrize("name", SCENE_NAMES)
+def test_every_body_part_stands_out_from_the_ground_under_it(name: str) -> None:
+    from simulators.cameras import looks
+
+    scene = build_scene(name, width=320, height=180, fps=5, duration=90, seed=7)
+    ground = looks.ground_luma(320, 180, scene._template.painter, scene.seed)
+    for a in scene.actors:
+        grounds = looks._part_grounds(a, ground)
+        if a.kind == "person":
+            parts = [(looks.LEGS * looks.luma(a.colour), grounds["legs"])]
+            parts += [(looks.luma(a.accent), grounds["torso"])]
+        else:
+            parts = [(looks.luma(a.accent), grounds["body"])]
+        for value, under in parts:
+            assert looks._blend_share(value, under) <= looks.TOLERANCE, (a.id, a.colour, a.accent)
+    # Still varied: many distinct shirts and clothes.
+    people = [a for a in scene.actors if a.kind == "person"]
+    assert len({a.accent for a in people}) >= min(6, len(people) // 2)
+
+
+@pytest.mark.parametrize("name", SCENE_NAMES)
+def test_stays_in_loitering_zones_are_clearly_short_or_long(name: str) -> None:
+    from simulators.cameras.scenes import DWELL_MARGIN, _stays
+
+    scene = build_scene(name, width=320, height=180, fps=5, duration=180, seed=5)
+    stays = 0
+    for zone in scene.zones:
+        if not zone.get("loiter_seconds"):
+            continue
+        for a in scene.actors:
+            for d in _stays(a, zone["polygon"]):
+                stays += 1
+                assert abs(d - zone["loiter_seconds"]) >= DWELL_MARGIN - 0.06, (a.id, d)
+    assert stays >= 4
+
+
+@pytest.mark.parametrize("name", ["crossing", "street"])
+def test_people_keep_clear_of_vehicles_in_the_image(name: str) -> None:
+    from simulators.cameras.actors import person_height, vehicle_height
+
+    # A motion blob joins objects closer than about 0.08 of the image height vertically: a
+    # walker's head must stay that far below a car's wheels (no scripted occlusions).
+    scene = build_scene(name, width=640, height=360, fps=5, duration=300, seed=2)
+    people = [a for a in scene.actors if a.kind == "person"]
+    cars = [a for a in scene.actors if a.kind == "vehicle"]
+    for t in np.arange(0.0, 300.0, 0.2).tolist():
+        for c in cars:
+            pc = c.position(t)
+            if pc is None:
+                continue
+            cw = 1.2 * vehicle_height(pc[1]) * c.size / c.aspect
+            for p in people:
+                pp = p.position(t)
+                if pp is None or pp[1] > 1.0:
+                    continue
+                head = pp[1] - 1.03 * person_height(pp[1]) * p.size
+                overlap_x = abs(pp[0] - pc[0]) < cw + 0.05
+                assert not overlap_x or head - pc[1] >= 0.085, (t, p.id, c.id)

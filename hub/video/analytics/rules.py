@@ -4,6 +4,12 @@ Zone membership is a pixel lookup in a bit map drawn once at analysis resolution
 i), so the per-object cost does not depend on polygon complexity. Lines use the signed distance of
 the bottom-centre with a small hysteresis band, so feet jittering on the line do not cross it
 back and forth; the crossing time is interpolated between the two frames around the sign change.
+
+A stay in a zone belongs to the place as much as to the track: when a track inside a zone is
+lost (its object merged into another blob, or vanished for longer than the tracker's memory) and
+a new track enters the zone where the old one was, within ``RESUME_SECONDS``, the new track
+resumes the old stay. Its dwell counts from the first entry and it raises no second intrusion,
+so an identity break does not delay loitering or duplicate intrusions.
 """
 
 from __future__ import annotations
@@ -18,6 +24,11 @@ from hub.video.analytics.tracker import Box, Track
 from hub.video.analytics.types import NormBox, RawEvent
 
 MAX_ZONES = 64
+RESUME_SECONDS = 2.5
+"""Longest time between the last frame a lost track was seen in a zone and a new track's entry
+at the same place for the new one to resume the stay (the tracker's memory is about 1 s)."""
+RESUME_DISTANCE = 0.6
+"""Feet closer than this many object heights count as the same place."""
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
 
 
@@ -48,6 +59,21 @@ class _ZoneState:
     intrusion_done: bool = False
     dwell_start: float = 0.0
     loiter_done: bool = False
+    last_in: tuple[float, float, float, float] | None = None
+    """Foot x, y, box height and time of the latest frame the foot was in the zone."""
+
+
+@dataclass(slots=True)
+class _Departure:
+    """A stay that ended without its object being seen to leave (or not yet known to)."""
+
+    zone: int
+    track_id: int
+    foot: tuple[float, float]
+    height: float
+    t: float
+    dwell_start: float
+    loiter_done: bool
 
 
 @dataclass(slots=True)
@@ -95,6 +121,7 @@ class CameraRules:
         self.margin = max(1.5, 0.01 * height)
         self._state: dict[int, _TrackRules] = {}
         self._last_event: dict[tuple[str, str], float] = {}
+        self._departures: list[_Departure] = []
 
     @property
     def empty(self) -> bool:
@@ -115,13 +142,77 @@ class CameraRules:
                 )
             live[tr.track_id] = st
             if tr.updated:
-                self._track_frame(t, wall, tr, conf, st, events)
+                self._track_frame(t, wall, tr, conf, st, live, events)
             zones_of.append(st.in_zones)
+        for track_id, st in self._state.items():
+            if track_id not in live:  # dropped by the tracker while (maybe) inside
+                for i, zs in enumerate(st.zones):
+                    if zs.inside:
+                        self._depart(i, track_id, zs, live)
         self._state = live
+        if self._departures:
+            self._departures = [d for d in self._departures if t - d.t <= RESUME_SECONDS]
         return zones_of, events
 
+    def _depart(
+        self, zone: int, track_id: int, zs: _ZoneState, live: dict[int, _TrackRules]
+    ) -> None:
+        """A track's stay in ``zone`` ended: hand it to a new track at the same place, if any."""
+        if zs.last_in is None:
+            return
+        x, y, h, t = zs.last_in
+        d = _Departure(zone, track_id, (x, y), h, t, zs.dwell_start, zs.loiter_done)
+        # The successor may already be inside (born before the tracker gave up the old track).
+        for tid, st in live.items():
+            other = st.zones[zone]
+            if (
+                tid != track_id
+                and other.inside
+                and other.last_in is not None
+                and 0.0 <= other.first_in - t <= RESUME_SECONDS
+                and self._near(d, other.last_in)
+            ):
+                self._take_over(other, d)
+                return
+        self._departures.append(d)
+
+    @staticmethod
+    def _near(d: _Departure, at: tuple[float, float, float, float]) -> bool:
+        reach = RESUME_DISTANCE * max(d.height, at[2])
+        return abs(d.foot[0] - at[0]) + abs(d.foot[1] - at[1]) <= reach
+
+    @staticmethod
+    def _take_over(zs: _ZoneState, d: _Departure) -> None:
+        zs.dwell_start = min(d.dwell_start, zs.first_in)
+        zs.loiter_done = zs.loiter_done or d.loiter_done
+        zs.intrusion_done = True
+
+    def _resume(self, zone: int, track_id: int, zs: _ZoneState) -> None:
+        """On entry: take over a stay that a lost track left here just before."""
+        assert zs.last_in is not None
+        best: _Departure | None = None
+        for d in self._departures:
+            if (
+                d.zone != zone
+                or d.track_id == track_id
+                or not 0.0 <= zs.first_in - d.t <= RESUME_SECONDS
+            ):
+                continue
+            if self._near(d, zs.last_in) and (best is None or d.t > best.t):
+                best = d
+        if best is not None:
+            self._departures.remove(best)
+            self._take_over(zs, best)
+
     def _track_frame(
-        self, t: float, wall: float, tr: Track, conf: float, st: _TrackRules, out: list[RawEvent]
+        self,
+        t: float,
+        wall: float,
+        tr: Track,
+        conf: float,
+        st: _TrackRules,
+        live: dict[int, _TrackRules],
+        out: list[RawEvent],
     ) -> None:
         fx, fy = tr.foot
         size = tr.box[3] / self.height
@@ -133,7 +224,14 @@ class CameraRules:
             for i, z in enumerate(self.zones):
                 zs = st.zones[i]
                 here = bool(bits >> i & 1) and size >= z.min_object_size
+                was_inside = zs.inside
+                if here:
+                    zs.last_in = (fx, fy, tr.box[3], t)
                 self._zone_step(t, zs, z, here)
+                if zs.inside and not was_inside:
+                    self._resume(i, tr.track_id, zs)
+                elif was_inside and not zs.inside:
+                    self._depart(i, tr.track_id, zs, live)
                 if zs.inside:
                     in_zones.append(z.id)
                     if tr.confirmed:

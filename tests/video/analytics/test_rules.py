@@ -110,3 +110,31 @@ def test_min_object_size() -> None:
     strict = camera(zones=[_zone(min_object_size=0.2)])
     assert len(events(run(lenient, frames("cam-test", small, 7.0)))) == 1
     assert events(run(strict, frames("cam-test", small, 7.0))) == []
+
+
+def _stand_with_gap(gap: tuple[float, float], at: float = 0.55):
+    def path(t: float):
+        if t > 10.0 or gap[0] <= t < gap[1]:
+            return None  # lost: longer than the tracker's memory, so the track is dropped
+        return min(0.3 + 0.25 * t, at), 0.7, 0.05, 0.25  # walks in (x = 0.4 at t = 0.4)
+
+    return path
+
+
+def test_loitering_dwell_survives_a_lost_track() -> None:
+    cam = camera(zones=[_zone(intrusion=True, loiter_seconds=4.0, cooldown_seconds=0.0)])
+    res = run(cam, frames(cam.id, [_stand_with_gap((3.0, 4.6))], 11.0))
+    evs = events(res)
+    # The object came back as a new track where the old one was lost: same stay, so the dwell
+    # goes on from the first entry and the re-found object is no new intrusion.
+    assert [e.type for e in evs] == ["intrusion", "loitering"]
+    assert evs[0].track_id != evs[1].track_id
+    assert evs[1].media_time == pytest.approx(4.4, abs=0.21)
+
+
+def test_a_new_object_elsewhere_in_the_zone_starts_its_own_dwell() -> None:
+    cam = camera(zones=[_zone(intrusion=False, loiter_seconds=4.0)])
+    first = walk(0.0, 3.0, (0.3, 0.7), (0.5, 0.7))  # gone at t = 3, 2.6 s inside
+    other = walk(3.4, 9.4, (0.75, 0.5), (0.75, 0.52))  # 6 s at another spot of the zone
+    (ev,) = events(run(cam, frames(cam.id, [first, other], 10.0)))
+    assert ev.media_time == pytest.approx(7.4, abs=0.21)
