@@ -31,14 +31,8 @@ from hub.bus import MemoryBus
 from hub.bus.events import TOPIC_DETECTIONS, DetectionEvent
 from hub.config import (
     Camera,
-    Community,
-    District,
-    GeoPolygon,
-    Grid,
     Settings,
     Site,
-    SiteInfo,
-    Street,
     Zone,
 )
 from hub.video.analytics import AnalysisFrame, AnalyticsCore, FrameResult
@@ -82,8 +76,6 @@ def p99(values: Sequence[float]) -> float:
 def make_site(
     n: int, clips: Sequence[tuple[Path, list[dict[str, Any]]]], rtsp_port: int | None = None
 ) -> Site:
-    ring = [[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.0]]
-    grid = Grid(id="g1", name="G", geometry=GeoPolygon(coordinates=[ring]))
     cams = [
         Camera(
             id=f"cam-{i:02d}",
@@ -100,17 +92,7 @@ def make_site(
         )
         for i in range(n)
     ]
-    return Site(
-        site=SiteInfo(name="bench"),
-        district=District(
-            id="d",
-            name="D",
-            streets=[
-                Street(id="s", name="S", communities=[Community(id="c", name="C", grids=[grid])])
-            ],
-        ),
-        cameras=cams,
-    )
+    return Site.for_cameras(cams, name="bench")
 
 
 async def run_count(

@@ -226,6 +226,39 @@ class Site(_Strict):
                 raise ValueError(f"camera {c.id} names unknown grid {c.grid!r}")
         return self
 
+    @classmethod
+    def for_cameras(cls, cameras: list[Camera], *, name: str = "site") -> Site:
+        """A minimal site around some cameras: one street and community, one small square grid
+        (about 1 km) around each grid id the cameras name. For tools and tests that analyse a
+        few cameras without a real grid map."""
+        grids: dict[str, Grid] = {}
+        for cam in cameras:
+            if cam.grid not in grids:
+                lon, lat = cam.position
+                d = 0.005
+                ring = [
+                    [lon - d, lat - d],
+                    [lon + d, lat - d],
+                    [lon + d, lat + d],
+                    [lon - d, lat - d],
+                ]
+                grids[cam.grid] = Grid(
+                    id=cam.grid, name=cam.grid, geometry=GeoPolygon(coordinates=[ring])
+                )
+        community = Community(id="c", name=name, grids=list(grids.values()))
+        street = Street(id="s", name=name, communities=[community])
+        return cls(
+            site=SiteInfo(name=name),
+            district=District(id="d", name=name, streets=[street]),
+            cameras=cameras,
+        )
+
+    def to_yaml(self) -> str:
+        """The site as a site file (defaults left out), e.g. for `hub analyze --site`."""
+        return yaml.safe_dump(
+            self.model_dump(mode="json", exclude_defaults=True), allow_unicode=True, sort_keys=False
+        )
+
     def grids(self) -> Iterator[Grid]:
         for street in self.district.streets:
             for community in street.communities:

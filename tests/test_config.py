@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import Settings, load_site, parse_site
+from hub.config import Settings, Site, load_site, parse_site
 from hub.errors import SiteFileError
 
 GOOD = """
@@ -92,3 +92,13 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert s.sqlalchemy_url.endswith(f"{tmp_path}/hub.db")
     monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+asyncpg://x@y/z")
     assert Settings().sqlalchemy_url == "postgresql+asyncpg://x@y/z"
+
+
+def test_site_for_cameras_round_trips_through_yaml() -> None:
+    cam = parse_site(GOOD).camera("cam-test-001")
+    other = cam.model_copy(update={"id": "cam-test-002", "grid": "g-x", "position": [121.0, 31.0]})
+    site = Site.for_cameras([cam, other], name="t")
+    assert [g.id for g in site.grids()] == ["g-a1-1", "g-x"]
+    again = parse_site(site.to_yaml())
+    assert again == site
+    assert again.camera("cam-test-001").zones[0].loiter_seconds == 10

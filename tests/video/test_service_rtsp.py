@@ -16,14 +16,8 @@ from media_helpers import VlcServer, make_clip
 from hub.bus import MemoryBus
 from hub.config import (
     Camera,
-    Community,
-    District,
-    GeoPolygon,
-    Grid,
     Settings,
     Site,
-    SiteInfo,
-    Street,
 )
 from hub.video.fmp4 import iter_boxes
 from hub.video.service import CameraService
@@ -36,21 +30,11 @@ pytestmark = [
 
 
 def _site(url: str, n: int) -> Site:
-    ring = [[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.0]]
-    grid = Grid(id="g1", name="G", geometry=GeoPolygon(coordinates=[ring]))
-    return Site(
-        site=SiteInfo(name="t"),
-        district=District(
-            id="d",
-            name="D",
-            streets=[
-                Street(id="s", name="S", communities=[Community(id="c", name="C", grids=[grid])])
-            ],
-        ),
-        cameras=[
+    return Site.for_cameras(
+        [
             Camera(id=f"cam-{i}", name=str(i), url=url, grid="g1", position=[121.05, 31.05])
             for i in range(n)
-        ],
+        ]
     )
 
 

@@ -18,14 +18,8 @@ from hub.bus import MemoryBus
 from hub.bus.events import CameraHealth
 from hub.config import (
     Camera,
-    Community,
-    District,
-    GeoPolygon,
-    Grid,
     Settings,
     Site,
-    SiteInfo,
-    Street,
 )
 from hub.video.service import CameraService
 from simulators.cameras.encode import EncodedLoop, load_or_encode
@@ -48,16 +42,8 @@ def loops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, EncodedLoop]:
 
 
 def _site(server: RtspServer) -> Site:
-    ring = [[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.0]]
-    grid = Grid(id="g1", name="G", geometry=GeoPolygon(coordinates=[ring]))
-    street = Street(id="s", name="S", communities=[Community(id="c", name="C", grids=[grid])])
-    return Site(
-        site=SiteInfo(name="sim"),
-        district=District(id="d", name="D", streets=[street]),
-        cameras=[
-            Camera(id=c, name=c, url=server.url(c), grid="g1", position=[121.05, 31.05])
-            for c in CAMS
-        ],
+    return Site.for_cameras(
+        [Camera(id=c, name=c, url=server.url(c), grid="g1", position=[121.05, 31.05]) for c in CAMS]
     )
 
 

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from hub.config import Camera
+from hub.config import Camera, Site
 from hub.video.analytics.scoring import Ev, KindScore, match_events, run_rgb_frames, to_ev
 from simulators.cameras.scenes import SCENE_NAMES, build_scene, write_scene_video
 
@@ -59,24 +58,8 @@ def test_all_templates_from_frames() -> None:
 
 
 def _site(tmp_path: Path, cam: Camera) -> Path:
-    grid = {
-        "id": "g1",
-        "name": "g",
-        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
-    }
-    site = {
-        "site": {"name": "acc"},
-        "district": {
-            "id": "d",
-            "name": "d",
-            "streets": [
-                {"id": "s", "name": "s", "communities": [{"id": "c", "name": "c", "grids": [grid]}]}
-            ],
-        },
-        "cameras": [cam.model_dump(mode="json", exclude_defaults=True)],
-    }
     path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    path.write_text(Site.for_cameras([cam], name="acc").to_yaml(), encoding="utf-8")
     return path
 
 
