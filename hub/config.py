@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     stall_seconds: float = 10.0
     reconnect_min_seconds: float = 0.5
     reconnect_max_seconds: float = 10.0
+    mqtt_url: str = ""
+    """mqtt://host:port of an external broker; empty: the hub starts its own (embedded)."""
+    mqtt_embedded_port: int = 1884
+    mqtt_username: str = "hub"
+    mqtt_password: str = ""  # empty: generated once into data_dir/mqtt.secret
+    mqtt_max_payload: int = 64 * 1024
     log_json: bool | None = None  # None: JSON when stderr is not a TTY
     log_level: str = "INFO"
 
@@ -202,6 +208,99 @@ class Camera(_Strict):
         return self.keyframes_only if self.keyframes_only is not None else self.analysis_fps <= 1
 
 
+# ---------------------------------------------------------------------------------------------
+# Devices (IoT sensors): profiles describe a kind of device, devices are the installed units
+# ---------------------------------------------------------------------------------------------
+
+Severity = Literal["critical", "major", "minor", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "major", "minor", "warning")
+
+
+class TelemetryField(_Strict):
+    """One value a device reports. ``min``/``max`` are the physical range: a value outside it is
+    a broken sensor or a forged message, not an alarm, and is dead-lettered."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    name: str = ""
+    type: Literal["number", "boolean", "string"] = "number"
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> TelemetryField:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class Condition(_Strict):
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float | bool | str
+
+
+class AlarmRule(_Strict):
+    """How a profile turns telemetry into alarms.
+
+    - ``threshold``: a severity's condition holds on the latest value;
+    - ``duration``: the condition has held continuously for ``for_seconds``;
+    - ``rate``: the change of ``key`` per minute over ``window_seconds`` meets the condition;
+    - ``missing``: no telemetry (of ``key``, or of anything when ``key`` is None) for longer than
+      the condition's value in seconds (use op ``>``).
+    ``create`` maps each severity to its condition, checked from the most severe down; ``clear``
+    (when given) must hold before an active alarm clears, otherwise it clears when no create
+    condition holds any more.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    name: str
+    kind: Literal["threshold", "duration", "rate", "missing"] = "threshold"
+    key: str | None = None
+    create: dict[Severity, Condition] = Field(min_length=1)
+    clear: Condition | None = None
+    for_seconds: float | None = Field(default=None, gt=0)
+    window_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> AlarmRule:
+        if self.kind != "missing" and self.key is None:
+            raise ValueError(f"a {self.kind} rule needs the telemetry key it watches")
+        if self.kind == "duration" and self.for_seconds is None:
+            raise ValueError("a duration rule needs for_seconds")
+        return self
+
+
+class DeviceProfile(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    name: str
+    kind: Literal[
+        "smoke", "water_level", "manhole", "gas", "air_quality", "door", "gps", "other"
+    ] = "other"
+    telemetry: list[TelemetryField] = Field(default_factory=list)
+    alarm_rules: list[AlarmRule] = Field(default_factory=list)
+    inactivity_timeout_seconds: float | None = Field(default=None, gt=0)
+    """A device that reports nothing for this long is offline, even without a last will."""
+    max_messages_per_minute: int = Field(default=600, gt=0)
+    """Above this a device is flooding: further messages in the minute are dead-lettered."""
+
+    @model_validator(mode="after")
+    def _rule_keys(self) -> DeviceProfile:
+        keys = {f.key for f in self.telemetry}
+        for rule in self.alarm_rules:
+            if rule.key is not None and rule.key not in keys:
+                raise ValueError(f"rule {rule.id} watches unknown telemetry key {rule.key!r}")
+        return self
+
+
+class Device(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
+    name: str
+    profile: str
+    grid: str
+    position: LonLat
+    enabled: bool = True
+
+
 class SiteInfo(_Strict):
     name: str
     timezone: str = "Asia/Shanghai"
@@ -211,6 +310,8 @@ class Site(_Strict):
     site: SiteInfo
     district: District
     cameras: list[Camera] = Field(default_factory=list)
+    device_profiles: list[DeviceProfile] = Field(default_factory=list)
+    devices: list[Device] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> Site:
@@ -224,6 +325,17 @@ class Site(_Strict):
         for c in self.cameras:
             if c.grid not in known:
                 raise ValueError(f"camera {c.id} names unknown grid {c.grid!r}")
+        profiles = {p.id for p in self.device_profiles}
+        if len(profiles) != len(self.device_profiles):
+            raise ValueError("device profile ids must be unique")
+        dev_ids = [d.id for d in self.devices]
+        if len(set(dev_ids)) != len(dev_ids):
+            raise ValueError("device ids must be unique")
+        for d in self.devices:
+            if d.profile not in profiles:
+                raise ValueError(f"device {d.id} names unknown profile {d.profile!r}")
+            if d.grid not in known:
+                raise ValueError(f"device {d.id} names unknown grid {d.grid!r}")
         return self
 
     @classmethod
@@ -267,6 +379,14 @@ class Site(_Strict):
     @cached_property
     def camera_by_id(self) -> dict[str, Camera]:
         return {c.id: c for c in self.cameras}
+
+    @cached_property
+    def profile_by_id(self) -> dict[str, DeviceProfile]:
+        return {p.id: p for p in self.device_profiles}
+
+    @cached_property
+    def device_by_id(self) -> dict[str, Device]:
+        return {d.id: d for d in self.devices}
 
     def camera(self, camera_id: str) -> Camera:
         try:

@@ -102,3 +102,59 @@ def test_site_for_cameras_round_trips_through_yaml() -> None:
     again = parse_site(site.to_yaml())
     assert again == site
     assert again.camera("cam-test-001").zones[0].loiter_seconds == 10
+
+
+DEVICES = """
+device_profiles:
+  - id: smoke
+    name: 烟感 Smoke detector
+    kind: smoke
+    inactivity_timeout_seconds: 900
+    telemetry:
+      - {key: smoke, unit: "%obs/m", min: 0, max: 100}
+      - {key: battery, unit: "%", min: 0, max: 100}
+    alarm_rules:
+      - id: smoke-high
+        name: 烟雾浓度超标
+        key: smoke
+        create: {critical: {op: ">=", value: 10}, warning: {op: ">=", value: 4}}
+        clear: {op: "<", value: 2}
+      - id: silent
+        name: 设备失联
+        kind: missing
+        create: {major: {op: ">", value: 1800}}
+devices:
+  - id: dev-smoke-0001
+    name: 1号楼烟感
+    profile: smoke
+    grid: g-a1-1
+    position: [120.005, 31.805]
+"""
+
+
+def test_devices_and_profiles_parse() -> None:
+    site = parse_site(GOOD + DEVICES)
+    dev = site.device_by_id["dev-smoke-0001"]
+    profile = site.profile_by_id[dev.profile]
+    assert [r.kind for r in profile.alarm_rules] == ["threshold", "missing"]
+    assert profile.alarm_rules[0].create["critical"].value == 10
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("profile: smoke\n    grid", "profile: nope\n    grid"), "unknown profile"),
+        (("grid: g-a1-1\n    position: [120.005", "grid: g-zz\n    position: [120.005"), "grid"),
+        (("key: smoke\n        create", "key: smokey\n        create"), "unknown telemetry key"),
+        (
+            ("min: 0, max: 100}\n      - {key: battery", "min: 9, max: 1}\n      - {key: battery"),
+            "above max",
+        ),
+        (("        kind: missing\n", ""), "needs the telemetry key"),
+    ],
+)
+def test_device_errors_are_named(change: tuple[str, str], message: str) -> None:
+    text = GOOD + DEVICES
+    assert change[0] in text
+    with pytest.raises(SiteFileError, match=message):
+        parse_site(text.replace(change[0], change[1], 1))
