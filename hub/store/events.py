@@ -1,10 +1,14 @@
-"""Detection events: idempotent insert, lookup, and newest-first pages."""
+"""Detection events: idempotent insert, upsert of an event's end, lookup, newest-first pages.
+
+An event is published twice when it lasts (intrusion, loitering): once when it starts, and again
+with the same id when it ends. ``upsert`` folds the second message into the stored row.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import select
@@ -15,6 +19,8 @@ from hub.bus.events import DetectionEvent
 from hub.store.models import EventRow
 
 MAX_PAGE = 500
+
+UpsertOutcome = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,17 @@ def _row(ev: DetectionEvent) -> EventRow:
         snapshot=ev.snapshot,
         dwell_seconds=ev.dwell_seconds,
     )
+
+
+def _merge(row: EventRow, ev: DetectionEvent) -> bool:
+    if ev.end is None:
+        return False
+    end = ev.end.replace(tzinfo=UTC) if ev.end.tzinfo is None else ev.end.astimezone(UTC)
+    if row.end == end and row.dwell_seconds == ev.dwell_seconds:
+        return False
+    row.end = end
+    row.dwell_seconds = ev.dwell_seconds
+    return True
 
 
 def _stored(row: EventRow) -> StoredEvent:
@@ -94,6 +111,27 @@ class EventRepo:
                 raise
             return again, False
         return _stored(row), True
+
+    async def upsert(self, event: DetectionEvent) -> tuple[StoredEvent, UpsertOutcome]:
+        """Insert a new event, or fold a later message about a stored one (its ``end`` and final
+        ``dwell_seconds``) into it. A replay of either message is ``unchanged``. A message
+        without ``end`` never clears one: the start may be delivered again after the end."""
+        for _ in range(2):
+            async with self._sessions.begin() as s:
+                row = await s.scalar(
+                    select(EventRow).where(EventRow.id == event.id).with_for_update()
+                )
+                if row is not None:
+                    changed = _merge(row, event)
+                    return _stored(row), "updated" if changed else "unchanged"
+            row = _row(event)
+            try:
+                async with self._sessions.begin() as s:
+                    s.add(row)
+            except IntegrityError:
+                continue  # another writer inserted it between our check and insert: merge
+            return _stored(row), "created"
+        raise RuntimeError(f"event {event.id} vanished while being upserted")
 
     async def get(self, event_id: UUID) -> StoredEvent | None:
         async with self._sessions() as s:

@@ -1,6 +1,8 @@
 """The event recorder: every detection on the bus goes into the store, then ``events.recorded``.
 
-Clients are told about an event only after it is stored, so whatever they click on exists.
+Clients are told about an event only after it is stored, so whatever they click on exists. An
+event that lasts arrives twice with the same id (start, then end): the second message updates the
+stored row and is announced again; a message that changes nothing (a redelivery) is not.
 A failed write is retried with backoff until it succeeds (or shutdown gives up on it, loudly).
 """
 
@@ -20,7 +22,10 @@ from hub.store.events import EventRepo, StoredEvent
 log = logging.getLogger(__name__)
 
 EVENTS_RECORDED = Counter("hub_events_recorded_total", "Detection events written to the store")
-EVENTS_DUPLICATE = Counter("hub_events_duplicate_total", "Detection events seen again (same id)")
+EVENTS_UPDATED = Counter("hub_events_updated_total", "Stored detection events given their end")
+EVENTS_DUPLICATE = Counter(
+    "hub_events_duplicate_total", "Detection events seen again with nothing new (same id)"
+)
 EVENTS_INVALID = Counter("hub_events_invalid_total", "Bus messages that are not DetectionEvents")
 WRITE_FAILURES = Counter("hub_event_write_failures_total", "Failed event writes (retried)")
 EVENTS_LOST = Counter("hub_events_lost_total", "Events given up at shutdown after failed writes")
@@ -98,7 +103,7 @@ class EventRecorder:
         delay = self._retry_min
         while True:
             try:
-                stored, created = await self._events.add(event)
+                stored, outcome = await self._events.upsert(event)
             except Exception as exc:
                 WRITE_FAILURES.inc()
                 if time.monotonic() + delay > self._deadline:
@@ -109,8 +114,8 @@ class EventRecorder:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
-            if not created:
+            if outcome == "unchanged":
                 EVENTS_DUPLICATE.inc()
                 return None
-            EVENTS_RECORDED.inc()
+            (EVENTS_RECORDED if outcome == "created" else EVENTS_UPDATED).inc()
             return stored

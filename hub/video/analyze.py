@@ -2,6 +2,10 @@
 
 Decoding runs in its own thread (PyAV releases the GIL) and hands sampled, reduced frames to the
 analysis loop through a small bounded queue, so decode and analysis overlap on two cores.
+
+JSON lines: ``frame`` per analysed frame, ``event`` when an event starts (with its ``id``), and
+``event_end`` (same ``id``) when an intrusion or loitering ends; what is still open at the end of
+the file ends there, at its last sighting. Line crossings are instants and have no end line.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import orjson
 
 from hub.config import Camera
 from hub.errors import SourceError
-from hub.ids import new_id
 from hub.video.analytics import AnalysisFrame, AnalyticsCore, RawEvent, reduce_luma
 from hub.video.analytics.sampling import Sampler
 from hub.video.evidence import EvidenceStore
@@ -168,7 +171,7 @@ def analyze_file(
             snap = None
             if store is not None and d.frame is not None:
                 snap = store.save_snapshot(
-                    new_id(),
+                    ev.id,
                     d.frame,
                     ev.box,
                     when=datetime.fromtimestamp(ev.wall_time, UTC),
@@ -177,6 +180,10 @@ def analyze_file(
                     line=lines.get(ev.line_id or ""),
                 )
             out.write(_event_json(ev, snap) if as_json else _event_text(ev, snap))
+        for ev in res.ended:
+            out.write(_end_json(ev) if as_json else _end_text(ev))
+    for ev in core.close_events():
+        out.write(_end_json(ev) if as_json else _end_text(ev))
     out.flush()
     return n_events
 
@@ -196,15 +203,17 @@ def _event_json(ev: RawEvent, snapshot: str | None) -> str:
         orjson.dumps(
             {
                 "kind": "event",
+                "id": str(ev.id),
                 "type": ev.type,
                 "zone_id": ev.zone_id,
                 "line_id": ev.line_id,
                 "direction": ev.direction,
                 "track_id": ev.track_id,
                 "media_time": round(ev.media_time, 3),
+                "end_media_time": _t(ev.end_media_time),
                 "box": _r(ev.box),
                 "confidence": ev.confidence,
-                "dwell_seconds": None if ev.dwell_seconds is None else round(ev.dwell_seconds, 3),
+                "dwell_seconds": _t(ev.dwell_seconds),
                 "snapshot": snapshot,
             }
         ).decode()
@@ -219,4 +228,34 @@ def _event_text(ev: RawEvent, snapshot: str | None) -> str:
     return (
         f"{ev.media_time:9.2f}s  {ev.type:<13} {where} track={ev.track_id} "
         f"conf={ev.confidence:.2f}{dwell}{snap}\n"
+    )
+
+
+def _t(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
+def _end_json(ev: RawEvent) -> str:
+    return (
+        orjson.dumps(
+            {
+                "kind": "event_end",
+                "id": str(ev.id),
+                "type": ev.type,
+                "media_time": round(ev.media_time, 3),
+                "end_media_time": _t(ev.end_media_time),
+                "dwell_seconds": _t(ev.dwell_seconds),
+            }
+        ).decode()
+        + "\n"
+    )
+
+
+def _end_text(ev: RawEvent) -> str:
+    end = ev.end_media_time if ev.end_media_time is not None else ev.media_time
+    where = f"zone={ev.zone_id}" if ev.zone_id else f"line={ev.line_id}"
+    dwell = f" dwell={ev.dwell_seconds:.1f}s" if ev.dwell_seconds is not None else ""
+    return (
+        f"{end:9.2f}s  {ev.type + ' end':<13} {where} track={ev.track_id} "
+        f"from={ev.media_time:.2f}s lasted={end - ev.media_time:.1f}s{dwell}\n"
     )

@@ -10,6 +10,13 @@ Threads and where work happens:
   ``DetectionEvent`` on ``TOPIC_DETECTIONS``;
 * on the loop: live fan-out and a 1 Hz task that publishes health.
 
+Events that last (intrusion, loitering) are published twice with the same id: when they start
+(``end`` null) and when they end (``end`` and the final ``dwell_seconds`` set, the start's
+snapshot kept). Both go through the one evidence thread, so an end never overtakes its start.
+A line crossing is published once, with ``end == start``. Open events end at their last
+sighting when the service stops and when a camera's stream has been silent for longer than
+its tracker remembers objects (``lost_after``).
+
 Health is published once per second as **one message per camera** on ``TOPIC_CAMERA_HEALTH``
 (``CameraHealth.model_dump(mode="json")``), in site-file order. Prometheus metrics are served by
 the collector in ``hub.video.metrics`` on prometheus_client's default registry.
@@ -27,12 +34,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from hub.bus import Bus
 from hub.bus.events import TOPIC_CAMERA_HEALTH, TOPIC_DETECTIONS, Box, CameraHealth, DetectionEvent
 from hub.config import Camera, Settings, Site
 from hub.errors import NotFoundError
-from hub.ids import new_id
 from hub.video.live import LiveFeed, LiveTap, LiveViewer
 from hub.video.metrics import collector
 from hub.video.pipeline import BatchWorkers, FrameQueue
@@ -46,6 +53,16 @@ log = logging.getLogger(__name__)
 SnapshotFn = Callable[[str, "RawEvent", object | None], str | None]
 """(event id, raw event, full-resolution image) -> snapshot path relative to the evidence dir."""
 
+MAX_OPEN_EVENTS = 10_000
+"""Started events kept until their end (for the snapshot path); beyond it the oldest is
+forgotten and its end is published without a snapshot path (the store keeps the one it has)."""
+
+
+def lost_after(camera: Camera) -> float:
+    """Seconds without frames after which a camera's open events end: longer than the tracker's
+    memory (about a second), and than the gap between keyframes of a keyframes-only camera."""
+    return max(5.0, 3.0 / camera.analysis_fps)
+
 
 class _Camera:
     """Per-camera state owned by the service."""
@@ -56,6 +73,8 @@ class _Camera:
         self.queue: FrameQueue[AnalysisFrame] | None = None
         self.feed: LiveFeed | None = None
         self.analysed = 0
+        self.open_events: set[UUID] = set()
+        """Ids of this camera's started, not yet ended events (changed under its core's lock)."""
         self.fps_in = 0.0
         self.fps_analysed = 0.0
         self._prev: tuple[float, int, int] | None = None
@@ -109,7 +128,11 @@ class CameraService:
         self._health_task: asyncio.Task[None] | None = None
         self._pending: set[Future[Any]] = set()
         self._core_of: dict[str, AnalyticsCore] = {}
-        self._core_lock = threading.Lock()
+        self._core_locks: dict[int, threading.Lock] = {}
+        """One per core (by id): cores are not thread-safe, and besides their worker the health
+        task may close a silent camera's events."""
+        self._open: dict[UUID, DetectionEvent] = {}
+        """Published starts awaiting their end; evidence thread only."""
         self._started = False
         self.events_published = 0
 
@@ -134,6 +157,8 @@ class CameraService:
             for i, c in enumerate(enabled):
                 cores[i % threads].add_camera(c)
                 self._core_of[c.id] = cores[i % threads]
+        for core in set(self._core_of.values()):
+            self._core_locks[id(core)] = threading.Lock()
         if self._snapshot is None:
             self._snapshot = _default_snapshot(self.settings.data_dir / "evidence", self.site)
         self._workers = BatchWorkers(
@@ -180,6 +205,10 @@ class CameraService:
             log.warning("ingest threads still in a blocking read at stop: %s", stuck)
         if self._workers is not None:
             await asyncio.to_thread(self._workers.stop)
+        # Nothing analyses any more: end what is still open at its last sighting.
+        for cam in self._cams.values():
+            if cam.open_events:
+                await asyncio.to_thread(self._close_events, cam)
         if self._evidence_pool is not None:
             await asyncio.to_thread(self._evidence_pool.shutdown, True)
         # Let publishes that evidence threads handed to the loop finish.
@@ -248,38 +277,82 @@ class CameraService:
 
     def _process(self, batch: Sequence[AnalysisFrame]) -> None:
         core = self._core_of[batch[0].camera_id]
-        if core is self._core and self.settings.analytics_threads > 1:
-            with self._core_lock:  # a shared core given by the caller is not thread-safe
-                results = core.process(batch)
-        else:
+        with self._core_locks[id(core)]:
             results = core.process(batch)
-        for frame in batch:
-            self._cams[frame.camera_id].analysed += 1
-        for result in results:
-            for ev in result.events:
-                image = _image_for(batch, ev)
-                self._submit_event(ev, image)
+            for frame in batch:
+                self._cams[frame.camera_id].analysed += 1
+            for result in results:
+                for ev in result.events:
+                    self._event_started(ev, _image_for(batch, ev))
+                for ev in result.ended:
+                    self._event_ended(ev)
+
+    def _close_events(self, cam: _Camera) -> None:
+        """End a camera's open events at their last sighting (stream over or lost)."""
+        core = self._core_of.get(cam.camera.id)
+        if core is None:
+            return
+        with self._core_locks[id(core)]:
+            # A shared stand-in core may not know how; it then keeps its events open.
+            close = getattr(core, "close_events", None)
+            ended = close(cam.camera.id) if close is not None else []
+            for ev in ended:
+                self._event_ended(ev)
+        if ended:
+            log.info("camera %s: %d open events ended (no frames)", cam.camera.id, len(ended))
+
+    def _event_started(self, ev: RawEvent, image: object | None) -> None:
+        if ev.end_media_time is None:
+            self._cams[ev.camera_id].open_events.add(ev.id)
+        self._submit(self._render_and_publish, ev, image)
+
+    def _event_ended(self, ev: RawEvent) -> None:
+        self._cams[ev.camera_id].open_events.discard(ev.id)
+        self._submit(self._publish_end, ev)
 
     # -- events ------------------------------------------------------------------------------
 
-    def _submit_event(self, ev: RawEvent, image: object | None) -> None:
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         pool = self._evidence_pool
         if pool is None:
             return
         with contextlib.suppress(RuntimeError):  # shutting down
-            pool.submit(self._render_and_publish, ev, image)
+            pool.submit(fn, *args)
 
     def _render_and_publish(self, ev: RawEvent, image: object | None) -> None:
-        event_id = new_id()
         snapshot: str | None = None
         if self._snapshot is not None:
             try:
-                snapshot = self._snapshot(str(event_id), ev, image)
+                snapshot = self._snapshot(str(ev.id), ev, image)
             except Exception:
                 log.exception("snapshot for %s event on %s failed", ev.type, ev.camera_id)
+        event = self._detection(ev, snapshot)
+        if event.end is None:
+            self._open[event.id] = event
+            if len(self._open) > MAX_OPEN_EVENTS:
+                oldest = next(iter(self._open))
+                del self._open[oldest]
+                log.warning("more than %d open events: forgot %s", MAX_OPEN_EVENTS, oldest)
+        self._publish_threadsafe(event)
+
+    def _publish_end(self, ev: RawEvent) -> None:
+        assert ev.end_wall_time is not None
+        started = self._open.pop(ev.id, None)
+        if started is None:
+            started = self._detection(ev, None)
+        event = started.model_copy(
+            update={
+                "end": datetime.fromtimestamp(ev.end_wall_time, UTC),
+                "dwell_seconds": ev.dwell_seconds,
+            }
+        )
+        self._publish_threadsafe(event)
+
+    def _detection(self, ev: RawEvent, snapshot: str | None) -> DetectionEvent:
         cam = self._cams[ev.camera_id].camera
-        event = DetectionEvent(
-            id=event_id,
+        end = None if ev.end_wall_time is None else datetime.fromtimestamp(ev.end_wall_time, UTC)
+        return DetectionEvent(
+            id=ev.id,
             camera_id=ev.camera_id,
             grid_id=cam.grid,
             type=ev.type,
@@ -288,12 +361,15 @@ class CameraService:
             direction=ev.direction,
             track_id=ev.track_id,
             start=datetime.fromtimestamp(ev.wall_time, UTC),
+            end=end,
             media_time=ev.media_time,
             boxes=[_box(ev.box)] + [_box(b) for b in ev.track_boxes],
             confidence=min(1.0, max(0.0, ev.confidence)),
             snapshot=snapshot,
             dwell_seconds=ev.dwell_seconds,
         )
+
+    def _publish_threadsafe(self, event: DetectionEvent) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -315,6 +391,13 @@ class CameraService:
             now = time.monotonic()
             for cam in self._cams.values():
                 cam.update_rates(now)
+                if cam.open_events and cam.source is not None:
+                    age = cam.source.frame_age()
+                    if age is None or age > lost_after(cam.camera):
+                        try:
+                            await asyncio.to_thread(self._close_events, cam)
+                        except Exception:
+                            log.exception("closing events of %s failed", cam.camera.id)
             for h in self.health():
                 try:
                     await self.bus.publish(TOPIC_CAMERA_HEALTH, h.model_dump(mode="json"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from hub.bus.events import TOPIC_DETECTIONS, TOPIC_EVENTS_RECORDED, DetectionEvent
 from hub.bus.memory import MemoryBus
 from hub.store import Store, open_store
-from hub.store.events import EventRepo, StoredEvent
+from hub.store.events import EventRepo, StoredEvent, UpsertOutcome
 from hub.store.recorder import EventRecorder
 
 
@@ -38,11 +38,11 @@ class FlakyEvents:
         self.failures = failures
         self.calls = 0
 
-    async def add(self, ev: DetectionEvent) -> tuple[StoredEvent, bool]:
+    async def upsert(self, ev: DetectionEvent) -> tuple[StoredEvent, UpsertOutcome]:
         self.calls += 1
         if self.calls <= self.failures:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return await self.repo.add(ev)
+        return await self.repo.upsert(ev)
 
 
 @pytest.fixture
@@ -73,6 +73,45 @@ async def test_records_then_announces(store: Store) -> None:
         await bus.publish(TOPIC_DETECTIONS, ev2.model_dump(mode="json"))
         msg = await asyncio.wait_for(recorded.get(), 5)
         assert msg.data["id"] == str(ev2.id)
+        assert len(await store.events.list()) == 2
+    finally:
+        await rec.stop()
+
+
+async def test_end_updates_the_stored_event_and_is_announced_again(store: Store) -> None:
+    bus = MemoryBus()
+    recorded = bus.subscribe(TOPIC_EVENTS_RECORDED)
+    rec = EventRecorder(store.events, bus)
+    await rec.start()
+    try:
+        start = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+        ev = event(type="loitering", start=start, snapshot="cam-a/x.jpg", dwell_seconds=10.0)
+        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+        first = await asyncio.wait_for(recorded.get(), 5)
+        assert first.data["end"] is None
+
+        ended = ev.model_copy(
+            update={"end": start + timedelta(seconds=12.5), "dwell_seconds": 22.5}
+        )
+        await bus.publish(TOPIC_DETECTIONS, ended.model_dump(mode="json"))
+        second = await asyncio.wait_for(recorded.get(), 5)
+        assert second.data["id"] == str(ev.id) and second.data["seq"] == first.data["seq"]
+        assert datetime.fromisoformat(second.data["end"]) == start + timedelta(seconds=12.5)
+        assert second.data["dwell_seconds"] == 22.5
+        assert second.data["snapshot"] == "cam-a/x.jpg"
+
+        # Replaying either message changes nothing and announces nothing.
+        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+        await bus.publish(TOPIC_DETECTIONS, ended.model_dump(mode="json"))
+        marker = event()
+        await bus.publish(TOPIC_DETECTIONS, marker.model_dump(mode="json"))
+        nxt = await asyncio.wait_for(recorded.get(), 5)
+        assert nxt.data["id"] == str(marker.id)
+
+        stored = await store.events.get(ev.id)
+        assert stored is not None
+        assert stored.event.end == start + timedelta(seconds=12.5)
+        assert stored.event.dwell_seconds == 22.5
         assert len(await store.events.list()) == 2
     finally:
         await rec.stop()

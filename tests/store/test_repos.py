@@ -66,6 +66,31 @@ async def test_event_insert_is_idempotent(store: Store) -> None:
     assert len(await store.events.list()) == 1
 
 
+async def test_event_upsert_folds_in_the_end(store: Store) -> None:
+    ev = event(type="intrusion", line_id=None, direction=None, zone_id="z1")
+    first, outcome = await store.events.upsert(ev)
+    assert outcome == "created" and first.event.end is None
+    assert (await store.events.upsert(ev))[1] == "unchanged"
+
+    end = ev.start + timedelta(seconds=7)
+    ended = ev.model_copy(update={"end": end, "dwell_seconds": 7.0})
+    stored, outcome = await store.events.upsert(ended)
+    assert outcome == "updated"
+    assert stored.seq == first.seq and stored.event.end == end and stored.event.dwell_seconds == 7.0
+    assert (await store.events.upsert(ended))[1] == "unchanged"
+    # A late redelivery of the start does not reopen the event.
+    assert (await store.events.upsert(ev))[1] == "unchanged"
+    got = await store.events.get(ev.id)
+    assert got is not None and got.event == stored.event
+    assert got.event.snapshot == ev.snapshot
+    assert len(await store.events.list()) == 1
+
+    # The end can arrive first (a redelivered stream): it is inserted whole.
+    other = event().model_copy(update={"end": ev.start})
+    assert (await store.events.upsert(other))[1] == "created"
+    assert (await store.events.upsert(other.model_copy(update={"end": None})))[1] == "unchanged"
+
+
 async def test_event_list_filters_and_order(store: Store) -> None:
     t0 = datetime(2026, 5, 1, 10, tzinfo=UTC)
     evs = [

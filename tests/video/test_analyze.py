@@ -76,6 +76,29 @@ def test_json_lines_frames_and_event_with_snapshot(video: Path, tmp_path: Path) 
     assert (tmp_path / ev["snapshot"]).stat().st_size > 1000
     with_objects = [f for f in frames if f["objects"]]
     assert with_objects and set(with_objects[-1]["objects"][0]) == {"track_id", "box", "zones"}
+    # Still inside when the file ends: the intrusion ends there, at its last sighting.
+    (end,) = [r for r in rows if r["kind"] == "event_end"]
+    assert end["id"] == ev["id"] and end["type"] == "intrusion" and ev["end_media_time"] is None
+    assert end["media_time"] == ev["media_time"]
+    assert end["end_media_time"] == pytest.approx(frames[-1]["media_time"], abs=0.21)
+    assert set(end) == {"kind", "id", "type", "media_time", "end_media_time", "dwell_seconds"}
+    assert rows[-1] == end
+
+
+def test_event_end_when_the_object_leaves(tmp_path: Path) -> None:
+    # 9 s: the box leaves the zone (x = 0.8) at t = 6 and walks on; the end follows in the file.
+    video = _write_video(tmp_path / "long.mp4", seconds=9.0)
+    buf = io.StringIO()
+    analyze_file(video, _camera(), buf, as_json=True, snapshot_dir=None)
+    rows = [json.loads(line) for line in buf.getvalue().splitlines()]
+    (ev,) = [r for r in rows if r["kind"] == "event"]
+    (end,) = [r for r in rows if r["kind"] == "event_end"]
+    assert end["id"] == ev["id"]
+    assert end["end_media_time"] == pytest.approx(6.0, abs=0.3)
+    text = io.StringIO()
+    analyze_file(video, _camera(), text, as_json=False, snapshot_dir=None)
+    lines = text.getvalue().splitlines()
+    assert len(lines) == 2 and "intrusion end" in lines[1] and "zone=z" in lines[1]
 
 
 def test_text_output_and_keyframes_only(video: Path) -> None:

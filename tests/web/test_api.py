@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,6 +75,28 @@ async def test_event_from_bus_to_api(hub: RunningHub, operator: dict[str, str]) 
     assert body["seq"] >= 1
     assert datetime.fromisoformat(body["start"]) == ev.start
     assert body["boxes"] == [{"x": 0.1, "y": 0.2, "w": 0.05, "h": 0.2}]
+
+
+async def test_event_end_reaches_the_api(hub: RunningHub, operator: dict[str, str]) -> None:
+    ev = detection(type="loitering", snapshot="cam-a/2.jpg", dwell_seconds=30.0)
+    await record(hub, ev)
+    body = (await hub.client.get(f"/api/events/{ev.id}", headers=operator)).json()
+    assert body["end"] is None
+    end = ev.start + timedelta(seconds=42)
+    await hub.bus.publish(
+        "video.detections",
+        ev.model_copy(update={"end": end, "dwell_seconds": 72.0}).model_dump(mode="json"),
+    )
+    for _ in range(500):
+        body = (await hub.client.get(f"/api/events/{ev.id}", headers=operator)).json()
+        if body["end"] is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert datetime.fromisoformat(body["end"]) == end
+    assert body["dwell_seconds"] == 72.0 and body["snapshot_url"] == f"/api/events/{ev.id}/snapshot"
+    page = (await hub.client.get("/api/events", headers=operator)).json()
+    assert [i["id"] for i in page["items"]] == [str(ev.id)]  # updated, not added
+    assert datetime.fromisoformat(page["items"][0]["end"]) == end
 
 
 async def test_event_pages_and_filters(hub: RunningHub, operator: dict[str, str]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -58,6 +59,18 @@ async def test_events_ws(hub: RunningHub, tokens: dict[str, str]) -> None:
         ev2 = detection()
         await record(hub, ev2)
         assert (await recv_json(ws, "event"))["data"]["id"] == str(ev2.id)
+
+        # The event's end: the same id again, now with an end; a replay is not announced.
+        ended = ev.model_copy(update={"end": ev.start + timedelta(seconds=9)})
+        await hub.bus.publish("video.detections", ended.model_dump(mode="json"))
+        again = (await recv_json(ws, "event"))["data"]
+        assert again["id"] == str(ev.id) and again["seq"] == data["seq"]
+        assert datetime.fromisoformat(again["end"]) == ev.start + timedelta(seconds=9)
+        assert again["snapshot_url"] == data["snapshot_url"]
+        await hub.bus.publish("video.detections", ended.model_dump(mode="json"))
+        ev3 = detection()
+        await record(hub, ev3)
+        assert (await recv_json(ws, "event"))["data"]["id"] == str(ev3.id)
 
         # Health keeps ticking every second.
         await recv_json(ws, "health", within=3)

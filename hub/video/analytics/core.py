@@ -4,6 +4,10 @@
 frames of one camera) and splits them into rounds holding at most one frame per camera, in time
 order. Each round runs motion once per image-size group (one set of OpenCV calls for all its
 cameras); only tracking and rules, which depend on the few objects in view, run per camera.
+
+Events that last (intrusion, loitering) start in ``FrameResult.events`` and end, with the same
+id, in ``FrameResult.ended`` of a later frame; ``close_events`` ends what is still open when a
+stream stops or is lost, ``remove_camera`` when a camera goes away.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from hub.config import Camera
 from hub.video.analytics.motion import GhostCheck, MotionGroup
 from hub.video.analytics.rules import CameraRules, polygon_mask
 from hub.video.analytics.tracker import MIN_HITS, Track, Tracker
-from hub.video.analytics.types import AnalysisFrame, FrameResult, TrackedObject
+from hub.video.analytics.types import AnalysisFrame, FrameResult, RawEvent, TrackedObject
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ class _CameraState:
     slot: int = -1
     rules: CameraRules | None = None
     ghosts: GhostCheck | None = None
+    ended: list[RawEvent] | None = None
+    """Events closed outside a frame (a size change) waiting for the next result."""
 
 
 def confidence(tr: Track, height: int) -> float:
@@ -63,10 +69,31 @@ class AnalyticsCore:
         memory = max(1.0, 1.5 / camera.analysis_fps)
         self._cams[camera.id] = _CameraState(camera, Tracker(memory_seconds=memory))
 
-    def remove_camera(self, camera_id: str) -> None:
+    def remove_camera(self, camera_id: str) -> list[RawEvent]:
+        """Forget a camera; returns its open events, ended at their last sighting."""
         st = self._cams.pop(camera_id, None)
-        if st is not None and st.group is not None:
+        if st is None:
+            return []
+        if st.group is not None:
             st.group.remove(st.slot)
+        return self._close(st)
+
+    def close_events(self, camera_id: str | None = None) -> list[RawEvent]:
+        """End the open events of one camera (or all) at their last sighting, and forget its
+        tracks: its stream ended or has been silent for longer than the tracker's memory."""
+        states = [self._cams[camera_id]] if camera_id in self._cams else []
+        if camera_id is None:
+            states = list(self._cams.values())
+        return [ev for st in states for ev in self._close(st)]
+
+    @staticmethod
+    def _close(st: _CameraState) -> list[RawEvent]:
+        ended = st.ended or []
+        st.ended = None
+        if st.rules is not None:
+            ended += st.rules.close_all()
+        st.tracker.tracks = []
+        return ended
 
     def process(self, frames: Sequence[AnalysisFrame]) -> list[FrameResult]:
         results: list[FrameResult | None] = [None] * len(frames)
@@ -131,6 +158,9 @@ class AnalyticsCore:
             mask = 255 - polygon_mask([list(m) for m in cam.masks], height, width)
         st.group = group
         st.slot = group.add(mask)
+        if st.rules is not None:
+            # New geometry, new tracks: what was open ends with the old picture.
+            st.ended = (st.ended or []) + st.rules.close_all()
         st.rules = CameraRules(cam, height, width)
         st.ghosts = GhostCheck(group, st.slot)
         st.tracker = Tracker(memory_seconds=st.tracker.memory_seconds, size=(width, height))
@@ -161,16 +191,22 @@ class AnalyticsCore:
         boxes: list[tuple[int, int, int, int]],
     ) -> FrameResult:
         res = FrameResult(f.camera_id, f.media_time, f.wall_time, motion)
+        rules = st.rules
+        assert rules is not None
+        if st.ended:
+            res.ended, st.ended = st.ended, None
         if not boxes and not st.tracker.tracks:
+            if rules.pending:
+                res.ended += rules.expire(f.media_time)
             return res
         tracks = st.tracker.update(f.media_time, boxes)
         if st.ghosts is not None:
             tracks = self._drop_ghosts(st, st.ghosts, tracks, f.luma)
-        rules = st.rules
-        assert rules is not None
         h, w = rules.height, rules.width
         confs = [confidence(tr, h) for tr in tracks]
-        zones_of, res.events = rules.evaluate(f.media_time, f.wall_time, tracks, confs)
+        zones_of, res.events, ended = rules.evaluate(f.media_time, f.wall_time, tracks, confs)
+        if ended:
+            res.ended += ended
         for tr, conf, zones in zip(tracks, confs, zones_of, strict=True):
             if not tr.confirmed:
                 continue

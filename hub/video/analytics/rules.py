@@ -10,11 +10,17 @@ lost (its object merged into another blob, or vanished for longer than the track
 a new track enters the zone where the old one was, within ``RESUME_SECONDS``, the new track
 resumes the old stay. Its dwell counts from the first entry and it raises no second intrusion,
 so an identity break does not delay loitering or duplicate intrusions.
+
+Intrusion and loitering events last as long as the stay that raised them, and follow it from
+track to track. A stay ends when its object leaves the zone (after the zone's inertia) or its
+track is lost, and no new track resumes it within ``RESUME_SECONDS``: then its open events end
+with the last time the object was seen inside. The end is therefore reported up to
+``RESUME_SECONDS`` after that time. Line crossings are instants: they end where they start.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -61,6 +67,9 @@ class _ZoneState:
     loiter_done: bool = False
     last_in: tuple[float, float, float, float] | None = None
     """Foot x, y, box height and time of the latest frame the foot was in the zone."""
+    last_in_wall: float = 0.0
+    open: list[RawEvent] | None = None
+    """Events of this stay that have not ended (intrusion, loitering)."""
 
 
 @dataclass(slots=True)
@@ -74,6 +83,8 @@ class _Departure:
     t: float
     dwell_start: float
     loiter_done: bool
+    wall: float
+    open: list[RawEvent] | None
 
 
 @dataclass(slots=True)
@@ -127,10 +138,16 @@ class CameraRules:
     def empty(self) -> bool:
         return not self.zones and not self.lines
 
+    @property
+    def pending(self) -> bool:
+        """Stays whose end is not settled yet: ``expire`` must run even without any track."""
+        return bool(self._departures)
+
     def evaluate(
         self, t: float, wall: float, tracks: list[Track], confidences: list[float]
-    ) -> tuple[list[list[str]], list[RawEvent]]:
-        """Advance the rules by one frame; returns the zones of each track and the events."""
+    ) -> tuple[list[list[str]], list[RawEvent], list[RawEvent]]:
+        """Advance the rules by one frame; returns the zones of each track, the events that
+        started and the events that ended."""
         events: list[RawEvent] = []
         zones_of: list[list[str]] = []
         live: dict[int, _TrackRules] = {}
@@ -150,9 +167,35 @@ class CameraRules:
                     if zs.inside:
                         self._depart(i, track_id, zs, live)
         self._state = live
-        if self._departures:
-            self._departures = [d for d in self._departures if t - d.t <= RESUME_SECONDS]
-        return zones_of, events
+        ended = self.expire(t) if self._departures else []
+        return zones_of, events, ended
+
+    def expire(self, t: float) -> list[RawEvent]:
+        """Give up stays left longer than ``RESUME_SECONDS`` ago; their events end."""
+        ended: list[RawEvent] = []
+        keep: list[_Departure] = []
+        for d in self._departures:
+            if t - d.t <= RESUME_SECONDS:
+                keep.append(d)
+            elif d.open:
+                ended.extend(_ended(d.open, d.t, d.wall, d.dwell_start))
+        self._departures = keep
+        return ended
+
+    def close_all(self) -> list[RawEvent]:
+        """End every open event at its last sighting and forget all tracks' state (the stream
+        ended or is lost, the camera goes away)."""
+        ended: list[RawEvent] = []
+        for d in self._departures:
+            if d.open:
+                ended.extend(_ended(d.open, d.t, d.wall, d.dwell_start))
+        for st in self._state.values():
+            for zs in st.zones:
+                if zs.open and zs.last_in is not None:
+                    ended.extend(_ended(zs.open, zs.last_in[3], zs.last_in_wall, zs.dwell_start))
+        self._departures = []
+        self._state = {}
+        return ended
 
     def _depart(
         self, zone: int, track_id: int, zs: _ZoneState, live: dict[int, _TrackRules]
@@ -161,7 +204,10 @@ class CameraRules:
         if zs.last_in is None:
             return
         x, y, h, t = zs.last_in
-        d = _Departure(zone, track_id, (x, y), h, t, zs.dwell_start, zs.loiter_done)
+        d = _Departure(
+            zone, track_id, (x, y), h, t, zs.dwell_start, zs.loiter_done, zs.last_in_wall, zs.open
+        )
+        zs.open = None
         # The successor may already be inside (born before the tracker gave up the old track).
         for tid, st in live.items():
             other = st.zones[zone]
@@ -186,6 +232,9 @@ class CameraRules:
         zs.dwell_start = min(d.dwell_start, zs.first_in)
         zs.loiter_done = zs.loiter_done or d.loiter_done
         zs.intrusion_done = True
+        if d.open:
+            # The stay's events go on with it.
+            zs.open = d.open + zs.open if zs.open else d.open
 
     def _resume(self, zone: int, track_id: int, zs: _ZoneState) -> None:
         """On entry: take over a stay that a lost track left here just before."""
@@ -227,6 +276,7 @@ class CameraRules:
                 was_inside = zs.inside
                 if here:
                     zs.last_in = (fx, fy, tr.box[3], t)
+                    zs.last_in_wall = wall
                 self._zone_step(t, zs, z, here)
                 if zs.inside and not was_inside:
                     self._resume(i, tr.track_id, zs)
@@ -274,7 +324,9 @@ class CameraRules:
         if z.intrusion and not zs.intrusion_done:
             zs.intrusion_done = True
             if self._cool(z.id, "intrusion", zs.first_in, z.cooldown_seconds):
-                out.append(self._event("intrusion", tr, conf, t, wall, zs.first_in, zone=z.id))
+                ev = self._event("intrusion", tr, conf, t, wall, zs.first_in, zone=z.id)
+                out.append(ev)
+                _add_open(zs, ev)
         # Only while actually inside: the exit inertia must not stretch a dwell.
         if z.loiter_seconds is not None and not zs.loiter_done and zs.streak_out == 0:
             dwell = t - zs.dwell_start
@@ -285,6 +337,7 @@ class CameraRules:
                     ev = self._event("loitering", tr, conf, t, wall, at, zone=z.id)
                     ev.dwell_seconds = dwell
                     out.append(ev)
+                    _add_open(zs, ev)
 
     def _line_step(
         self,
@@ -322,6 +375,7 @@ class CameraRules:
             ):
                 ev = self._event("line_crossing", tr, conf, t, wall, ls.cand_t, line=ln.id)
                 ev.direction = direction
+                ev.end_media_time, ev.end_wall_time = ev.media_time, ev.wall_time
                 out.append(ev)
         ls.side = side
         ls.cand_t = None
@@ -362,3 +416,29 @@ class CameraRules:
 
     def norm(self, b: Box) -> NormBox:
         return (b[0] / self.width, b[1] / self.height, b[2] / self.width, b[3] / self.height)
+
+
+def _add_open(zs: _ZoneState, ev: RawEvent) -> None:
+    if zs.open is None:
+        zs.open = [ev]
+    else:
+        zs.open.append(ev)
+
+
+def _ended(open_: list[RawEvent], t: float, wall: float, dwell_start: float) -> list[RawEvent]:
+    """Copies of a stay's open events ending at ``t`` (the started ones may still be in use)."""
+    out = []
+    for ev in open_:
+        # Never before the start: a loitering event starts at entry + limit, after the last
+        # sighting when the object left the very frame the limit was reached.
+        end = max(t, ev.media_time)
+        dwell = end - dwell_start if ev.type == "loitering" else ev.dwell_seconds
+        out.append(
+            replace(
+                ev,
+                end_media_time=end,
+                end_wall_time=wall + (end - t),
+                dwell_seconds=dwell,
+            )
+        )
+    return out

@@ -7,8 +7,11 @@ y down), so they apply unchanged to the full-resolution source image.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import numpy as np
+
+from hub.ids import new_id
 
 NormBox = tuple[float, float, float, float]
 
@@ -41,6 +44,10 @@ class TrackedObject:
 
 @dataclass(slots=True)
 class RawEvent:
+    """One detection. Intrusion and loitering last: they are reported when they start (no end
+    yet) and again, as a copy with the same ``id``, in ``FrameResult.ended`` when the stay is
+    over. A line crossing is an instant: its end equals its start from the beginning."""
+
     camera_id: str
     type: str
     """``intrusion`` | ``line_crossing`` | ``loitering`` (hub.bus.events.DetectionType)."""
@@ -60,6 +67,11 @@ class RawEvent:
     dwell_seconds: float | None = None
     frame_media_time: float = 0.0
     """Media time of the frame that raised the event (the one a snapshot shows)."""
+    id: UUID = field(default_factory=new_id)
+    """Assigned at creation; the end of the event carries the same id."""
+    end_media_time: float | None = None
+    """Last time the object was seen inside (intrusion, loitering); None while it lasts."""
+    end_wall_time: float | None = None
 
 
 @dataclass(slots=True)
@@ -71,3 +83,8 @@ class FrameResult:
     """Fraction of the unmasked image that changed (0..1)."""
     objects: list[TrackedObject] = field(default_factory=list)
     events: list[RawEvent] = field(default_factory=list)
+    """Events that started at this frame."""
+    ended: list[RawEvent] = field(default_factory=list)
+    """Events that closed at this frame: copies of started ones (same ``id``) with the end times
+    and the final ``dwell_seconds``. An end may be reported a little after the end time (a new
+    track at the same place may still continue the stay, see ``rules.RESUME_SECONDS``)."""

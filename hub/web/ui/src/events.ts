@@ -1,11 +1,16 @@
 // Events list (newest first) with a type filter, and the detail panel with the snapshot.
+// An intrusion or loitering is announced twice with the same id: when it starts (no end) and
+// when it ends. The second message updates the item in place; a line crossing is an instant.
 import { ApiError, getEvents, snapshotUrl } from "./api";
 import { h } from "./dom";
 import { DIRECTION_LABEL, EVENT_LABEL } from "./labels";
-import { isToday, stampText } from "./time";
+import { durationText, isToday, stampText } from "./time";
 import type { Camera, EventType, HubEvent } from "./types";
 
 const MAX_ITEMS = 200;
+
+/** What ``add`` did with a live event message. */
+export type AddResult = "new" | "updated" | "ignored";
 
 export class EventsPanel {
   readonly el: HTMLElement;
@@ -61,20 +66,35 @@ export class EventsPanel {
     }
   }
 
-  /** A live event from the hub WebSocket. */
-  add(ev: HubEvent): void {
-    if (this.events.some((e) => e.id === ev.id)) return;
-    if (this.filterType && ev.type !== this.filterType) return;
+  /** A live event from the hub WebSocket: a new one, or the end of one already listed. */
+  add(ev: HubEvent): AddResult {
+    const known = this.events.findIndex((e) => e.id === ev.id);
+    if (known >= 0) {
+      this.update(known, ev);
+      return "updated";
+    }
+    // The end of an event that is not listed (filtered out, scrolled off) is no news.
+    const update = ev.end != null && ev.type !== "line_crossing";
+    if (this.filterType && ev.type !== this.filterType) return update ? "ignored" : "new";
     this.events.unshift(ev);
     this.events.sort(newestFirst);
     if (this.events.length > MAX_ITEMS) this.events.length = MAX_ITEMS;
-    const li = this.item(ev);
-    li.classList.add("fresh");
     const at = this.events.indexOf(ev);
+    if (at < 0) return update ? "ignored" : "new"; // sorted past the end of the list
+    const li = this.item(ev);
+    if (!update) li.classList.add("fresh");
     const before = this.list.children[at] ?? null;
     this.list.insertBefore(li, before);
     while (this.list.children.length > MAX_ITEMS) this.list.lastElementChild?.remove();
     this.note.hidden = true;
+    return update ? "updated" : "new";
+  }
+
+  private update(index: number, ev: HubEvent): void {
+    this.events[index] = ev;
+    const old = this.list.querySelector<HTMLLIElement>(`li.event[data-event-id="${CSS.escape(ev.id)}"]`);
+    old?.replaceWith(this.item(ev));
+    if (this.selectedId === ev.id && !this.detail.hidden) this.showDetail(ev);
   }
 
   private renderList(): void {
@@ -97,6 +117,8 @@ export class EventsPanel {
       h("span", { class: "ev-cam", text: this.cameraName(ev) }),
       h("span", { class: "ev-where", text: this.where(ev) }),
     );
+    const lasting = lastingText(ev);
+    if (lasting) li.append(h("span", { class: `ev-dur${ev.end ? "" : " ongoing"}`, text: lasting }));
     const open = (): void => this.select(ev);
     li.addEventListener("click", open);
     li.addEventListener("keydown", (e) => {
@@ -124,8 +146,13 @@ export class EventsPanel {
     const rows: [string, string][] = [
       ["类型 Type", EVENT_LABEL[ev.type] ?? ev.type],
       ["摄像机 Camera", this.cameraName(ev)],
-      ["时间 Time", stampText(ev.start)],
     ];
+    if (ev.type === "line_crossing") rows.push(["时间 Time", stampText(ev.start)]);
+    else {
+      rows.push(["开始 Start", stampText(ev.start)]);
+      rows.push(["结束 End", ev.end ? stampText(ev.end) : "进行中 Ongoing"]);
+      if (ev.end) rows.push(["持续 Duration", durationText(ev.start, ev.end)]);
+    }
     const where = this.where(ev);
     if (where) rows.push([ev.line_id ? "警戒线 Line" : "区域 Zone", where]);
     if (ev.dwell_seconds !== null && ev.dwell_seconds !== undefined) rows.push(["停留 Dwell", `${ev.dwell_seconds.toFixed(1)} s`]);
@@ -165,6 +192,13 @@ export class EventsPanel {
     if (ev.zone_id) return cam?.zones.find((z) => z.id === ev.zone_id)?.name || ev.zone_id;
     return "";
   }
+}
+
+/** "持续 Duration 12 s" once ended, "进行中 Ongoing" while open; nothing for an instant. */
+export function lastingText(ev: HubEvent): string {
+  if (ev.type === "line_crossing") return "";
+  if (!ev.end) return "进行中 Ongoing";
+  return `持续 Duration ${durationText(ev.start, ev.end)}`;
 }
 
 function newestFirst(a: HubEvent, b: HubEvent): number {

@@ -138,7 +138,8 @@ class WallApp {
   }
 
   private onEvent(ev: HubEvent): void {
-    this.events.add(ev);
+    // The end of an event already announced updates it: no new flash, no new count.
+    if (this.events.add(ev) !== "new") return;
     this.wall.flash(ev.camera_id);
     if (isToday(ev.start)) this.status.setEventsToday(++this.eventsToday);
   }

@@ -60,3 +60,13 @@ export function localDay(d: Date): string {
 export function isToday(iso: string): boolean {
   return localDay(new Date(iso)) === localDay(new Date());
 }
+
+/** Length of [start, end] for people: "12 s", "3 min 5 s", "1 h 2 min". */
+export function durationText(startIso: string, endIso: string): string {
+  const ms = Date.parse(endIso) - Date.parse(startIso);
+  if (Number.isNaN(ms)) return "";
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
