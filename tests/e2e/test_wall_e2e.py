@@ -199,7 +199,9 @@ def test_intrusion_appears_within_3s_of_ground_truth(wall: Any, hub_server: Any)
 def test_clicking_an_event_shows_snapshot_and_focuses_camera(wall: Any) -> None:
     page = wall
     page.wait_for_selector("#event-list li.event", timeout=EVENT_WAIT_S * 1000)
-    item = page.locator("#event-list li.event").first
+    # Pin the item by id: new events keep arriving on top, and a locator re-resolves on use.
+    event_id = page.locator("#event-list li.event").first.get_attribute("data-event-id")
+    item = page.locator(f'#event-list li.event[data-event-id="{event_id}"]')
     camera = item.get_attribute("data-camera-id")
     item.click()
     page.wait_for_selector("#event-detail:not([hidden])")
