@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+SYNC_BROWSER_TESTS = Path(__file__).parent / "e2e"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Playwright's sync API keeps an event loop running in the main thread for the rest of the
-    # session, after which pytest-asyncio cannot start its own: run the browser tests last.
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    # Playwright's sync API (tests/e2e) keeps an event loop running in the main thread for the
+    # rest of the session, after which pytest-asyncio cannot start its own: run those last.
+    items.sort(key=lambda item: item.path.is_relative_to(SYNC_BROWSER_TESTS))
