@@ -5,17 +5,9 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from web_helpers import RunningHub, make_settings, run_hub
+from web_helpers import PASSWORDS, RunningHub, make_settings, run_hub
 
 from hub.store import passwords
-
-PASSWORDS = {
-    "admin": "admin-pass-1",
-    "operator": "operator-pass-1",
-    "supervisor": "supervisor-pass-1",
-    "worker": "worker-pass-1",
-    "device": "device-pass-1",
-}
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORDS
-from web_helpers import RunningHub, detection, record
+from web_helpers import PASSWORDS, RunningHub, detection, record
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 

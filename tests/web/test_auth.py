@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from conftest import PASSWORDS
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import BaseRoute
-from web_helpers import RunningHub
+from web_helpers import PASSWORDS, RunningHub
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -28,6 +27,7 @@ PARAMS = {
     "{event_id}": str(uuid.uuid4()),
     "{camera_id}": "cam-a",
     "{username}": "operator",
+    "{device_id}": "dev-1",
     "{path:path}": "x.js",
 }
 

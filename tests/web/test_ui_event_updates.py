@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORDS
-from web_helpers import RunningHub, detection, make_settings, record, run_hub
+from web_helpers import PASSWORDS, RunningHub, detection, make_settings, record, run_hub
 
 REPO = Path(__file__).resolve().parents[2]
 UI_DIST = REPO / "hub" / "web" / "ui" / "dist"

@@ -73,6 +73,15 @@ cameras:
 INIT = b"ftyp-moov-init"
 SEGMENTS = [b"moof-mdat-0", b"moof-mdat-1", b"moof-mdat-2"]
 
+# One password per role, for the users the fixtures create.
+PASSWORDS = {
+    "admin": "admin-pass-1",
+    "operator": "operator-pass-1",
+    "supervisor": "supervisor-pass-1",
+    "worker": "worker-pass-1",
+    "device": "device-pass-1",
+}
+
 
 class FakeLive:
     def __init__(self, segments: list[bytes]) -> None:
@@ -122,6 +131,7 @@ class FakeVideo:
 def make_settings(tmp: Path, **kw: Any) -> Settings:
     site = tmp / "site.yaml"
     site.write_text(SITE_YAML, encoding="utf-8")
+    kw.setdefault("mqtt_ingest", False)  # the device tests run their own broker
     return Settings(site=site, data_dir=tmp / "data", **kw)
 
 
