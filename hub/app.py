@@ -18,7 +18,10 @@ import hub
 from hub.bus.base import Bus
 from hub.bus.memory import MemoryBus
 from hub.config import Settings, Site, load_site
-from hub.store.db import open_store
+from hub.devices.broker import Broker, open_broker
+from hub.devices.service import DeviceService
+from hub.errors import HubError
+from hub.store.db import Store, open_store
 from hub.store.recorder import EventRecorder
 from hub.video.interfaces import VideoService
 from hub.web.auth import LoginThrottle
@@ -26,7 +29,7 @@ from hub.web.fanout import EventFanout
 from hub.web.metrics import MetricsMiddleware
 from hub.web.problems import install_problem_handlers
 from hub.web.redact import install_log_redaction
-from hub.web.routes import auth, events, site, system, users
+from hub.web.routes import auth, devices, events, site, system, users
 from hub.web.state import HubState
 from hub.web.static import DEFAULT_UI_DIR, ui_router
 from hub.web.tokens import Tokens, load_secret
@@ -40,6 +43,28 @@ def _make_video(settings: Settings, site: Site, bus: Bus) -> VideoService:
     from hub.video.service import CameraService
 
     return CameraService(settings, site, bus)
+
+
+async def _start_devices(
+    settings: Settings, site: Site, store: Store, bus: Bus, stack: AsyncExitStack
+) -> DeviceService:
+    """The broker (embedded or external) when MQTT ingest is on, then the device service."""
+    broker: Broker | None = None
+    url = None
+    if settings.mqtt_ingest:
+        broker = open_broker(settings)
+        try:
+            url = await broker.start()
+        except (HubError, OSError) as exc:
+            # Video and the API stay useful without sensors; the error says what to fix.
+            log.error("MQTT broker unavailable, device ingest is off: %s", exc)
+            broker = None
+        else:
+            stack.push_async_callback(broker.stop)
+    service = DeviceService(settings, site, store, bus, broker)
+    await service.start(url)
+    stack.push_async_callback(service.stop)
+    return service
 
 
 def _timezone(settings: Settings, site: Site) -> str:
@@ -81,6 +106,8 @@ def create_app(
             await fanout.start()
             stack.push_async_callback(fanout.stop)
 
+            devices_ = await _start_devices(settings, site_, store, bus_, stack)
+
             app.state.hub = HubState(
                 settings=settings,
                 site=site_,
@@ -91,6 +118,7 @@ def create_app(
                 fanout=fanout,
                 tokens=Tokens(load_secret(settings), settings.token_minutes),
                 throttle=LoginThrottle(),
+                devices=devices_,
             )
             log.info(
                 "hub ready",
@@ -111,7 +139,14 @@ def create_app(
     install_problem_handlers(app)
     install_log_redaction()
     app.add_middleware(MetricsMiddleware)
-    for router in (system.router, auth.router, site.router, events.router, users.router):
+    for router in (
+        system.router,
+        auth.router,
+        site.router,
+        events.router,
+        users.router,
+        devices.router,
+    ):
         app.include_router(router)
     app.include_router(ws_router)
     app.include_router(ui_router(ui_dir or DEFAULT_UI_DIR))  # last: it has a catch-all

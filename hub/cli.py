@@ -97,11 +97,27 @@ def simulate_city(
     width: Annotated[int, typer.Option(help="Frame width of every simulated camera.")] = 1280,
     height: Annotated[int, typer.Option(help="Frame height.")] = 720,
     fps: Annotated[float, typer.Option(help="Frames per second.")] = 15.0,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="Also run the sensor fleet on this broker URL.")
+    ] = None,
+    mqtt_passwords: Annotated[
+        Path | None, typer.Option(help="Device passwords, `device-id:password` per line.")
+    ] = None,
+    sensor_speed: Annotated[
+        float, typer.Option(help="Simulated seconds per wall second for the sensors.")
+    ] = 1.0,
+    sensor_truth: Annotated[
+        Path | None, typer.Option(help="Append sensor anomaly ground truth (JSON lines) here.")
+    ] = None,
 ) -> None:
-    """Serve every camera of the site file from simulated scenes (RTSP)."""
-    from simulators.city import run_city
+    """Serve every camera of the site file from simulated scenes (RTSP), and with --mqtt its
+    sensor fleet (MQTT)."""
+    from simulators.city import read_passwords, run_city
 
     s = _settings(site)
+    if mqtt and mqtt_passwords is None:
+        typer.echo("error: --mqtt needs --mqtt-passwords", err=True)
+        raise typer.Exit(2)
     city = run_city(
         load_site(s.site),
         rtsp_port=rtsp_port,
@@ -109,6 +125,10 @@ def simulate_city(
         width=width,
         height=height,
         fps=fps,
+        mqtt_url=mqtt,
+        mqtt_passwords=read_passwords(mqtt_passwords) if mqtt_passwords else None,
+        sensor_speed=sensor_speed,
+        sensor_truth_path=sensor_truth,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(city)

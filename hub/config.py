@@ -56,6 +56,24 @@ class Settings(BaseSettings):
     mqtt_username: str = "hub"
     mqtt_password: str = ""  # empty: generated once into data_dir/mqtt.secret
     mqtt_max_payload: int = 64 * 1024
+    mqtt_password_file: str = ""
+    """External broker only: the Mosquitto password file the hub maintains (operator-mounted);
+    empty: provisioning returns credentials for the operator to install."""
+    mqtt_acl_file: str = ""
+    """External broker only: the Mosquitto ACL file the hub writes next to the password file."""
+    mqtt_client_id: str = "hub-ingest"
+    """Stable per ingest process: the broker keeps this process's session under it."""
+    mqtt_ingest: bool = True
+    mqtt_shared_subscriptions: bool = False
+    """Subscribe through ``$share/hub-ingest/...`` so several ingest processes split the load.
+    Off by default: Mosquitto 2.0.11 does not restore ``$share`` subscriptions from persistence,
+    so messages published between a broker restart and the ingest's resubscription are dropped;
+    a plain subscription of the single ingest process loses nothing (docs/mqtt.md)."""
+    """Run MQTT device ingest in this hub process."""
+    telemetry_raw_days: float = 7.0
+    """Raw telemetry older than this is folded into 1-minute and 1-hour rollups, then deleted."""
+    telemetry_minute_days: float = 90.0
+    telemetry_hour_days: float = 730.0
     log_json: bool | None = None  # None: JSON when stderr is not a TTY
     log_level: str = "INFO"
 

@@ -65,6 +65,7 @@ class StubVideo:
 def settings(tmp_path: Path, tz: str = "", **kw: object) -> Settings:
     site = tmp_path / "site.yaml"
     site.write_text(SITE.format(tz=f"  timezone: {tz}\n" if tz else ""), encoding="utf-8")
+    kw.setdefault("mqtt_ingest", False)  # no embedded broker in these tests
     return Settings(site=site, data_dir=tmp_path / "data", **kw)  # type: ignore[arg-type]
 
 

@@ -70,3 +70,41 @@ class CameraHealth(BaseModel):
     width: int | None = None
     height: int | None = None
     codec: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices (MQTT sensors)
+# ---------------------------------------------------------------------------------------------
+
+TOPIC_DEVICE_PRESENCE = "devices.presence"
+"""DevicePresence, on every online/offline change."""
+TOPIC_DEVICE_TELEMETRY = "devices.telemetry"
+"""DeviceTelemetry: accepted (validated and stored) telemetry, one message per reading."""
+TOPIC_DEVICE_EVENTS = "devices.events"
+"""DeviceEvent: what devices publish on hub/v1/devices/{id}/events."""
+
+PresenceState = Literal["online", "offline"]
+PresenceReason = Literal["status", "will", "inactivity", "telemetry"]
+
+
+class DevicePresence(BaseModel):
+    device_id: str
+    state: PresenceState
+    reason: PresenceReason
+    """status: the device's status message; will: its last will; inactivity: no message within
+    the profile's timeout; telemetry: a message from a device that was offline."""
+    ts: datetime
+
+
+class DeviceTelemetry(BaseModel):
+    device_id: str
+    ts: datetime
+    seq: int | None = None
+    values: dict[str, float | bool | str]
+
+
+class DeviceEvent(BaseModel):
+    device_id: str
+    ts: datetime
+    type: str
+    data: dict[str, object] = Field(default_factory=dict)

@@ -107,3 +107,89 @@ class EventRow(Base):
     snapshot: Mapped[str | None] = mapped_column(String(512))
     dwell_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices (migration 0002): provisioned devices, presence, telemetry history, dead letters.
+# Telemetry times are float epoch seconds: bucket arithmetic stays portable across backends.
+# ---------------------------------------------------------------------------------------------
+
+
+class DeviceRow(Base):
+    """A device provisioned through the API (site-file devices live in the site file)."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    profile: Mapped[str] = mapped_column(String(64))
+    grid: Mapped[str] = mapped_column(String(64))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceStateRow(Base):
+    """Presence and last values of every device that ever reported (site or API)."""
+
+    __tablename__ = "device_state"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(16))
+    session: Mapped[str | None] = mapped_column(String(128))
+    session_ts: Mapped[float | None] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float | None] = mapped_column(Float)
+    last_values: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TelemetryRow(Base):
+    """One value of one key at one time (raw history, kept ``telemetry_raw_days``)."""
+
+    __tablename__ = "telemetry"
+    __table_args__ = (Index("ix_telemetry_device_key_ts", "device_id", "key", "ts"),)
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[float] = mapped_column(Float)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    value: Mapped[float | None] = mapped_column(Float)
+    """Numbers, and booleans as 0/1."""
+    text: Mapped[str | None] = mapped_column(String(256))
+    """String values."""
+
+
+class TelemetryRollupRow(Base):
+    """min/max/avg of a key over one bucket (``resolution`` seconds: 60 or 3600)."""
+
+    __tablename__ = "telemetry_rollups"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resolution: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[float] = mapped_column(Float, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    sum: Mapped[float] = mapped_column(Float)
+
+
+class DeadLetterRow(Base):
+    """A sample of rejected MQTT messages (every rejection is counted; only a sample is kept)."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        Index("ix_dead_letters_reason_id", "reason", "id"),
+        Index("ix_dead_letters_device_id", "device_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(256))
+    detail: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[str] = mapped_column(String(1024))

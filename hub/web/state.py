@@ -13,6 +13,7 @@ from hub.store.db import Store
 from hub.video.interfaces import VideoService
 
 if TYPE_CHECKING:
+    from hub.devices.service import DeviceService
     from hub.web.auth import LoginThrottle
     from hub.web.fanout import EventFanout
     from hub.web.tokens import Tokens
@@ -29,6 +30,7 @@ class HubState:
     fanout: EventFanout
     tokens: Tokens
     throttle: LoginThrottle
+    devices: DeviceService | None = None
 
 
 def hub_state(conn: HTTPConnection) -> HubState:

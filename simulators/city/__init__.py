@@ -1,12 +1,28 @@
-"""The simulated city: the demo district's cameras served over RTSP, with live ground truth."""
+"""The simulated city: the demo district's cameras served over RTSP, with live ground truth, and
+(given an MQTT broker) its sensor fleet."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hub.config import Site
 from simulators.city.simulator import CitySimulator
+from simulators.sensors import SensorFleet, scripted_day
+from simulators.sensors.fleet import PasswordSource
+
+
+def read_passwords(path: Path) -> dict[str, str]:
+    """`device-id:password` lines (the plain form `mosquitto_passwd -U` hashes)."""
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            user, _, pw = line.partition(":")
+            out[user.strip()] = pw.strip()
+    return out
 
 
 async def run_city(
@@ -17,12 +33,40 @@ async def run_city(
     width: int = 1280,
     height: int = 720,
     fps: float = 15,
+    mqtt_url: str | None = None,
+    mqtt_passwords: PasswordSource | None = None,
+    sensor_speed: float = 1.0,
+    sensor_truth_path: Path | None = None,
+    sensor_anomalies: bool = True,
 ) -> None:
-    """Serve every camera of the site that points at 127.0.0.1:<rtsp_port>; runs until cancelled."""
-    async with CitySimulator(
-        site, port=rtsp_port, truth_path=truth_path, width=width, height=height, fps=fps
-    ):
+    """Serve every camera of the site that points at 127.0.0.1:<rtsp_port>; with `mqtt_url`
+    (mqtt://host:port) also run the site's sensor fleet, each device logging in with its id and
+    the password `mqtt_passwords` gives for it. Runs until cancelled."""
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            CitySimulator(
+                site, port=rtsp_port, truth_path=truth_path, width=width, height=height, fps=fps
+            )
+        )
+        if mqtt_url:
+            if mqtt_passwords is None:
+                raise ValueError("the sensor fleet needs the devices' MQTT passwords")
+            u = urlsplit(mqtt_url)
+            start = time.time()
+            anomalies = scripted_day(site, start) if sensor_anomalies else []
+            await stack.enter_async_context(
+                SensorFleet(
+                    site,
+                    host=u.hostname or "127.0.0.1",
+                    port=u.port or 1883,
+                    password=mqtt_passwords,
+                    speed=sensor_speed,
+                    start=start,
+                    anomalies=anomalies,
+                    truth_path=sensor_truth_path,
+                )
+            )
         await asyncio.Event().wait()
 
 
-__all__ = ["CitySimulator", "run_city"]
+__all__ = ["CitySimulator", "SensorFleet", "read_passwords", "run_city"]

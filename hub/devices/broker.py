@@ -1,0 +1,259 @@
+"""The hub's MQTT broker: embedded (a private Mosquitto, else amqtt) or external.
+
+``open_broker(settings)`` picks one from the settings. Every kind answers the same questions: the
+URL to connect to, the hub's own credentials, whether ``$share`` subscriptions work, and how to
+provision a device (:meth:`provision_device`), which writes the password file and reloads the
+broker where the hub manages one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+from hub.config import Settings
+from hub.devices.accounts import BrokerAccounts, DeviceCredentials, generate_password
+from hub.devices.mosquitto import (
+    BrokerError,
+    MosquittoProcess,
+    current_user,
+    find_mosquitto,
+    render_mosquitto_conf,
+)
+
+log = logging.getLogger(__name__)
+
+SECRET_FILE = "mqtt.secret"
+PAYLOAD_LIMIT_FACTOR = 4
+"""The broker accepts payloads up to this many times ``Settings.mqtt_max_payload``: anything
+between the two reaches ingest and is dead-lettered as oversized (counted, listed); beyond it
+the broker drops the message before it costs the hub anything."""
+
+BrokerKind = Literal["mosquitto", "amqtt", "external"]
+
+__all__ = [
+    "PAYLOAD_LIMIT_FACTOR",
+    "Broker",
+    "BrokerError",
+    "BrokerKind",
+    "EmbeddedBroker",
+    "ExternalBroker",
+    "broker_payload_limit",
+    "hub_mqtt_password",
+    "open_broker",
+]
+
+
+def broker_payload_limit(settings: Settings) -> int:
+    return PAYLOAD_LIMIT_FACTOR * settings.mqtt_max_payload
+
+
+def hub_mqtt_password(settings: Settings) -> str:
+    """``Settings.mqtt_password``, else the password in ``data_dir/mqtt.secret``, made once."""
+    if settings.mqtt_password:
+        return settings.mqtt_password
+    path = Path(settings.data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) < 16:
+            raise BrokerError(f"{path} holds no usable password; delete it to make one") from None
+        return secret
+    secret = generate_password()
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secret + "\n")
+    log.info("generated the hub's MQTT password in %s", path)
+    return secret
+
+
+class Broker(Protocol):
+    kind: BrokerKind
+    supports_shared_subscriptions: bool
+    accounts: BrokerAccounts | None
+    hub_username: str
+    hub_password: str
+
+    async def start(self) -> str: ...
+
+    async def stop(self) -> None: ...
+
+    async def provision_device(
+        self, device_id: str, password: str | None = None
+    ) -> DeviceCredentials: ...
+
+    async def deprovision_device(self, device_id: str) -> bool: ...
+
+
+class _AccountsMixin:
+    accounts: BrokerAccounts | None
+
+    async def provision_device(
+        self, device_id: str, password: str | None = None
+    ) -> DeviceCredentials:
+        """Create or update the device's account. Where the hub manages no password file the
+        credentials are only returned: the operator installs them in the broker."""
+        if self.accounts is not None:
+            return await self.accounts.add_device(device_id, password)
+        log.warning(
+            "no broker password file configured (HUB_MQTT_PASSWORD_FILE): install the "
+            "credentials of device %s in the broker yourself",
+            device_id,
+        )
+        return DeviceCredentials(device_id, device_id, password or generate_password())
+
+    async def deprovision_device(self, device_id: str) -> bool:
+        if self.accounts is None:
+            log.warning("no broker password file configured: remove device %s yourself", device_id)
+            return False
+        return await self.accounts.remove_device(device_id)
+
+
+class EmbeddedBroker(_AccountsMixin):
+    """A broker the hub runs itself, for ``make demo`` and single-machine sites: Mosquitto in a
+    child process when its binary is present, else amqtt in-process. Files live under
+    ``data_dir/mosquitto/``: config, password and ACL files, persistence."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        prefer: Literal["auto", "mosquitto", "amqtt"] = "auto",
+        mosquitto_binary: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.host = host or ("127.0.0.1" if settings.host in ("", "0.0.0.0") else settings.host)
+        self.bind = settings.host or "127.0.0.1"
+        self.port = settings.mqtt_embedded_port
+        self.dir = Path(settings.data_dir).resolve() / "mosquitto"
+        binary = mosquitto_binary or (find_mosquitto() if prefer != "amqtt" else None)
+        if prefer == "mosquitto" and binary is None:
+            raise BrokerError("the mosquitto binary was asked for but is not installed")
+        self._binary = binary
+        self.kind: BrokerKind = "mosquitto" if binary else "amqtt"
+        self.supports_shared_subscriptions = self.kind == "mosquitto"
+        self.hub_username = settings.mqtt_username
+        self.hub_password = hub_mqtt_password(settings)
+        self.accounts: BrokerAccounts | None = BrokerAccounts(
+            self.dir / "passwd", self.dir / "acl", hub_username=self.hub_username
+        )
+        self._mosquitto: MosquittoProcess | None = None
+        self._amqtt: object | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Mosquitto's process id (None for amqtt or when stopped)."""
+        return self._mosquitto.pid if self._mosquitto is not None else None
+
+    async def start(self) -> str:
+        accounts = self.accounts
+        assert accounts is not None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        await accounts.set_hub_account(self.hub_password, self.hub_username)
+        if self._binary is not None:
+            await self._start_mosquitto(accounts, self._binary)
+        else:
+            await self._start_amqtt(accounts)
+        return self.url
+
+    async def _start_mosquitto(self, accounts: BrokerAccounts, binary: str) -> None:
+        persistence = self.dir / "data"
+        persistence.mkdir(exist_ok=True)
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(
+            render_mosquitto_conf(
+                port=self.port,
+                bind=self.bind,
+                password_file=accounts.password_file,
+                acl_file=accounts.acl_file,
+                persistence_dir=persistence,
+                payload_limit=broker_payload_limit(self.settings),
+                user=current_user(),
+            ),
+            encoding="utf-8",
+        )
+        proc = MosquittoProcess(binary, conf, self.host, self.port)
+        await proc.start()
+        self._mosquitto = proc
+        accounts.set_reloader(proc.reload)
+
+    async def _start_amqtt(self, accounts: BrokerAccounts) -> None:
+        # Imported here: amqtt is only needed when Mosquitto is not installed.
+        from hub.devices.amqtt_broker import AmqttBroker
+
+        log.warning(
+            "mosquitto is not installed: using the amqtt broker (MQTT 3.1.1, no shared "
+            "subscriptions, sessions kept in memory only)"
+        )
+        broker = AmqttBroker(accounts, self.bind, self.port)
+        await broker.start()
+        self._amqtt = broker
+
+    async def restart(self) -> None:
+        """Stop and start the broker process (Mosquitto keeps its persisted sessions)."""
+        if self._mosquitto is None:
+            raise BrokerError("only the embedded Mosquitto can be restarted")
+        await self._mosquitto.stop()
+        await self._mosquitto.start()
+
+    async def stop(self) -> None:
+        if self.accounts is not None:
+            self.accounts.set_reloader(None)
+        proc, self._mosquitto = self._mosquitto, None
+        if proc is not None:
+            await proc.stop()
+        amqtt, self._amqtt = self._amqtt, None
+        if amqtt is not None:
+            from hub.devices.amqtt_broker import AmqttBroker
+
+            assert isinstance(amqtt, AmqttBroker)
+            await amqtt.stop()
+
+
+class ExternalBroker(_AccountsMixin):
+    """A broker the operator runs (``HUB_MQTT_URL``). The hub writes its password and ACL files
+    when they are mounted (``HUB_MQTT_PASSWORD_FILE``, ``HUB_MQTT_ACL_FILE``); the broker side
+    reloads on change (deploy/mosquitto/run.sh). Mosquitto supports ``$share``."""
+
+    kind: BrokerKind = "external"
+
+    def __init__(self, settings: Settings, *, supports_shared_subscriptions: bool = True) -> None:
+        parts = urlsplit(settings.mqtt_url)
+        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+            raise BrokerError(f"HUB_MQTT_URL must be mqtt://host:port, not {settings.mqtt_url!r}")
+        self.url = settings.mqtt_url
+        self.supports_shared_subscriptions = supports_shared_subscriptions
+        self.hub_username = parts.username or settings.mqtt_username
+        self.hub_password = parts.password or hub_mqtt_password(settings)
+        self.accounts: BrokerAccounts | None = None
+        if settings.mqtt_password_file:
+            acl = settings.mqtt_acl_file or str(Path(settings.mqtt_password_file).parent / "acl")
+            self.accounts = BrokerAccounts(
+                Path(settings.mqtt_password_file), Path(acl), hub_username=self.hub_username
+            )
+
+    async def start(self) -> str:
+        if self.accounts is not None:
+            # Keeps device accounts already in the file; (re)writes the hub's own.
+            await self.accounts.set_hub_account(self.hub_password, self.hub_username)
+        return self.url
+
+    async def stop(self) -> None:
+        return None
+
+
+def open_broker(settings: Settings) -> EmbeddedBroker | ExternalBroker:
+    """The broker the settings describe: external when ``mqtt_url`` is set, else embedded."""
+    if settings.mqtt_url:
+        return ExternalBroker(settings)
+    return EmbeddedBroker(settings)

@@ -1,0 +1,271 @@
+"""The ingest worker: drains the MQTT inbox in batches on the event loop.
+
+Per batch: validate every message (cheap checks first: topic, size, device, flood; then JSON and
+the profile), write accepted telemetry, sampled dead letters and changed device states in one
+transaction, then ack the batch's QoS 1 messages, then publish to the bus. A failed write is
+retried and nothing is acked until it succeeds, so an accepted message is never lost; a crash
+between the write and the acks means a redelivery, i.e. a duplicate row (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.bus.base import Bus
+from hub.bus.events import TOPIC_DEVICE_EVENTS, TOPIC_DEVICE_PRESENCE, TOPIC_DEVICE_TELEMETRY
+from hub.devices import metrics, validate
+from hub.devices.mqtt import Inbound, MqttLink
+from hub.devices.presence import Presence
+from hub.devices.registry import DeviceRegistry
+from hub.devices.repo import DeviceRepo, DeviceState
+from hub.devices.validate import Reading, Rejected
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 2000
+SAMPLE_PER_KEY = 10
+"""Dead letters stored per (reason, device) per minute; the rest are only counted."""
+SAMPLE_TOTAL = 300
+"""Dead letters stored per minute in all: random device ids cannot fill the disk either."""
+PAYLOAD_KEEP = 1000
+_TOPIC_CACHE_MAX = 100_000
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def presence_json(s: DeviceState) -> dict[str, Any]:
+    return {"device_id": s.device_id, "state": s.state, "reason": s.reason, "ts": iso(s.changed_at)}
+
+
+class _Sampler:
+    def __init__(self) -> None:
+        self._window = 0.0
+        self._total = 0
+        self._per: Counter[tuple[str, str]] = Counter()
+
+    def keep(self, reason: str, device_id: str | None, now: float) -> bool:
+        if now - self._window >= 60.0:
+            self._window, self._total = now, 0
+            self._per.clear()
+        k = (reason, device_id or "")
+        self._per[k] += 1
+        if self._per[k] > SAMPLE_PER_KEY or self._total >= SAMPLE_TOTAL:
+            return False
+        self._total += 1
+        return True
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        link: MqttLink,
+        registry: DeviceRegistry,
+        repo: DeviceRepo,
+        presence: Presence,
+        bus: Bus,
+        *,
+        max_payload: int,
+    ) -> None:
+        self.link = link
+        self.registry = registry
+        self.repo = repo
+        self.presence = presence
+        self.bus = bus
+        self.max_payload = max_payload
+        self.rejected: Counter[str] = Counter()
+        self.accepted = 0
+        self.processed = 0
+        self._flood = validate.FloodGate()
+        self._sampler = _Sampler()
+        self._topics: dict[str, tuple[str, validate.Kind] | Rejected] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def wake_threadsafe(self) -> None:
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="mqtt-ingest")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        inbox = self.link.inbox
+        while True:
+            self._wake.clear()
+            if not inbox:
+                await self._wake.wait()
+                continue
+            n = min(len(inbox), BATCH_MAX)
+            batch = [inbox.popleft() for _ in range(n)]
+            self.link.room_freed()
+            try:
+                await self.process(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Unacked: the broker redelivers after a reconnect. Never let the loop die.
+                log.exception("ingest batch failed; its messages stay unacked")
+
+    def _topic(self, topic: str) -> tuple[str, validate.Kind]:
+        hit = self._topics.get(topic)
+        if hit is None:
+            try:
+                hit = validate.parse_topic(topic)
+            except Rejected as exc:
+                hit = exc
+            if len(self._topics) >= _TOPIC_CACHE_MAX:
+                self._topics.clear()
+            self._topics[topic] = hit
+        if isinstance(hit, Rejected):
+            raise hit
+        return hit
+
+    async def process(self, batch: list[Inbound]) -> None:
+        t0 = time.perf_counter()
+        now = time.time()
+        rows: list[dict[str, Any]] = []
+        dead: list[dict[str, Any]] = []
+        readings: list[Reading] = []
+        events: list[dict[str, Any]] = []
+        changed: dict[str, DeviceState] = {}
+        came_online: list[DeviceState] = []
+        touched: set[str] = set()
+        acks: dict[int, list[int]] = {}
+        rejected = self.rejected
+        registry = self.registry
+        presence = self.presence
+
+        def reject(exc: Rejected, device_id: str | None, topic: str, payload: bytes) -> None:
+            rejected[exc.reason] += 1
+            metrics.REJECTED.labels(exc.reason).inc()
+            if not self._sampler.keep(exc.reason, device_id, now):
+                metrics.DEAD_LETTERS_SKIPPED.inc()
+                return
+            dead.append(
+                {
+                    "ts": now,
+                    "reason": exc.reason,
+                    "device_id": device_id,
+                    "topic": topic[:256],
+                    "detail": exc.detail[:512],
+                    "payload": payload[:PAYLOAD_KEEP].decode("utf-8", "replace")[:1024],
+                }
+            )
+
+        for gen, mid, qos, topic, payload in batch:
+            if qos:
+                acks.setdefault(gen, []).append(mid)
+            device_id: str | None = None
+            try:
+                device_id, kind = self._topic(topic)
+                if len(payload) > self.max_payload:
+                    raise Rejected("oversized", f"{len(payload)} bytes > {self.max_payload}")
+                known = registry.active(device_id)
+                if known is None:
+                    raise Rejected("unknown_device", f"no enabled device {device_id!r}")
+                if kind == "telemetry":
+                    if not self._flood.allow(device_id, known.profile.max_messages_per_minute, now):
+                        raise Rejected("flood", "over the profile's max_messages_per_minute")
+                    doc = validate.load_json(payload)
+                    merged: dict[str, object] = {}
+                    for r in validate.telemetry(device_id, doc, known.fields, now):
+                        if isinstance(r, Rejected):
+                            reject(r, device_id, topic, payload)
+                            continue
+                        readings.append(r)
+                        merged.update(r.values)
+                        for key, v in r.values.items():
+                            if isinstance(v, str):
+                                rows.append(
+                                    {
+                                        "device_id": device_id,
+                                        "key": key,
+                                        "ts": r.ts,
+                                        "seq": r.seq,
+                                        "value": None,
+                                        "text": v,
+                                    }
+                                )
+                            else:
+                                rows.append(
+                                    {
+                                        "device_id": device_id,
+                                        "key": key,
+                                        "ts": r.ts,
+                                        "seq": r.seq,
+                                        "value": float(v),
+                                        "text": None,
+                                    }
+                                )
+                    if merged or readings:
+                        touched.add(device_id)
+                        if presence.seen(device_id, now, merged):
+                            came_online.append(presence.states[device_id])
+                elif kind == "status":
+                    st = validate.status(device_id, validate.load_json(payload), now)
+                    if presence.status(st, now):
+                        changed[device_id] = presence.states[device_id]
+                    touched.add(device_id)
+                else:
+                    ev = validate.event(device_id, validate.load_json(payload), now)
+                    touched.add(device_id)
+                    if presence.seen(device_id, now, None):
+                        came_online.append(presence.states[device_id])
+                    events.append(
+                        {
+                            "device_id": ev.device_id,
+                            "ts": iso(ev.ts),
+                            "type": ev.type,
+                            "data": ev.data,
+                        }
+                    )
+            except Rejected as exc:
+                reject(exc, device_id, topic, payload)
+
+        states = [presence.states[d] for d in touched if d in presence.states]
+        await self._write(rows, dead, states)
+        for gen, mids in acks.items():
+            self.link.ack(gen, mids)
+        self.processed += len(batch)
+        self.accepted += len(readings)
+        metrics.ACCEPTED.labels("telemetry").inc(len(readings))
+        bus = self.bus
+        for r in readings:
+            await bus.publish(
+                TOPIC_DEVICE_TELEMETRY,
+                {"device_id": r.device_id, "ts": iso(r.ts), "seq": r.seq, "values": r.values},
+            )
+        for e in events:
+            await bus.publish(TOPIC_DEVICE_EVENTS, e)
+        for s in [*came_online, *changed.values()]:
+            await bus.publish(TOPIC_DEVICE_PRESENCE, presence_json(s))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - t0)
+
+    async def _write(
+        self, rows: list[dict[str, Any]], dead: list[dict[str, Any]], states: list[DeviceState]
+    ) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.repo.write_batch(rows, dead, states)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                metrics.STORE_RETRIES.inc()
+                log.exception("storing an ingest batch failed; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

@@ -1,0 +1,178 @@
+"""DeviceService: the device side of the hub, as the app's lifespan starts it.
+
+Registry (site file + API-provisioned devices), presence, MQTT ingest, telemetry history and its
+maintenance, provisioning through the broker's accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from hub.bus.base import Bus
+from hub.bus.events import TOPIC_DEVICE_PRESENCE
+from hub.config import Device, Settings, Site
+from hub.devices.broker import Broker
+from hub.devices.history import Retention, TelemetryHistory
+from hub.devices.ingest import IngestWorker, presence_json
+from hub.devices.mqtt import Endpoint, MqttLink
+from hub.devices.presence import Presence
+from hub.devices.registry import DeviceRegistry, Known
+from hub.devices.repo import DeviceRepo, DeviceState
+from hub.errors import ConflictError, NotFoundError
+from hub.store.db import Store
+
+log = logging.getLogger(__name__)
+
+MAINTAIN_EVERY = 600.0
+DEAD_LETTER_DAYS = 30.0
+
+
+class DeviceService:
+    def __init__(
+        self,
+        settings: Settings,
+        site: Site,
+        store: Store,
+        bus: Bus,
+        broker: Broker | None = None,
+        *,
+        endpoint: Endpoint | None = None,
+    ) -> None:
+        """``endpoint``: where ingest connects; by default derived from the started ``broker``.
+        Without both, the service keeps devices and history but ingests nothing."""
+        self.settings = settings
+        self.site = site
+        self.bus = bus
+        self.broker = broker
+        self.endpoint = endpoint
+        self.repo = DeviceRepo(store.engine)
+        self.history = TelemetryHistory(
+            store.engine,
+            Retention(
+                settings.telemetry_raw_days,
+                settings.telemetry_minute_days,
+                settings.telemetry_hour_days,
+            ),
+        )
+        self.registry = DeviceRegistry(site)
+        self.presence = Presence(self.registry.timeout_of, self._expired)
+        self.link: MqttLink | None = None
+        self.worker: IngestWorker | None = None
+        self._maint: asyncio.Task[None] | None = None
+
+    async def start(self, broker_url: str | None = None) -> None:
+        for d in await self.repo.list_devices():
+            if d.profile in self.site.profile_by_id and self.registry.get(d.id) is None:
+                self.registry.add(d)
+        self.presence.load(await self.repo.load_states())
+        self.presence.start()
+        ep = self.endpoint
+        if ep is None and self.broker is not None and broker_url:
+            ep = Endpoint(
+                url=broker_url,
+                username=self.broker.hub_username,
+                password=self.broker.hub_password,
+                client_id=self.settings.mqtt_client_id,
+                shared=self.settings.mqtt_shared_subscriptions
+                and self.broker.supports_shared_subscriptions,
+                mqtt5=self.broker.kind != "amqtt",
+            )
+        if ep is not None:
+            self.link = MqttLink(ep, self._wake)
+            self.worker = IngestWorker(
+                self.link,
+                self.registry,
+                self.repo,
+                self.presence,
+                self.bus,
+                max_payload=self.settings.mqtt_max_payload,
+            )
+            self.worker.start()
+            self.link.start()
+        self._maint = asyncio.create_task(self._maintain_forever(), name="telemetry-maintenance")
+
+    def _wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake_threadsafe()
+
+    async def stop(self) -> None:
+        if self.link is not None:
+            await asyncio.to_thread(self.link.stop)
+        if self.worker is not None:
+            await self.worker.stop()
+        if self._maint is not None:
+            self._maint.cancel()
+            await asyncio.gather(self._maint, return_exceptions=True)
+        await self.presence.stop()
+
+    async def _expired(self, states: list[DeviceState]) -> None:
+        await self.repo.write_batch([], [], states)
+        for s in states:
+            await self.bus.publish(TOPIC_DEVICE_PRESENCE, presence_json(s))
+
+    async def _maintain_forever(self) -> None:
+        while True:
+            try:
+                now = time.time()
+                await self.history.maintain(now)
+                await self.repo.prune_dead_letters(now - DEAD_LETTER_DAYS * 86_400)
+            except Exception:
+                log.exception("telemetry maintenance failed")
+            await asyncio.sleep(MAINTAIN_EVERY)
+
+    # -- the API's view ----------------------------------------------------------------------
+
+    def describe(self, k: Known) -> dict[str, Any]:
+        s = self.presence.states.get(k.device.id)
+        grid = self.site.grid_path.get(k.device.grid)
+        return {
+            "id": k.device.id,
+            "name": k.device.name,
+            "profile": k.profile.id,
+            "kind": k.profile.kind,
+            "grid": k.device.grid,
+            "grid_name": grid[2].name if grid else None,
+            "position": k.device.position,
+            "enabled": k.device.enabled,
+            "source": k.source,
+            "state": s.state if s else "unknown",
+            "state_reason": s.reason if s else None,
+            "state_changed_at": s.changed_at if s else None,
+            "last_seen": s.last_seen if s else None,
+            "last_values": dict(s.last_values) if s else {},
+            "telemetry": [f.model_dump() for f in k.profile.telemetry],
+        }
+
+    def get(self, device_id: str) -> Known:
+        k = self.registry.get(device_id)
+        if k is None:
+            raise NotFoundError(f"no device {device_id!r}")
+        return k
+
+    async def provision(self, device: Device) -> tuple[Known, str | None]:
+        """Store a new device and create its MQTT account; returns its password (once)."""
+        if self.registry.get(device.id) is not None:
+            raise ConflictError(f"device {device.id!r} exists")
+        if device.profile not in self.site.profile_by_id:
+            raise NotFoundError(f"no device profile {device.profile!r}")
+        if device.grid not in self.site.grid_path:
+            raise NotFoundError(f"no grid {device.grid!r}")
+        password: str | None = None
+        if self.broker is not None:
+            creds = await self.broker.provision_device(device.id)
+            password = creds.password
+        await self.repo.add_device(device)
+        return self.registry.add(device), password
+
+    async def deprovision(self, device_id: str) -> None:
+        k = self.get(device_id)
+        if k.source == "site":
+            raise ConflictError(f"device {device_id!r} is defined in the site file")
+        await self.repo.delete_device(device_id)
+        self.registry.remove(device_id)
+        self.presence.states.pop(device_id, None)
+        if self.broker is not None:
+            await self.broker.deprovision_device(device_id)

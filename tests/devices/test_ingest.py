@@ -1,0 +1,179 @@
+"""MQTT ingest against a real Mosquitto: validation, storage, bus, acks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import orjson
+from broker_fixtures import RunningBroker, connect_client
+from ingest_helpers import DEVICE_IDS, Publisher, running_ingest, wait_for
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from hub.bus.events import TOPIC_DEVICE_TELEMETRY
+from hub.devices.ingest import SAMPLE_TOTAL
+from hub.devices.validate import HUB_STATE_TOPIC, REASONS
+from hub.store.models import TelemetryRow
+
+
+async def test_telemetry_is_stored_acked_and_published(
+    mqtt_broker: RunningBroker, tmp_path: Path
+) -> None:
+    creds = await mqtt_broker.provision("dev-1")
+    async with running_ingest(mqtt_broker, tmp_path) as ing:
+        sub = ing.bus.subscribe(TOPIC_DEVICE_TELEMETRY)
+        pub = await asyncio.to_thread(Publisher, mqtt_broker, "dev-1", creds.password)
+        try:
+            pub.publish({"ts": 1_700_000_000.5, "seq": 1, "values": {"level": 2.5, "open": True}})
+            pub.publish(
+                [
+                    {"ts": "2026-11-22T01:00:00+00:00", "seq": 2, "values": {"note": "ok"}},
+                    {"seq": 3, "values": {"level": 3}},
+                ]
+            )
+            assert await asyncio.to_thread(pub.wait_acked, 10)
+            await wait_for(
+                lambda: ing.service.worker is not None and ing.service.worker.accepted == 3
+            )
+            msgs = [await asyncio.wait_for(sub.get(), 5) for _ in range(3)]
+        finally:
+            await asyncio.to_thread(pub.close)
+        assert [m.data["seq"] for m in msgs] == [1, 2, 3]
+        assert msgs[0].data["values"] == {"level": 2.5, "open": True}
+        async with ing.store.engine.connect() as conn:
+            rows = (await conn.execute(select(TelemetryRow).order_by(TelemetryRow.id))).all()
+        got = [(r.key, r.seq, r.value, r.text) for r in rows]
+        assert got == [
+            ("level", 1, 2.5, None),
+            ("open", 1, 1.0, None),
+            ("note", 2, None, "ok"),
+            ("level", 3, 3.0, None),
+        ]
+        assert rows[0].ts == 1_700_000_000.5
+        state = ing.service.presence.states["dev-1"]
+        assert state.state == "online" and state.last_values["level"] == 3.0
+        assert DEVICE_IDS
+
+
+def _mqtt_rejected(reason: str) -> float:
+    v = REGISTRY.get_sample_value("hub_mqtt_rejected_total", {"reason": reason})
+    return v or 0.0
+
+
+async def test_ten_thousand_malformed_messages_are_counted_by_reason(
+    mqtt_broker: RunningBroker, tmp_path: Path
+) -> None:
+    """Acceptance: 10,000 bad messages of every kind leave ingest running, each counted."""
+    big = orjson.dumps({"values": {"note": "x" * 600}})
+    kinds: list[tuple[str, str, bytes]] = [
+        ("malformed_json", "hub/v1/devices/dev-1/telemetry", b"{not json"),
+        ("wrong_type", "hub/v1/devices/dev-1/telemetry", b'{"values": {"level": "high"}}'),
+        ("wrong_type", "hub/v1/devices/dev-2/status", b'{"state": "maybe"}'),
+        ("unknown_device", "hub/v1/devices/dev-nope/telemetry", b'{"values": {"level": 1}}'),
+        ("unknown_device", "hub/v1/devices/dev-off/telemetry", b'{"values": {"level": 1}}'),
+        ("unknown_key", "hub/v1/devices/dev-2/telemetry", b'{"values": {"depth": 1}}'),
+        ("out_of_range", "hub/v1/devices/dev-3/telemetry", b'{"values": {"level": 99}}'),
+        ("oversized", "hub/v1/devices/dev-3/telemetry", big),
+        ("topic_mismatch", "hub/v1/devices/Dev_X/telemetry", b'{"values": {"level": 1}}'),
+        (
+            "topic_mismatch",
+            "hub/v1/devices/dev-4/telemetry",
+            b'{"device_id": "dev-1", "values": {"level": 1}}',
+        ),
+        ("flood", "hub/v1/devices/dev-flood/telemetry", b'{"values": {"level": 1}}'),
+    ]
+    total = 10_000
+    expected: Counter[str] = Counter()
+    before = {r: _mqtt_rejected(r) for r in REASONS}
+    async with running_ingest(mqtt_broker, tmp_path, mqtt_max_payload=512) as ing:
+        hub = await asyncio.to_thread(
+            connect_client, mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password
+        )
+
+        def blast() -> None:
+            infos = []
+            for i in range(total):
+                reason, topic, payload = kinds[i % len(kinds)]
+                expected[reason] += 1
+                infos.append(hub.mqtt.publish(topic, payload, qos=1))
+                if len(infos) >= 2000:
+                    for info in infos:
+                        info.wait_for_publish(10)
+                    infos.clear()
+            for info in infos:
+                info.wait_for_publish(10)
+
+        try:
+            await asyncio.to_thread(blast)
+            # The first 5 flood-device messages are within its limit of 5 per minute.
+            expected["flood"] -= 5
+            worker = ing.service.worker
+            assert worker is not None
+            await wait_for(lambda: worker.processed >= total, 30)
+            assert dict(worker.rejected) == dict(expected)
+            assert worker.accepted == 5
+            for r in REASONS:
+                assert _mqtt_rejected(r) - before[r] == expected[r], r
+            # Still running: a good message goes through.
+            await asyncio.to_thread(
+                hub.publish, "hub/v1/devices/dev-1/telemetry", b'{"seq": 7, "values": {"level": 1}}'
+            )
+            await wait_for(lambda: worker.accepted == 6)
+        finally:
+            await asyncio.to_thread(hub.close)
+        # Only a sample went to the dead-letter table: a flood cannot fill the disk.
+        letters = await ing.service.repo.dead_letters(limit=500)
+        assert 0 < len(letters) <= SAMPLE_TOTAL
+        assert {d["reason"] for d in letters} == set(expected)
+        oversized = await ing.service.repo.dead_letters(reason="oversized")
+        assert oversized and len(oversized[0]["payload"]) <= 1024
+        floods = await ing.service.repo.dead_letters(device_id="dev-flood")
+        assert {d["reason"] for d in floods} == {"flood"}
+
+
+async def test_shared_subscription_splits_between_ingest_processes(
+    mqtt_broker: RunningBroker, tmp_path: Path
+) -> None:
+    creds = await mqtt_broker.provision("dev-1")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with (
+        running_ingest(mqtt_broker, tmp_path / "a", client_id="ingest-a", shared=True) as a,
+        running_ingest(mqtt_broker, tmp_path / "b", client_id="ingest-b", shared=True) as b,
+    ):
+        pub = await asyncio.to_thread(Publisher, mqtt_broker, "dev-1", creds.password)
+        try:
+            await asyncio.to_thread(pub.stream, 1, 400)
+            assert await asyncio.to_thread(pub.wait_acked, 10)
+            wa, wb = a.service.worker, b.service.worker
+            assert wa is not None and wb is not None
+            await wait_for(lambda: wa.accepted + wb.accepted == 400)
+        finally:
+            await asyncio.to_thread(pub.close)
+        assert wa.accepted > 50 and wb.accepted > 50  # both took a share
+
+
+async def test_hub_state_is_retained_online_and_offline_on_stop(
+    mqtt_broker: RunningBroker, tmp_path: Path
+) -> None:
+    async with running_ingest(mqtt_broker, tmp_path):
+        watcher = await asyncio.to_thread(
+            connect_client, mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password
+        )
+        try:
+            await asyncio.to_thread(watcher.subscribe, HUB_STATE_TOPIC)
+            (msg,) = await asyncio.to_thread(watcher.messages, 1)
+            assert msg.retain and orjson.loads(msg.payload)["state"] == "online"
+        finally:
+            await asyncio.to_thread(watcher.close)
+    watcher = await asyncio.to_thread(
+        connect_client, mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password
+    )
+    try:
+        await asyncio.to_thread(watcher.subscribe, HUB_STATE_TOPIC)
+        (msg,) = await asyncio.to_thread(watcher.messages, 1)
+        assert orjson.loads(msg.payload)["state"] == "offline"
+    finally:
+        await asyncio.to_thread(watcher.close)
