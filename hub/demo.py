@@ -1,8 +1,8 @@
 """`python -m hub demo`: the simulated district and the hub on embedded defaults, in one command.
 
-The simulator runs as its own process (as real cameras would be elsewhere); the hub serves on
-SQLite and the in-process bus. The admin gets a fresh one-time password printed on every run so
-a newcomer can always log in.
+The simulator (cameras over RTSP, sensors over MQTT) runs as its own process, as real devices would
+be elsewhere; the hub serves on SQLite, the in-process bus and a Mosquitto it starts itself.
+The admin gets a fresh one-time password printed on every run so a newcomer can always log in.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import webbrowser
 import uvicorn
 
 from hub.config import Settings, load_site
+from hub.devices.service import DEVICE_CREDENTIALS_FILE
 from hub.store.users_cli import ensure_admin, set_password
 
 log = logging.getLogger(__name__)
@@ -32,19 +33,38 @@ def _admin_password(settings: Settings) -> str:
     return created if created is not None else asyncio.run(set_password(settings, "admin", None))
 
 
-def _open_when_ready(url: str, open_browser: bool) -> None:
-    for _ in range(600):
+def _wait_healthy(url: str, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url + "/api/health", timeout=1):
-                break
+                return True
         except OSError:
             time.sleep(0.2)
-    else:
-        return
-    print(f"\n  视频墙 Video wall: {url}\n", flush=True)
-    if open_browser:
-        with contextlib.suppress(Exception):
-            webbrowser.open(url)
+    return False
+
+
+def _simulator_command(settings: Settings) -> list[str]:
+    mqtt = settings.mqtt_url or f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
+    return [
+        sys.executable,
+        "-m",
+        "hub",
+        "simulate",
+        "city",
+        "--site",
+        str(settings.site),
+        "--rtsp-port",
+        str(RTSP_PORT),
+        "--truth",
+        str(settings.data_dir / "ground-truth.jsonl"),
+        "--mqtt",
+        mqtt,
+        "--mqtt-passwords",
+        str(settings.data_dir / DEVICE_CREDENTIALS_FILE),
+        "--sensor-truth",
+        str(settings.data_dir / "sensor-truth.jsonl"),
+    ]
 
 
 def run_demo(settings: Settings, *, open_browser: bool = True) -> None:
@@ -53,30 +73,27 @@ def run_demo(settings: Settings, *, open_browser: bool = True) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     site = load_site(settings.site)  # fail early, with the line, on a bad site file
     password = _admin_password(settings)
-    truth = settings.data_dir / "ground-truth.jsonl"
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hub",
-            "simulate",
-            "city",
-            "--site",
-            str(settings.site),
-            "--rtsp-port",
-            str(RTSP_PORT),
-            "--truth",
-            str(truth),
-        ]
-    )
     url = f"http://{settings.host}:{settings.port}"
     print(
-        f"\n  模拟城区 Simulated district: {site.site.name}, {len(site.cameras)} cameras"
+        f"\n  模拟城区 Simulated district: {site.site.name}, {len(site.cameras)} cameras, "
+        f"{len(site.devices)} sensors"
         f"\n  管理员 Admin login: admin / {password}   (one-time password, printed each demo run)"
         f"\n  Starting the hub on {url} ...\n",
         flush=True,
     )
-    threading.Thread(target=_open_when_ready, args=(url, open_browser), daemon=True).start()
+    sim: list[subprocess.Popen[bytes]] = []
+
+    def start_city() -> None:
+        # After the hub is up: it creates the sensors' broker accounts the fleet logs in with.
+        if not _wait_healthy(url):
+            return
+        sim.append(subprocess.Popen(_simulator_command(settings)))
+        print(f"\n  视频墙 Video wall: {url}\n", flush=True)
+        if open_browser:
+            with contextlib.suppress(Exception):
+                webbrowser.open(url)
+
+    threading.Thread(target=start_city, daemon=True).start()
     try:
         uvicorn.run(
             create_app(settings),
@@ -86,8 +103,9 @@ def run_demo(settings: Settings, *, open_browser: bool = True) -> None:
             ws="websockets-sansio",
         )
     finally:
-        sim.terminate()
-        try:
-            sim.wait(10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        for p in sim:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()

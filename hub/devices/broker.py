@@ -8,8 +8,10 @@ broker where the hub manages one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
@@ -88,6 +90,15 @@ class Broker(Protocol):
 
     async def deprovision_device(self, device_id: str) -> bool: ...
 
+    async def provision_site_devices(self, device_ids: Sequence[str], credentials: Path) -> int: ...
+
+
+def _append_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(text)
+
 
 class _AccountsMixin:
     accounts: BrokerAccounts | None
@@ -105,6 +116,23 @@ class _AccountsMixin:
             device_id,
         )
         return DeviceCredentials(device_id, device_id, password or generate_password())
+
+    async def provision_site_devices(self, device_ids: Sequence[str], credentials: Path) -> int:
+        """Create the accounts of site-file devices that have none yet and append their
+        credentials (``id:password`` lines, mode 0600) to ``credentials`` for the installer. Where
+        the operator manages the broker's password file nothing is created. Returns how many."""
+        if self.accounts is None:
+            return 0
+        created = await self.accounts.add_devices(device_ids, only_missing=True)
+        if created:
+            lines = "".join(f"{c.device_id}:{c.password}\n" for c in created)
+            await asyncio.to_thread(_append_private, credentials, lines)
+            log.info(
+                "broker accounts created for %d site devices; credentials in %s",
+                len(created),
+                credentials,
+            )
+        return len(created)
 
     async def deprovision_device(self, device_id: str) -> bool:
         if self.accounts is None:

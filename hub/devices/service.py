@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from hub.bus.base import Bus
@@ -30,6 +31,10 @@ MAINTAIN_EVERY = 600.0
 DEAD_LETTER_DAYS = 30.0
 
 
+DEVICE_CREDENTIALS_FILE = "device-credentials.txt"
+"""New site-device credentials, ``id:password`` per line (read by `hub simulate city`)."""
+
+
 class DeviceService:
     def __init__(
         self,
@@ -48,6 +53,7 @@ class DeviceService:
         self.bus = bus
         self.broker = broker
         self.endpoint = endpoint
+        self.credentials_path = Path(settings.data_dir) / DEVICE_CREDENTIALS_FILE
         self.repo = DeviceRepo(store.engine)
         self.history = TelemetryHistory(
             store.engine,
@@ -64,6 +70,10 @@ class DeviceService:
         self._maint: asyncio.Task[None] | None = None
 
     async def start(self, broker_url: str | None = None) -> None:
+        if self.broker is not None:
+            await self.broker.provision_site_devices(
+                [d.id for d in self.site.devices if d.enabled], self.credentials_path
+            )
         for d in await self.repo.list_devices():
             if d.profile in self.site.profile_by_id and self.registry.get(d.id) is None:
                 self.registry.add(d)
