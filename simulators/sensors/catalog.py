@@ -321,7 +321,7 @@ _FLEET: list[tuple[str, str, int, str, str, tuple[str, ...]]] = [
     ("water-level-gauge", "water", 24, "水位计", "Water level", ("号下穿通道", "号河道断面")),
     ("manhole-tilt", "manhole", 96, "井盖", "Manhole", ("号雨水井", "号污水井")),
     ("gas-detector", "gas", 72, "燃气探测", "Gas", ("号餐饮店后厨", "栋燃气调压箱")),
-    ("air-quality", "air", 24, "空气站", "Air quality", ("号空气微站",)),
+    ("air-quality", "air", 24, "空气站", "Air quality", ("号路口", "号街头公园")),
     ("door-sensor", "door", 48, "门磁", "Door", ("号配电房", "号消防控制室", "号物资仓库")),
     ("gps-tracker", "gps", 24, "定位器", "GPS", ("号巡逻车",)),
 ]
