@@ -1,6 +1,6 @@
 """Pipeline throughput vs bare PyAV decode, and the hub-side cost of one live (fMP4) tile.
 
-    .venv/bin/python bench/bench_pipeline.py [--streams 4] [--seconds 12] [--rounds 3]
+    .venv/bin/python bench/bench_pipeline.py [--streams 4] [--seconds 12] [--rounds 9]
 
 1. Bare decode: one thread per stream, PyAV decoding every frame (the floor nothing can beat).
 2. Pipeline: the hub's ``CameraSource`` threads on the same files (unpaced), sampling to 5 fps,
@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     ap.add_argument("--streams", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=12.0)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         clips = make_clips(Path(tmp), args.streams, args.seconds)
