@@ -25,6 +25,7 @@ from hub.devices.mosquitto import (
     find_mosquitto,
     render_mosquitto_conf,
 )
+from hub.secretfile import load_or_create
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +58,12 @@ def hub_mqtt_password(settings: Settings) -> str:
     """``Settings.mqtt_password``, else the password in ``data_dir/mqtt.secret``, made once."""
     if settings.mqtt_password:
         return settings.mqtt_password
-    path = Path(settings.data_dir) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text(encoding="ascii").strip()
-        if len(secret) < 16:
-            raise BrokerError(f"{path} holds no usable password; delete it to make one") from None
-        return secret
-    secret = generate_password()
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret + "\n")
-    log.info("generated the hub's MQTT password in %s", path)
-    return secret
+    return load_or_create(
+        Path(settings.data_dir) / SECRET_FILE,
+        generate_password,
+        min_length=16,
+        error=BrokerError,
+    )
 
 
 class Broker(Protocol):

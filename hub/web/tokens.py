@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ import jwt
 
 from hub.config import Settings
 from hub.errors import AuthError
+from hub.secretfile import load_or_create
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +24,12 @@ def load_secret(settings: Settings) -> str:
     """``Settings.jwt_secret``, else the secret in ``data_dir/jwt.secret``, created once (0600)."""
     if settings.jwt_secret:
         return settings.jwt_secret
-    path = Path(settings.data_dir) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text(encoding="ascii").strip()
-        if len(secret) < 32:
-            raise AuthError(f"{path} holds no usable secret; delete it to make a new one") from None
-        return secret
-    secret = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret + "\n")
-    log.info("generated a new JWT secret in %s", path)
-    return secret
+    return load_or_create(
+        Path(settings.data_dir) / SECRET_FILE,
+        lambda: secrets.token_urlsafe(48),
+        min_length=32,
+        error=AuthError,
+    )
 
 
 @dataclass(frozen=True, slots=True)
