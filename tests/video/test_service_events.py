@@ -15,42 +15,10 @@ from media_helpers import make_clip
 
 from hub.bus import MemoryBus
 from hub.bus.events import TOPIC_DETECTIONS, DetectionEvent
-from hub.config import Settings, Site, parse_site
+from hub.config import Camera, Settings, Site
 from hub.video import service as service_mod
 from hub.video.analytics import AnalysisFrame, FrameResult, RawEvent
 from hub.video.service import CameraService
-
-SITE = """
-site: {{name: test}}
-district:
-  id: d1
-  name: D
-  streets:
-    - id: s1
-      name: S
-      communities:
-        - id: c1
-          name: C
-          grids:
-            - id: g1
-              name: G1
-              geometry:
-                type: Polygon
-                coordinates: [[[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.0]]]
-cameras:
-  - id: cam-a
-    name: A
-    url: {a}
-    grid: g1
-    position: [121.05, 31.05]
-    analysis_fps: 5
-  - id: cam-b
-    name: B
-    url: {b}
-    grid: g1
-    position: [121.05, 31.05]
-    analysis_fps: 5
-"""
 
 
 def _raw(f: AnalysisFrame, type_: str, **kw: Any) -> RawEvent:
@@ -132,7 +100,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     d = tmp_path_factory.mktemp("svc-ev")
     a = make_clip(d / "a.mp4", seconds=3.0, width=320, height=180, gop=10)
     b = make_clip(d / "b.mp4", seconds=3.0, width=320, height=180, gop=10)
-    return parse_site(SITE.format(a=a, b=b))
+    return Site.for_cameras(
+        [
+            Camera(id=cid, name=cid.upper(), url=str(url), grid="g1", position=[121.05, 31.05])
+            for cid, url in (("cam-a", a), ("cam-b", b))
+        ]
+    )
 
 
 async def _events(sub: Any, n: int, wait: float = 8.0) -> list[DetectionEvent]:
