@@ -196,6 +196,10 @@ class Camera(_Strict):
     position: LonLat
     heading: float | None = Field(default=None, ge=0, lt=360)
     """Compass direction the camera faces, degrees; None: unknown/dome."""
+    fov_degrees: float = Field(default=90.0, gt=0, le=360)
+    """Horizontal field of view around ``heading`` (ignored for a dome: it sees all round)."""
+    view_distance_m: float = Field(default=150.0, gt=0)
+    """How far the camera usefully sees; linkage only offers cameras within this distance."""
     analysis_fps: float = Field(default=5.0, gt=0, le=30)
     keyframes_only: bool | None = None
     """Decode keyframes only. None: automatic, on when analysis_fps <= 1."""
