@@ -29,7 +29,7 @@ from hub.web.fanout import EventFanout
 from hub.web.metrics import MetricsMiddleware
 from hub.web.problems import install_problem_handlers
 from hub.web.redact import install_log_redaction
-from hub.web.routes import auth, devices, events, site, system, users
+from hub.web.routes import alarms, auth, devices, events, site, system, users
 from hub.web.state import HubState
 from hub.web.static import DEFAULT_UI_DIR, ui_router
 from hub.web.tokens import Tokens, load_secret
@@ -146,6 +146,7 @@ def create_app(
         events.router,
         users.router,
         devices.router,
+        alarms.router,
     ):
         app.include_router(router)
     app.include_router(ws_router)

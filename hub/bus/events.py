@@ -108,3 +108,12 @@ class DeviceEvent(BaseModel):
     ts: datetime
     type: str
     data: dict[str, object] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Alarms (device rules)
+# ---------------------------------------------------------------------------------------------
+
+TOPIC_ALARMS = "alarms"
+"""The full alarm JSON (hub.devices.alarms.alarm_json) on every change: created, refreshed,
+severity changed, acknowledged, assigned, cleared. The incident loop consumes it."""

@@ -15,13 +15,16 @@ from typing import Any
 from hub.bus.base import Bus
 from hub.bus.events import TOPIC_DEVICE_PRESENCE
 from hub.config import Device, Settings, Site
+from hub.devices.alarms import AlarmBook
 from hub.devices.broker import Broker
 from hub.devices.history import Retention, TelemetryHistory
 from hub.devices.ingest import IngestWorker, presence_json
+from hub.devices.linkage import Linkage
 from hub.devices.mqtt import Endpoint, MqttLink
 from hub.devices.presence import Presence
 from hub.devices.registry import DeviceRegistry, Known
 from hub.devices.repo import DeviceRepo, DeviceState
+from hub.devices.rules import RuleEngine
 from hub.errors import ConflictError, NotFoundError
 from hub.store.db import Store
 
@@ -65,6 +68,9 @@ class DeviceService:
         )
         self.registry = DeviceRegistry(site)
         self.presence = Presence(self.registry.timeout_of, self._expired)
+        self.alarms = AlarmBook(store.engine, bus)
+        self.linkage = Linkage(site.cameras)
+        self.rules = RuleEngine(self.registry, self.alarms, self.linkage, bus, store.engine)
         self.link: MqttLink | None = None
         self.worker: IngestWorker | None = None
         self._maint: asyncio.Task[None] | None = None
@@ -79,6 +85,10 @@ class DeviceService:
                 self.registry.add(d)
         self.presence.load(await self.repo.load_states())
         self.presence.start()
+        self.linkage.precompute([(k.device.id, k.device.position) for k in self.registry.all()])
+        await self.alarms.load()
+        # Before ingest starts: the engine must be subscribed when the first telemetry arrives.
+        await self.rules.start()
         ep = self.endpoint
         if ep is None and self.broker is not None and broker_url:
             ep = Endpoint(
@@ -113,6 +123,7 @@ class DeviceService:
             await asyncio.to_thread(self.link.stop)
         if self.worker is not None:
             await self.worker.stop()
+        await self.rules.stop()
         if self._maint is not None:
             self._maint.cancel()
             await asyncio.gather(self._maint, return_exceptions=True)

@@ -193,3 +193,60 @@ class DeadLetterRow(Base):
     topic: Mapped[str] = mapped_column(String(256))
     detail: Mapped[str] = mapped_column(String(512))
     payload: Mapped[str] = mapped_column(String(1024))
+
+
+class AlarmRow(Base):
+    """An alarm raised by a device's rule (see hub.devices.alarms). Device details and linked
+    cameras are copied in when it is created, so it reads the same after the device changes."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        Index("ix_alarms_device_rule", "device_id", "rule_id", "state"),
+        Index("ix_alarms_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    device_name: Mapped[str] = mapped_column(String(128))
+    profile: Mapped[str] = mapped_column(String(64))
+    grid_id: Mapped[str | None] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    rule_name: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    key: Mapped[str | None] = mapped_column(String(64))
+    last_ts: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    cameras: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class AlarmChangeRow(Base):
+    """One entry of an alarm's timeline: created, severity, acked, assigned, cleared."""
+
+    __tablename__ = "alarm_changes"
+    __table_args__ = (Index("ix_alarm_changes_alarm_id", "alarm_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    alarm_id: Mapped[int] = mapped_column(BigInteger)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RuleStateRow(Base):
+    """The rule engine's state of one device x rule, so a restart resumes where it stopped."""
+
+    __tablename__ = "alarm_rule_state"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,4 +1,4 @@
-"""Fan-out of recorded events and camera health to the wall's WebSocket clients.
+"""Fan-out of recorded events, alarms and camera health to the wall's WebSocket clients.
 
 Each message is serialised once and offered to every client's bounded queue; a client whose
 queue is full is dropped (it reconnects and reloads the list) instead of buffering without bound.
@@ -15,7 +15,7 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from hub.bus.base import Bus, Subscription
-from hub.bus.events import TOPIC_EVENTS_RECORDED
+from hub.bus.events import TOPIC_ALARMS, TOPIC_EVENTS_RECORDED
 from hub.config import Site
 from hub.video.interfaces import VideoService
 from hub.web.serialize import decorate_event
@@ -55,12 +55,15 @@ class EventFanout:
         self._health_interval = health_interval
         self._clients: set[WsClient] = set()
         self._sub: Subscription | None = None
+        self._alarm_sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._sub = self._bus.subscribe(TOPIC_EVENTS_RECORDED)
+        self._alarm_sub = self._bus.subscribe(TOPIC_ALARMS)
         self._tasks = [
             asyncio.create_task(self._events(), name="ws-fanout-events"),
+            asyncio.create_task(self._alarms(), name="ws-fanout-alarms"),
             asyncio.create_task(self._health(), name="ws-fanout-health"),
         ]
 
@@ -74,6 +77,9 @@ class EventFanout:
         if self._sub is not None:
             await self._sub.close()
             self._sub = None
+        if self._alarm_sub is not None:
+            await self._alarm_sub.close()
+            self._alarm_sub = None
 
     def register(self, client: WsClient) -> None:
         self._clients.add(client)
@@ -98,6 +104,17 @@ class EventFanout:
                 text = message("event", decorate_event(msg.data, self._site))
             except Exception:
                 log.exception("cannot serialise recorded event %s", msg.data.get("id"))
+                continue
+            self.broadcast(text)
+
+    async def _alarms(self) -> None:
+        assert self._alarm_sub is not None
+        while True:
+            msg = await self._alarm_sub.get()
+            try:
+                text = message("alarm", msg.data)
+            except Exception:
+                log.exception("cannot serialise alarm %s", msg.data.get("id"))
                 continue
             self.broadcast(text)
 

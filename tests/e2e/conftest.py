@@ -55,6 +55,7 @@ class Hub:
     data_dir: Path
     truth: Path
     site: Path
+    mqtt_port: int = 0
     username: str = USERNAME
     password: str = PASSWORD
 
@@ -129,7 +130,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         pytest.fail("the wall UI is not built: run `make ui` (npm ci && npm run build)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path_factory.mktemp("e2e")
-    rtsp_port, http_port = _free_port(), _free_port()
+    rtsp_port, http_port, mqtt_port = _free_port(), _free_port(), _free_port()
     # The demo site points every camera at 127.0.0.1:8554; ours listens elsewhere.
     site = tmp / "site.yaml"
     site.write_text(
@@ -137,20 +138,18 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         encoding="utf-8",
     )
     truth = tmp / "truth.jsonl"
-    env = {**os.environ, "HUB_DATA_DIR": str(tmp / "data"), "HUB_LOG_JSON": "true"}
+    data = tmp / "data"
+    env = {
+        **os.environ,
+        "HUB_DATA_DIR": str(data),
+        "HUB_LOG_JSON": "true",
+        "HUB_MQTT_URL": "",
+        "HUB_MQTT_EMBEDDED_PORT": str(mqtt_port),
+    }
     py = sys.executable
     procs: list[subprocess.Popen[bytes]] = []
     sim_log, hub_log = ARTIFACTS / "simulator.log", ARTIFACTS / "hub.log"
     try:
-        with sim_log.open("wb") as out:
-            sim = subprocess.Popen(
-                [py, "-m", "hub", "simulate", "city", "--site", str(site),
-                 "--rtsp-port", str(rtsp_port), "--truth", str(truth)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        procs.append(sim)
-        _wait("simulator", lambda: _port_open(rtsp_port), SIM_START_S, sim, sim_log)
-
         subprocess.run(
             [py, "-m", "hub", "users", "add", USERNAME, "--role", "operator",
              "--password", PASSWORD],
@@ -164,7 +163,22 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             )  # fmt: skip
         procs.append(server)
         _wait("hub", lambda: _health(url), HUB_START_S, server, hub_log)
-        yield Hub(url, http_port, rtsp_port, tmp / "data", truth, site)
+
+        # After the hub, as in `hub demo`: the hub creates the sensors' broker accounts that the
+        # city's sensor fleet logs in with. The cameras reconnect once the RTSP server is up.
+        creds = data / "device-credentials.txt"
+        _wait("device credentials", creds.is_file, HUB_START_S, server, hub_log)
+        with sim_log.open("wb") as out:
+            sim = subprocess.Popen(
+                [py, "-m", "hub", "simulate", "city", "--site", str(site),
+                 "--rtsp-port", str(rtsp_port), "--truth", str(truth),
+                 "--mqtt", f"mqtt://127.0.0.1:{mqtt_port}", "--mqtt-passwords", str(creds),
+                 "--sensor-truth", str(tmp / "sensor-truth.jsonl")],
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        procs.append(sim)
+        _wait("simulator", lambda: _port_open(rtsp_port), SIM_START_S, sim, sim_log)
+        yield Hub(url, http_port, rtsp_port, data, truth, site, mqtt_port)
     finally:
         for p in reversed(procs):
             _stop(p)

@@ -28,6 +28,7 @@ PARAMS = {
     "{camera_id}": "cam-a",
     "{username}": "operator",
     "{device_id}": "dev-1",
+    "{alarm_id}": "1",
     "{path:path}": "x.js",
 }
 

@@ -1,6 +1,6 @@
 // HTTP and WebSocket plumbing. Every 401 ends the session and returns to the login page.
 import { clearSession, token } from "./auth";
-import type { Camera, EventPage, EventType, SiteInfo, TokenResponse } from "./types";
+import type { Alarm, AlarmPage, Camera, Device, EventPage, EventType, Series, SiteInfo, TokenResponse } from "./types";
 
 /** An API error carrying the RFC 9457 problem `detail`, which is what the user should read. */
 export class ApiError extends Error {
@@ -88,6 +88,35 @@ export function getEvents(q: { type?: EventType | ""; limit?: number; beforeSeq?
   p.set("limit", String(q.limit ?? 50));
   if (q.beforeSeq !== undefined && q.beforeSeq !== null) p.set("before_seq", String(q.beforeSeq));
   return request<EventPage>(`/api/events?${p.toString()}`);
+}
+
+export function getDevices(): Promise<Device[]> {
+  return request<Device[]>("/api/devices");
+}
+
+export function getDevice(id: string): Promise<Device> {
+  return request<Device>(`/api/devices/${encodeURIComponent(id)}`);
+}
+
+/** A telemetry series of one key over the last `seconds` (epoch-second `t`). */
+export function getTelemetry(id: string, key: string, seconds: number, maxPoints = 300): Promise<Series> {
+  const p = new URLSearchParams({
+    key,
+    since: new Date(Date.now() - seconds * 1000).toISOString(),
+    max_points: String(maxPoints),
+  });
+  return request<Series>(`/api/devices/${encodeURIComponent(id)}/telemetry?${p.toString()}`);
+}
+
+export function getAlarms(q: { state?: string; limit?: number } = {}): Promise<AlarmPage> {
+  const p = new URLSearchParams();
+  if (q.state) p.set("state", q.state);
+  p.set("limit", String(q.limit ?? 100));
+  return request<AlarmPage>(`/api/alarms?${p.toString()}`);
+}
+
+export function alarmAction(id: string | number, action: "ack" | "clear"): Promise<Alarm | undefined> {
+  return request<Alarm | undefined>(`/api/alarms/${encodeURIComponent(String(id))}/${action}`, { method: "POST" });
 }
 
 /** URL of an authenticated resource that the browser loads itself (img src, WebSocket). */

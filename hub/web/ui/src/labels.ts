@@ -1,5 +1,5 @@
 // Words the operators use: Chinese first, English beside it (see DOMAIN.md).
-import type { CameraState, Direction, EventType } from "./types";
+import type { AlarmState, CameraState, Direction, EventType, Severity } from "./types";
 
 export const EVENT_LABEL: Record<EventType, string> = {
   intrusion: "区域入侵 Intrusion",
@@ -33,3 +33,43 @@ export function stateColour(state: CameraState | undefined): "green" | "amber" |
       return "grey";
   }
 }
+
+export const KIND_LABEL: Record<string, string> = {
+  smoke: "烟感 Smoke",
+  water_level: "水位 Water level",
+  manhole: "井盖 Manhole",
+  gas: "燃气 Gas",
+  air_quality: "空气质量 Air quality",
+  door: "门磁 Door",
+  gps: "定位器 GPS",
+};
+
+/** A one-glyph mark per device kind for dense lists. */
+export const KIND_ICON: Record<string, string> = {
+  smoke: "🔥",
+  water_level: "🌊",
+  manhole: "⛶",
+  gas: "⛽",
+  air_quality: "🌫",
+  door: "🚪",
+  gps: "📍",
+};
+
+export const DEVICE_STATE_LABEL: Record<string, string> = {
+  online: "在线 Online",
+  offline: "离线 Offline",
+  unknown: "未知 Unknown",
+};
+
+export const SEVERITY_LABEL: Record<Severity, string> = {
+  critical: "紧急 Critical",
+  major: "重要 Major",
+  minor: "次要 Minor",
+  warning: "提示 Warning",
+};
+
+export const ALARM_STATE_LABEL: Record<AlarmState, string> = {
+  active: "未处理 Active",
+  acknowledged: "已确认 Acknowledged",
+  cleared: "已清除 Cleared",
+};

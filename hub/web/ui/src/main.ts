@@ -1,7 +1,10 @@
 // Entry point: login, then the wall (tree | wall | events) under a header and over a status bar.
 import "./style.css";
+import { AlarmsPanel } from "./alarms";
 import { ApiError, getCameras, getEvents, getSite, setUnauthorizedHandler } from "./api";
 import { clearSession, loadSession, type Session } from "./auth";
+import { DevicePage } from "./devicepage";
+import { DevicePanel } from "./devices";
 import { h } from "./dom";
 import { EventsPanel } from "./events";
 import { HubSocket, type LinkState } from "./hubsocket";
@@ -9,7 +12,8 @@ import { renderChangePassword, renderLogin } from "./login";
 import { StatusBar } from "./status";
 import { clockText, isToday, setTimezone } from "./time";
 import { CameraTree } from "./tree";
-import type { Camera, CameraState, HubEvent, HubMessage } from "./types";
+import { SEVERITY_LABEL } from "./labels";
+import type { Alarm, Camera, CameraState, Device, HubEvent, HubMessage } from "./types";
 import { LAYOUTS, type LayoutId, Wall } from "./wall";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -19,6 +23,10 @@ class WallApp {
   private readonly wall: Wall;
   private readonly tree: CameraTree;
   private readonly events: EventsPanel;
+  private readonly devices: DevicePanel;
+  private readonly alarms: AlarmsPanel;
+  private devicePage: DevicePage | null = null;
+  private readonly alarmCount: HTMLSpanElement;
   private readonly status: StatusBar;
   private readonly socket: HubSocket;
   private readonly clock: HTMLSpanElement;
@@ -40,6 +48,15 @@ class WallApp {
       (ev) => this.wall.focus(ev.camera_id),
       (msg) => this.showError(msg),
     );
+    this.devices = new DevicePanel(
+      (d) => this.openDevice(d),
+      (msg) => this.showError(msg),
+    );
+    this.alarms = new AlarmsPanel(
+      (a) => this.linkAlarm(a),
+      (msg) => this.showError(msg),
+    );
+    this.alarmCount = h("span", { class: "tab-count", id: "alarm-count" });
     this.status = new StatusBar();
     this.socket = new HubSocket(
       (m) => this.onMessage(m),
@@ -65,13 +82,14 @@ class WallApp {
       this.tree.render(site, cameras);
       this.events.setCameras(cameras);
       this.wall.start(cameras, this.tree.order);
+      this.devices.start(site);
       this.updateCounts();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
       this.showError(err instanceof ApiError ? err.detail : String(err));
     }
     this.socket.start();
-    await this.events.load();
+    await Promise.all([this.events.load(), this.alarms.load().then(() => this.updateAlarmCount())]);
     await this.countToday();
   }
 
@@ -79,6 +97,8 @@ class WallApp {
     window.clearInterval(this.clockTimer);
     window.clearTimeout(this.toastTimer);
     this.socket.stop();
+    this.devices.stop();
+    this.devicePage?.close();
     this.wall.stop();
   }
 
@@ -114,7 +134,15 @@ class WallApp {
     }
     toolbar.append(h("span", { class: "hint", text: "拖动或双击摄像机上墙 Drag or double-click a camera onto the wall" }));
     const centre = h("main", { class: "wall-area" }, toolbar, this.wall.el);
-    return h("div", { class: "app" }, header, h("div", { class: "body" }, this.tree.el, centre, this.events.el), this.status.el, this.toast);
+    const left = tabs("side-tabs", [
+      { id: "tab-cameras", label: "摄像机 Cameras", panel: this.tree.el },
+      { id: "tab-devices", label: "设备 Devices", panel: this.devices.el },
+    ]);
+    const right = tabs("side-tabs right", [
+      { id: "tab-events", label: "事件 Events", panel: this.events.el },
+      { id: "tab-alarms", label: "告警 Alarms", panel: this.alarms.el, extra: this.alarmCount },
+    ]);
+    return h("div", { class: "app" }, header, h("div", { class: "body" }, left, centre, right), this.status.el, this.toast);
   }
 
   private markLayout(id: LayoutId): void {
@@ -123,6 +151,7 @@ class WallApp {
 
   private onMessage(m: HubMessage): void {
     if (m.type === "event") this.onEvent(m.data);
+    else if (m.type === "alarm") this.onAlarm(m.data);
     else if (m.type === "health") {
       for (const hl of m.data) {
         const cam = this.cameras.find((c) => c.id === hl.camera_id);
@@ -142,6 +171,42 @@ class WallApp {
     if (this.events.add(ev) !== "new") return;
     this.wall.flash(ev.camera_id);
     if (isToday(ev.start)) this.status.setEventsToday(++this.eventsToday);
+  }
+
+  private onAlarm(a: Alarm): void {
+    const change = this.alarms.upsert(a);
+    this.updateAlarmCount();
+    // Only a newly raised alarm takes over the wall; repeats and state changes update the list.
+    if (change === "new" && a.state === "active") this.linkAlarm(a);
+  }
+
+  /** Linkage: the alarm's cameras onto the wall (nearest first), flashing; the alarm shown. */
+  private linkAlarm(a: Alarm): void {
+    const cams = [...(a.cameras ?? [])].sort((x, y) => (x.distance_m ?? Infinity) - (y.distance_m ?? Infinity));
+    const shown = this.wall.link(cams.map((c) => c.camera_id));
+    selectTab(this.host, "tab-alarms");
+    const where = shown.length ? ` · 联动 ${shown.length} 路摄像机 ${shown.length} camera(s) on the wall` : "";
+    this.showToast(`${SEVERITY_LABEL[a.severity] ?? a.severity} · ${a.device_name || a.device_id} · ${a.rule_name || a.rule_id || ""}${where}`, `alarm sev-${a.severity}`);
+  }
+
+  private updateAlarmCount(): void {
+    const n = this.alarms.openCount;
+    this.alarmCount.textContent = n ? String(n) : "";
+    this.alarmCount.hidden = n === 0;
+  }
+
+  private openDevice(d: Device): void {
+    this.devicePage?.close();
+    const page = new DevicePage(
+      d,
+      () => {
+        if (this.devicePage === page) this.devicePage = null;
+      },
+      (msg) => this.showError(msg),
+    );
+    this.devicePage = page;
+    this.host.append(page.el);
+    page.start();
   }
 
   /** Events since local midnight, paging back through the store (bounded). */
@@ -192,6 +257,38 @@ class WallApp {
     window.clearTimeout(this.toastTimer);
     this.toastTimer = window.setTimeout(() => (this.toast.hidden = true), 6000);
   }
+}
+
+interface Tab {
+  id: string;
+  label: string;
+  panel: HTMLElement;
+  extra?: HTMLElement;
+}
+
+/** A column of panels of which one shows, chosen by a row of tab buttons. */
+function tabs(cls: string, list: Tab[]): HTMLElement {
+  const bar = h("div", { class: "tabbar", role: "tablist" });
+  const col = h("div", { class: `panel ${cls}` }, bar);
+  list.forEach((t, i) => {
+    const b = h("button", { class: "tab", id: t.id, role: "tab", "data-tab": t.id, text: t.label });
+    if (t.extra) b.append(t.extra);
+    b.addEventListener("click", () => selectTab(col, t.id));
+    bar.append(b);
+    t.panel.dataset["tabPanel"] = t.id;
+    t.panel.hidden = i !== 0;
+    b.classList.toggle("active", i === 0);
+    col.append(t.panel);
+  });
+  return col;
+}
+
+function selectTab(root: HTMLElement, id: string): void {
+  const btn = root.querySelector<HTMLButtonElement>(`#${id}`);
+  const col = btn?.closest(".side-tabs");
+  if (!col) return;
+  col.querySelectorAll<HTMLButtonElement>(":scope > .tabbar > .tab").forEach((b) => b.classList.toggle("active", b.id === id));
+  col.querySelectorAll<HTMLElement>(":scope > [data-tab-panel]").forEach((p) => (p.hidden = p.dataset["tabPanel"] !== id));
 }
 
 function roleLabel(role: string): string {

@@ -70,3 +70,19 @@ export function durationText(startIso: string, endIso: string): string {
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
+
+/** "14:05" (or "14:05:30" with seconds) in the site's timezone, for chart axes. */
+export function hourMinute(d: Date, seconds = false): string {
+  return d.toLocaleTimeString("zh-CN", {
+    timeZone: zone,
+    hourCycle: "h23",
+    hour: "2-digit",
+    minute: "2-digit",
+    ...(seconds ? { second: "2-digit" } : {}),
+  });
+}
+
+/** An epoch-seconds instant (the device API's unit) as a local stamp. */
+export function epochText(t: number): string {
+  return stampText(new Date(t * 1000).toISOString());
+}

@@ -87,7 +87,85 @@ export interface EventPage {
   next_before_seq: number | null;
 }
 
+export type DeviceState = "online" | "offline" | "unknown";
+export type DeviceKind = "smoke" | "water_level" | "manhole" | "gas" | "air_quality" | "door" | "gps";
+
+export interface TelemetryField {
+  key: string;
+  name?: string;
+  unit?: string | null;
+  type?: "number" | "boolean" | "string";
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  profile: string;
+  kind: DeviceKind | string;
+  grid: string;
+  grid_name?: string | null;
+  position?: number[];
+  enabled: boolean;
+  state: DeviceState | string;
+  state_reason?: string | null;
+  last_seen?: number | null;
+  last_values: Record<string, number | boolean | string | null>;
+  telemetry: TelemetryField[];
+}
+
+/** One point of a telemetry series: a raw reading (`value`) or a bucket (`avg`, `min`, `max`). */
+export interface SeriesPoint {
+  t: number;
+  value?: number;
+  avg?: number;
+  min?: number;
+  max?: number;
+}
+export interface Series {
+  device_id: string;
+  key: string;
+  resolution: string | number;
+  points: SeriesPoint[];
+}
+
+export type Severity = "critical" | "major" | "minor" | "warning";
+export type AlarmState = "active" | "acknowledged" | "cleared";
+
+export interface AlarmCamera {
+  camera_id: string;
+  camera_name?: string | null;
+  distance_m?: number | null;
+}
+
+export interface Alarm {
+  id: string | number;
+  device_id: string;
+  device_name?: string | null;
+  profile?: string | null;
+  grid_id?: string | null;
+  rule_id?: string | null;
+  rule_name?: string | null;
+  severity: Severity;
+  state: AlarmState;
+  created_at: string;
+  updated_at?: string | null;
+  acknowledged_at?: string | null;
+  cleared_at?: string | null;
+  count?: number;
+  value?: number | boolean | string | null;
+  key?: string | null;
+  position?: number[] | null;
+  assignee?: string | null;
+  cameras?: AlarmCamera[];
+}
+
+export interface AlarmPage {
+  items: Alarm[];
+  next_before_id: number | string | null;
+}
+
 export type HubMessage =
   | { type: "hello"; [k: string]: unknown }
   | { type: "event"; data: HubEvent }
-  | { type: "health"; data: Health[] };
+  | { type: "health"; data: Health[] }
+  | { type: "alarm"; data: Alarm };

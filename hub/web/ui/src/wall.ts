@@ -191,6 +191,25 @@ export class Wall {
     this.select(0);
   }
 
+  /**
+   * Alarm linkage: the given cameras (nearest first) take the first tiles, the cameras they
+   * displace move down in order, and the layout grows to 4 or 1+5 if the current one is too
+   * small. Returns the ids actually shown; their tiles flash.
+   */
+  link(cameraIds: string[]): string[] {
+    const ids = [...new Set(cameraIds)].filter((id) => this.cameras.get(id)?.enabled);
+    if (!ids.length) return [];
+    const want = Math.min(ids.length, 6);
+    if (this.visibleCount() < want) this.layout = want <= 1 ? "1" : want <= 4 ? "4" : "1+5";
+    const shown = ids.slice(0, this.visibleCount());
+    const rest = this.cams.filter((id): id is string => id !== null && !shown.includes(id));
+    this.cams = Array.from({ length: MAX_TILES }, (_, i) => (i < shown.length ? shown[i] : rest[i - shown.length]) ?? null);
+    if (this.selected >= this.visibleCount()) this.select(-1);
+    this.render();
+    for (const id of shown) this.flash(id);
+    return shown;
+  }
+
   flash(cameraId: string): void {
     const n = this.visibleCount();
     this.tiles.forEach((t, i) => {

@@ -1,0 +1,367 @@
+"""The rule engine: device telemetry in, alarm triggers and clears out.
+
+Consumes ``devices.telemetry`` (bus group ``rules``) and evaluates each device's profile rules:
+
+- threshold: the latest value;
+- duration: the condition held continuously for ``for_seconds``, by telemetry timestamps;
+- rate: change of the key per minute over ``window_seconds`` (needs half a window of history);
+- missing: no telemetry (of the key, or of anything) for longer than the condition's seconds.
+  Deadlines sit in one heap for all devices, serviced by one task on the event loop; a device is
+  watched from its first report (or its stored state), not from hub start.
+
+Severities are checked from the most severe down. An active rule clears when its ``clear``
+condition holds, or, without one, when no create condition holds. State per device x rule is
+written back in batches and loaded at start, so a restart resumes half-elapsed durations,
+rate windows and missing deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import operator
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.bus.base import Bus, Subscription
+from hub.bus.events import TOPIC_DEVICE_TELEMETRY
+from hub.config import SEVERITIES, AlarmRule, Condition, Severity
+from hub.devices.alarms import AlarmBook, Trigger
+from hub.devices.linkage import Linkage
+from hub.devices.registry import DeviceRegistry, Known
+from hub.store.models import RuleStateRow
+
+log = logging.getLogger(__name__)
+
+RATE_SAMPLES = 256
+"""Bound on a rate window's samples; older ones are thinned out beyond this."""
+FLUSH_EVERY = 1.0
+MISSING_SLACK = 1e-3
+
+Value = float | bool | str
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def holds(cond: Condition, value: Value | None) -> bool:
+    if value is None:
+        return False
+    target = cond.value
+    # A flag never compares with a number (bool is an int in Python), nor text with either.
+    if isinstance(value, bool) != isinstance(target, bool):
+        return False
+    if isinstance(value, str) != isinstance(target, str):
+        return False
+    try:
+        return bool(_OPS[cond.op](value, target))
+    except TypeError:
+        return False
+
+
+@dataclass
+class RuleState:
+    """What one device x rule remembers between messages (JSON-able, stored)."""
+
+    active: Severity | None = None
+    since: dict[str, float] = field(default_factory=dict)
+    """duration: severity -> ts its condition started holding."""
+    window: list[list[float]] = field(default_factory=list)
+    """rate: [ts, value] samples, oldest first."""
+    last_seen: float | None = None
+    """missing: clock time of the last matching telemetry."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "since": self.since,
+            "window": self.window,
+            "last_seen": self.last_seen,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RuleState:
+        return cls(
+            d.get("active"),
+            dict(d.get("since") or {}),
+            list(d.get("window") or []),
+            d.get("last_seen"),
+        )
+
+
+def _severities(rule: AlarmRule) -> list[Severity]:
+    return [s for s in SEVERITIES if s in rule.create]
+
+
+def _number(v: Value | None) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return float(v)
+
+
+class RuleEngine:
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        alarms: AlarmBook,
+        linkage: Linkage,
+        bus: Bus,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], float] = time.time,
+        timers: bool = True,
+    ) -> None:
+        """``clock``: the time missing deadlines are measured in (wall clock by default; tests
+        of simulated days pass their own and call :meth:`expire`). ``timers``: run the deadline
+        task (off when the caller drives :meth:`expire`)."""
+        self.registry = registry
+        self.alarms = alarms
+        self.linkage = linkage
+        self.bus = bus
+        self.engine = engine
+        self.clock = clock
+        self.timers = timers
+        self.states: dict[tuple[str, str], RuleState] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        self._heap: list[tuple[float, str, str]] = []
+        self._queued: dict[tuple[str, str], float] = {}
+        """device x rule -> its earliest queued deadline."""
+        self._wake = asyncio.Event()
+        self._sub: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.evaluated = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, *, subscribe: bool = True) -> None:
+        await self.load()
+        if subscribe:
+            self._sub = self.bus.subscribe(TOPIC_DEVICE_TELEMETRY, group="rules")
+            self._tasks.append(asyncio.create_task(self._consume(), name="rules-consume"))
+        self._tasks.append(asyncio.create_task(self._flush_forever(), name="rules-flush"))
+        if self.timers:
+            self._tasks.append(asyncio.create_task(self._deadlines(), name="rules-deadlines"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+        await self.flush()
+
+    async def load(self) -> None:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(RuleStateRow))).all()
+        for r in rows:
+            self.states[(r.device_id, r.rule_id)] = RuleState.from_json(r.state)
+        for (dev, rid), st in self.states.items():
+            k = self.registry.active(dev)
+            rule = _rule(k, rid) if k is not None else None
+            if rule is not None and rule.kind == "missing" and st.last_seen is not None:
+                self._arm(dev, rule, st)
+
+    async def flush(self) -> None:
+        if not self._dirty:
+            return
+        keys, self._dirty = self._dirty, set()
+        rows = [
+            {"device_id": d, "rule_id": r, "state": self.states[(d, r)].to_json()}
+            for d, r in keys
+            if (d, r) in self.states
+        ]
+        if not rows:
+            return
+        async with self.engine.begin() as conn:
+            ins: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+                RuleStateRow
+            )
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["device_id", "rule_id"], set_={"state": ins.excluded.state}
+                ),
+                rows,
+            )
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("cannot store rule state")
+
+    async def _consume(self) -> None:
+        assert self._sub is not None
+        while True:
+            msg = await self._sub.get()
+            try:
+                d = msg.data
+                await self.on_telemetry(
+                    d["device_id"], datetime.fromisoformat(d["ts"]).timestamp(), d["values"]
+                )
+            except Exception:
+                log.exception("rule evaluation failed for %s", msg.data.get("device_id"))
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    async def on_telemetry(self, device_id: str, ts: float, values: dict[str, Value]) -> None:
+        k = self.registry.active(device_id)
+        if k is None or not k.profile.alarm_rules:
+            return
+        self.evaluated += 1
+        now = self.clock()
+        for rule in k.profile.alarm_rules:
+            key = (device_id, rule.id)
+            st = self.states.get(key)
+            if st is None:
+                st = self.states[key] = RuleState()
+            if rule.kind == "missing":
+                if rule.key is not None and rule.key not in values:
+                    continue
+                st.last_seen = now
+                self._dirty.add(key)
+                if st.active is not None:
+                    await self._set(k, rule, st, None, None, ts)
+                self._arm(device_id, rule, st)
+                continue
+            assert rule.key is not None
+            v = values.get(rule.key)
+            if v is None:
+                continue
+            sev, observed = self._evaluate(rule, st, ts, v)
+            self._dirty.add(key)
+            if sev is not None:
+                await self._set(k, rule, st, sev, observed, ts)
+            elif st.active is not None and (rule.clear is None or holds(rule.clear, observed)):
+                await self._set(k, rule, st, None, observed, ts)
+
+    def _evaluate(
+        self, rule: AlarmRule, st: RuleState, ts: float, v: Value
+    ) -> tuple[Severity | None, Value | None]:
+        """The most severe severity whose create condition holds, and the value judged."""
+        if rule.kind == "threshold":
+            return next((s for s in _severities(rule) if holds(rule.create[s], v)), None), v
+        if rule.kind == "duration":
+            assert rule.for_seconds is not None
+            found: Severity | None = None
+            for s in _severities(rule):
+                if holds(rule.create[s], v):
+                    start = st.since.setdefault(s, ts)
+                    if found is None and ts - start >= rule.for_seconds:
+                        found = s
+                else:
+                    st.since.pop(s, None)
+            return found, v
+        # rate
+        x = _number(v)
+        if x is None:
+            return None, None
+        w = st.window
+        w.append([ts, x])
+        while w and w[0][0] < ts - rule.window_seconds:
+            w.pop(0)
+        if len(w) > RATE_SAMPLES:
+            del w[1 : len(w) - RATE_SAMPLES + 1]
+        t0, v0 = w[0]
+        if ts - t0 < rule.window_seconds / 2:
+            return None, None
+        rate = (x - v0) / (ts - t0) * 60.0
+        return next((s for s in _severities(rule) if holds(rule.create[s], rate)), None), rate
+
+    async def _set(
+        self,
+        k: Known,
+        rule: AlarmRule,
+        st: RuleState,
+        sev: Severity | None,
+        value: Value | None,
+        ts: float,
+    ) -> None:
+        st.active = sev
+        self._dirty.add((k.device.id, rule.id))
+        if sev is None:
+            await self.alarms.condition_cleared(k.device.id, rule.id)
+            return
+        cams = self.linkage.for_device(k.device.id, k.device.position)
+        await self.alarms.trigger(Trigger(k, rule, sev, value, ts), cams)
+
+    # -- missing-data deadlines ------------------------------------------------------------
+
+    def _arm(self, device_id: str, rule: AlarmRule, st: RuleState) -> None:
+        """Make sure a deadline is queued; a stale one is re-queued when it comes due."""
+        key = (device_id, rule.id)
+        if st.last_seen is None:
+            return
+        due = self._next_due(rule, st)
+        queued = self._queued.get(key)
+        if due is None or (queued is not None and queued <= due):
+            return
+        # An earlier deadline than the queued one (the device reported after an alarm): queue
+        # it too; the later entry is harmless when it comes due.
+        self._queued[key] = due
+        heapq.heappush(self._heap, (due, device_id, rule.id))
+        if self._heap[0][0] == due:
+            self._wake.set()
+
+    def _next_due(self, rule: AlarmRule, st: RuleState) -> float | None:
+        """The next time the silence makes a more severe condition hold."""
+        assert st.last_seen is not None
+        rank = SEVERITIES.index(st.active) if st.active is not None else len(SEVERITIES)
+        limits = [
+            float(c.value)
+            for s, c in rule.create.items()
+            if SEVERITIES.index(s) < rank and _number(c.value) is not None
+        ]
+        return st.last_seen + min(limits) + MISSING_SLACK if limits else None
+
+    async def expire(self, now: float) -> None:
+        """Fire every missing-data deadline due by ``now``."""
+        while self._heap and self._heap[0][0] <= now:
+            due, device_id, rule_id = heapq.heappop(self._heap)
+            if self._queued.get((device_id, rule_id)) == due:
+                del self._queued[(device_id, rule_id)]
+            k = self.registry.active(device_id)
+            rule = _rule(k, rule_id) if k is not None else None
+            st = self.states.get((device_id, rule_id))
+            if k is None or rule is None or st is None or st.last_seen is None:
+                continue
+            gap = now - st.last_seen
+            sev = next((s for s in _severities(rule) if holds(rule.create[s], gap)), None)
+            if sev is not None and sev != st.active:
+                try:
+                    await self._set(k, rule, st, sev, round(gap, 3), now)
+                except Exception:
+                    log.exception("cannot raise missing-data alarm for %s", device_id)
+            self._arm(device_id, rule, st)
+
+    async def _deadlines(self) -> None:
+        while True:
+            self._wake.clear()
+            delay = self._heap[0][0] - self.clock() if self._heap else None
+            if delay is None or delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            await self.expire(self.clock())
+
+
+def _rule(k: Known, rule_id: str) -> AlarmRule | None:
+    return next((r for r in k.profile.alarm_rules if r.id == rule_id), None)
