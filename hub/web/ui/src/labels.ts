@@ -45,14 +45,16 @@ export const KIND_LABEL: Record<string, string> = {
 };
 
 /** A one-glyph mark per device kind for dense lists. */
+// One CJK character per kind: it renders wherever the Chinese labels do (emoji need a colour
+// emoji font that control-room PCs and headless browsers often lack).
 export const KIND_ICON: Record<string, string> = {
-  smoke: "🔥",
-  water_level: "🌊",
-  manhole: "⛶",
-  gas: "⛽",
-  air_quality: "🌫",
-  door: "🚪",
-  gps: "📍",
+  smoke: "烟",
+  water_level: "水",
+  manhole: "井",
+  gas: "燃",
+  air_quality: "气",
+  door: "门",
+  gps: "位",
 };
 
 export const DEVICE_STATE_LABEL: Record<string, string> = {
