@@ -10,9 +10,11 @@ between the write and the acks means a redelivery, i.e. a duplicate row (at-leas
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +24,7 @@ from hub.devices import metrics, validate
 from hub.devices.mqtt import Inbound, MqttLink
 from hub.devices.presence import Presence
 from hub.devices.registry import DeviceRegistry
-from hub.devices.repo import DeviceRepo, DeviceState
+from hub.devices.repo import DeviceRepo, DeviceState, TelemetryTuple
 from hub.devices.validate import Reading, Rejected
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,25 @@ def iso(ts: float) -> str:
 
 def presence_json(s: DeviceState) -> dict[str, Any]:
     return {"device_id": s.device_id, "state": s.state, "reason": s.reason, "ts": iso(s.changed_at)}
+
+
+def _snapshot(s: DeviceState) -> DeviceState:
+    return dataclasses.replace(s, last_values=dict(s.last_values))
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """One validated batch, waiting for its turn to be stored, acked and published."""
+
+    t0: float
+    size: int
+    rows: list[TelemetryTuple]
+    dead: list[dict[str, Any]]
+    states: list[DeviceState]
+    acks: dict[int, list[int]]
+    readings: list[Reading]
+    events: list[dict[str, Any]]
+    presences: list[dict[str, Any]]
 
 
 class _Sampler:
@@ -103,21 +124,44 @@ class IngestWorker:
 
     async def _run(self) -> None:
         inbox = self.link.inbox
-        while True:
-            self._wake.clear()
-            if not inbox:
-                await self._wake.wait()
-                continue
-            n = min(len(inbox), BATCH_MAX)
-            batch = [inbox.popleft() for _ in range(n)]
-            self.link.room_freed()
-            try:
-                await self.process(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Unacked: the broker redelivers after a reconnect. Never let the loop die.
-                log.exception("ingest batch failed; its messages stay unacked")
+        pending: asyncio.Task[None] | None = None
+        try:
+            while True:
+                self._wake.clear()
+                if not inbox:
+                    if pending is not None:
+                        await self._settle(pending)
+                        pending = None
+                        continue
+                    await self._wake.wait()
+                    continue
+                n = min(len(inbox), BATCH_MAX)
+                batch = [inbox.popleft() for _ in range(n)]
+                self.link.room_freed()
+                try:
+                    # Validating this batch overlaps the previous batch's write; its write starts
+                    # only once the previous batch is stored, acked and published: order holds.
+                    prepared = self._prepare(batch)
+                except Exception:
+                    log.exception("ingest batch failed; its messages stay unacked")
+                    continue
+                if pending is not None:
+                    await self._settle(pending)
+                pending = asyncio.create_task(self._commit(prepared))
+        finally:
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+    @staticmethod
+    async def _settle(task: asyncio.Task[None]) -> None:
+        try:
+            await task
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Unacked: the broker redelivers after a reconnect. Never let the loop die.
+            log.exception("ingest batch failed; its messages stay unacked")
 
     def _topic(self, topic: str) -> tuple[str, validate.Kind]:
         hit = self._topics.get(topic)
@@ -134,9 +178,13 @@ class IngestWorker:
         return hit
 
     async def process(self, batch: list[Inbound]) -> None:
+        """Validate, store, ack and publish one batch."""
+        await self._commit(self._prepare(batch))
+
+    def _prepare(self, batch: list[Inbound]) -> _Prepared:
         t0 = time.perf_counter()
         now = time.time()
-        rows: list[dict[str, Any]] = []
+        rows: list[TelemetryTuple] = []
         dead: list[dict[str, Any]] = []
         readings: list[Reading] = []
         events: list[dict[str, Any]] = []
@@ -187,29 +235,12 @@ class IngestWorker:
                             continue
                         readings.append(r)
                         merged.update(r.values)
+                        ts, seq = r.ts, r.seq
                         for key, v in r.values.items():
                             if isinstance(v, str):
-                                rows.append(
-                                    {
-                                        "device_id": device_id,
-                                        "key": key,
-                                        "ts": r.ts,
-                                        "seq": r.seq,
-                                        "value": None,
-                                        "text": v,
-                                    }
-                                )
+                                rows.append((device_id, key, ts, seq, None, v))
                             else:
-                                rows.append(
-                                    {
-                                        "device_id": device_id,
-                                        "key": key,
-                                        "ts": r.ts,
-                                        "seq": r.seq,
-                                        "value": float(v),
-                                        "text": None,
-                                    }
-                                )
+                                rows.append((device_id, key, ts, seq, float(v), None))
                     if merged or readings:
                         touched.add(device_id)
                         if presence.seen(device_id, now, merged):
@@ -235,27 +266,33 @@ class IngestWorker:
             except Rejected as exc:
                 reject(exc, device_id, topic, payload)
 
-        states = [presence.states[d] for d in touched if d in presence.states]
-        await self._write(rows, dead, states)
-        for gen, mids in acks.items():
+        # Rows are taken now: the next batch's validation moves these states on before this
+        # batch is written, and a state must not be stored ahead of the data that caused it.
+        states = [_snapshot(presence.states[d]) for d in touched if d in presence.states]
+        presences = [presence_json(s) for s in [*came_online, *changed.values()]]
+        return _Prepared(t0, len(batch), rows, dead, states, acks, readings, events, presences)
+
+    async def _commit(self, p: _Prepared) -> None:
+        await self._write(p.rows, p.dead, p.states)
+        for gen, mids in p.acks.items():
             self.link.ack(gen, mids)
-        self.processed += len(batch)
-        self.accepted += len(readings)
-        metrics.ACCEPTED.labels("telemetry").inc(len(readings))
+        self.processed += p.size
+        self.accepted += len(p.readings)
+        metrics.ACCEPTED.labels("telemetry").inc(len(p.readings))
         bus = self.bus
-        for r in readings:
+        for r in p.readings:
             await bus.publish(
                 TOPIC_DEVICE_TELEMETRY,
                 {"device_id": r.device_id, "ts": iso(r.ts), "seq": r.seq, "values": r.values},
             )
-        for e in events:
+        for e in p.events:
             await bus.publish(TOPIC_DEVICE_EVENTS, e)
-        for s in [*came_online, *changed.values()]:
-            await bus.publish(TOPIC_DEVICE_PRESENCE, presence_json(s))
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - t0)
+        for pj in p.presences:
+            await bus.publish(TOPIC_DEVICE_PRESENCE, pj)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - p.t0)
 
     async def _write(
-        self, rows: list[dict[str, Any]], dead: list[dict[str, Any]], states: list[DeviceState]
+        self, rows: list[TelemetryTuple], dead: list[dict[str, Any]], states: list[DeviceState]
     ) -> None:
         delay = 0.1
         while True:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 import threading
 import time
 from collections import deque
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -38,11 +39,32 @@ SHARE_GROUP = "hub-ingest"
 SESSION_EXPIRY = 7 * 86_400
 RECEIVE_MAXIMUM = 20_000
 """Unacked QoS 1 messages the broker may have in flight to us (MQTT 5 Receive Maximum)."""
+_PUBACK = struct.Struct("!BBH")
 INBOX_MAX = 50_000
 """Past this many queued messages the network thread waits: TCP backpressure to the broker."""
 
 Inbound = tuple[int, int, int, str, bytes]
 """(connection generation, mid, qos, topic, payload)"""
+
+
+READ_BURST = 256
+"""Packets read per wake-up of the network thread."""
+
+
+class _Client(paho.Client):
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        # paho reads one packet per select() unless its own publishes are in flight, which costs
+        # a select() per received message; read what the socket holds, up to a bound that keeps
+        # keepalive and writes serviced. Same semantics as paho's loop_read otherwise.
+        for _ in range(READ_BURST):
+            if self._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 def subscriptions(shared: bool) -> list[str]:
@@ -84,7 +106,7 @@ class MqttLink:
 
     def _make_client(self) -> paho.Client:
         ep = self.endpoint
-        c = paho.Client(
+        c = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=ep.client_id,
             protocol=paho.MQTTv5 if ep.mqtt5 else paho.MQTTv311,
@@ -132,10 +154,13 @@ class MqttLink:
         self._client.loop_stop()
 
     def ack(self, gen: int, acks: list[int]) -> None:
-        if gen != self.gen:
+        if gen != self.gen or not acks:
             return
-        for mid in acks:
-            self._client.ack(mid, 1)
+        # One queued write for the whole batch: paho's per-ack path costs a wake-up byte, a queue
+        # entry and a send() per message on both threads. A PUBACK without reason code or
+        # properties (remaining length 2) means success in MQTT 3.1.1 and 5 alike.
+        packet = b"".join([_PUBACK.pack(paho.PUBACK, 2, mid) for mid in acks])
+        self._client._packet_queue(paho.PUBACK, packet, 0, 1)
 
     def room_freed(self) -> None:
         with self._room:

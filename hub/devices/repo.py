@@ -44,6 +44,27 @@ class DeviceState:
         }
 
 
+TelemetryTuple = tuple[str, str, float, int | None, float | None, str | None]
+"""(device_id, key, ts, seq, value, text): one row of the telemetry table."""
+_TELEMETRY_COLS = ("device_id", "key", "ts", "seq", "value", "text")
+
+
+def _telemetry_insert(paramstyle: str) -> str:
+    n = len(_TELEMETRY_COLS)
+    if paramstyle == "qmark":
+        marks = ["?"] * n
+    elif paramstyle == "numeric_dollar":
+        marks = [f"${i}" for i in range(1, n + 1)]
+    elif paramstyle == "numeric":
+        marks = [f":{i}" for i in range(1, n + 1)]
+    elif paramstyle in ("format", "pyformat"):
+        marks = ["%s"] * n
+    else:
+        raise ValueError(f"unsupported DB-API paramstyle {paramstyle!r}")
+    cols = ", ".join(f'"{c}"' for c in _TELEMETRY_COLS)
+    return f'INSERT INTO "{TelemetryRow.__tablename__}" ({cols}) VALUES ({", ".join(marks)})'
+
+
 def _upsert_states(conn: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
     stmt: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
         DeviceStateRow
@@ -116,13 +137,14 @@ class DeviceRepo:
 
     async def write_batch(
         self,
-        telemetry: Sequence[dict[str, Any]],
+        telemetry: list[TelemetryTuple],
         dead_letters: Sequence[dict[str, Any]],
         states: Sequence[DeviceState],
     ) -> None:
         async with self.engine.begin() as conn:
             if telemetry:
-                await conn.execute(insert(TelemetryRow), list(telemetry))
+                # Plain tuples through the driver's executemany: no per-row parameter dicts.
+                await conn.exec_driver_sql(_telemetry_insert(conn.dialect.paramstyle), telemetry)
             if dead_letters:
                 await conn.execute(insert(DeadLetterRow), list(dead_letters))
             if states:

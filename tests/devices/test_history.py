@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.devices.history import DAY, Retention, TelemetryHistory
-from hub.devices.repo import DeviceRepo
+from hub.devices.repo import DeviceRepo, TelemetryTuple
 from hub.store.db import Store, open_store
 
 NOW = 1_800_000_000.0  # a whole hour (divisible by 3600)
@@ -18,18 +18,8 @@ async def store(tmp_path: object) -> Store:
     await s.close()
 
 
-def _rows(device: str, key: str, start: float, n: int, step: float) -> list[dict[str, object]]:
-    return [
-        {
-            "device_id": device,
-            "key": key,
-            "ts": start + i * step,
-            "seq": i,
-            "value": float(i % 10),
-            "text": None,
-        }
-        for i in range(n)
-    ]
+def _rows(device: str, key: str, start: float, n: int, step: float) -> list[TelemetryTuple]:
+    return [(device, key, start + i * step, i, float(i % 10), None) for i in range(n)]
 
 
 async def test_raw_series_and_rebucketing(store: Store) -> None:
@@ -82,16 +72,7 @@ async def test_late_data_merges_into_existing_rollups(store: Store) -> None:
     await repo.write_batch(_rows("d1", "level", old, 60, 1.0), [], [])
     await hist.maintain(NOW)
     await repo.write_batch(
-        [
-            {
-                "device_id": "d1",
-                "key": "level",
-                "ts": old + 5,
-                "seq": 99,
-                "value": 50.0,
-                "text": None,
-            }
-        ],
+        [("d1", "level", old + 5, 99, 50.0, None)],
         [],
         [],
     )

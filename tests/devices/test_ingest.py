@@ -10,11 +10,12 @@ import orjson
 from broker_fixtures import RunningBroker, connect_client
 from ingest_helpers import DEVICE_IDS, Publisher, running_ingest, wait_for
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 from hub.devices.ingest import SAMPLE_TOTAL
 from hub.devices.validate import HUB_STATE_TOPIC, REASONS
+from hub.store.db import open_store
 from hub.store.models import TelemetryRow
 
 
@@ -177,3 +178,33 @@ async def test_hub_state_is_retained_online_and_offline_on_stop(
         assert orjson.loads(msg.payload)["state"] == "offline"
     finally:
         await asyncio.to_thread(watcher.close)
+
+
+async def test_acked_messages_are_not_redelivered_after_restart(
+    mqtt_broker: RunningBroker, tmp_path: Path
+) -> None:
+    """Acks go out batched in one write: the broker must take every one of them."""
+    creds = await mqtt_broker.provision("dev-1")
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    total = 3000
+    try:
+        pub = await asyncio.to_thread(Publisher, mqtt_broker, "dev-1", creds.password)
+        try:
+            async with running_ingest(mqtt_broker, tmp_path, store=store) as ing:
+                worker = ing.service.worker
+                assert worker is not None
+                await asyncio.to_thread(pub.stream, 1, total)
+                assert await asyncio.to_thread(pub.wait_acked, 30)
+                await wait_for(lambda: worker.accepted == total, 30)
+                await asyncio.sleep(0.5)  # the acks leave the network thread
+            async with running_ingest(mqtt_broker, tmp_path, store=store) as ing:
+                await asyncio.sleep(1.0)  # a redelivery of unacked messages comes at connect
+                assert ing.service.worker is not None
+                assert ing.service.worker.processed == 0
+        finally:
+            await asyncio.to_thread(pub.close)
+        async with store.engine.connect() as conn:
+            n = (await conn.execute(select(func.count()).select_from(TelemetryRow))).scalar_one()
+        assert n == total
+    finally:
+        await store.close()
