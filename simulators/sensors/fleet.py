@@ -163,6 +163,10 @@ class SensorFleet:
         assert self._loop is not None
         dc = self.devices[device_id]
         dc.sock = sock
+        # A quick reconnect can reuse the fd of a socket whose removal has not run yet: drop any
+        # registration of this fd before adding ours.
+        self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
         self._loop.add_reader(sock, dc.client.loop_read)
         if dc.client.want_write():
             self._loop.add_writer(sock, dc.client.loop_write)
