@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 from hub.config import SEVERITIES, AlarmRule, Condition, Severity
@@ -157,11 +158,7 @@ class RuleEngine:
             self._tasks.append(asyncio.create_task(self._deadlines(), name="rules-deadlines"))
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._sub is not None:
             await self._sub.close()

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub.aio import cancel_and_wait
 from hub.bus.base import Bus
 from hub.bus.events import TOPIC_DEVICE_PRESENCE
 from hub.config import Device, Settings, Site
@@ -124,9 +125,7 @@ class DeviceService:
         if self.worker is not None:
             await self.worker.stop()
         await self.rules.stop()
-        if self._maint is not None:
-            self._maint.cancel()
-            await asyncio.gather(self._maint, return_exceptions=True)
+        await cancel_and_wait([self._maint])
         await self.presence.stop()
 
     async def _expired(self, states: list[DeviceState]) -> None:

@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 
@@ -29,16 +29,7 @@ Reason = Literal[
     "flood",
     "topic_mismatch",
 ]
-REASONS: tuple[Reason, ...] = (
-    "malformed_json",
-    "wrong_type",
-    "unknown_device",
-    "unknown_key",
-    "out_of_range",
-    "oversized",
-    "flood",
-    "topic_mismatch",
-)
+REASONS: tuple[Reason, ...] = get_args(Reason)
 
 Kind = Literal["telemetry", "status", "events"]
 _KINDS: frozenset[str] = frozenset(("telemetry", "status", "events"))

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from hub.aio import cancel_and_wait
 from hub.bus import Bus
 from hub.bus.events import TOPIC_CAMERA_HEALTH, TOPIC_DETECTIONS, Box, CameraHealth, DetectionEvent
 from hub.config import Camera, Settings, Site
@@ -193,10 +194,7 @@ class CameraService:
             return
         self._started = False
         collector().remove(self)
-        if self._health_task is not None:
-            self._health_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._health_task
+        await cancel_and_wait([self._health_task])
         sources = [c.source for c in self._cams.values() if c.source is not None]
         for src in sources:
             src.request_stop()

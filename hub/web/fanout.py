@@ -7,13 +7,13 @@ queue is full is dropped (it reconnects and reloads the list) instead of bufferi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 import orjson
 from prometheus_client import Counter, Gauge
 
+from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
 from hub.bus.events import TOPIC_ALARMS, TOPIC_EVENTS_RECORDED
 from hub.config import Site
@@ -68,11 +68,7 @@ class EventFanout:
         ]
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._sub is not None:
             await self._sub.close()

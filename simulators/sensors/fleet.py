@@ -26,6 +26,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hub.aio import cancel_and_wait
 from hub.config import Device, DeviceProfile, Site
 from hub.ids import new_id
 from simulators.sensors.anomalies import Anomaly, TruthWriter
@@ -239,11 +240,7 @@ class SensorFleet:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         for task in list(self._connecting):
             task.cancel()
