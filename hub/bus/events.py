@@ -79,7 +79,8 @@ class CameraHealth(BaseModel):
 TOPIC_DEVICE_PRESENCE = "devices.presence"
 """DevicePresence, on every online/offline change."""
 TOPIC_DEVICE_TELEMETRY = "devices.telemetry"
-"""DeviceTelemetry: accepted (validated and stored) telemetry, one message per reading."""
+"""DeviceTelemetryBatch: accepted (validated and stored) telemetry, one message per ingest batch
+(up to 2,000 readings): a message per reading cost as much as validating it."""
 TOPIC_DEVICE_EVENTS = "devices.events"
 """DeviceEvent: what devices publish on hub/v1/devices/{id}/events."""
 
@@ -98,9 +99,14 @@ class DevicePresence(BaseModel):
 
 class DeviceTelemetry(BaseModel):
     device_id: str
-    ts: datetime
+    ts: float
+    """Epoch seconds (not ISO like other events: this is the high-volume stream)."""
     seq: int | None = None
     values: dict[str, float | bool | str]
+
+
+class DeviceTelemetryBatch(BaseModel):
+    readings: list[DeviceTelemetry]
 
 
 class DeviceEvent(BaseModel):

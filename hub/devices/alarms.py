@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.bus.base import Bus
 from hub.bus.events import TOPIC_ALARMS
-from hub.config import AlarmRule, Severity
+from hub.config import SEVERITIES, AlarmRule, Severity
+from hub.devices import metrics
 from hub.devices.registry import Known
 from hub.errors import NotFoundError
 from hub.store.models import AlarmChangeRow, AlarmRow
@@ -75,6 +76,8 @@ class AlarmBook:
         self.engine = engine
         self.bus = bus
         self._open: dict[tuple[str, str], int] = {}
+        self._severity: dict[int, str] = {}
+        """Open alarm id -> its severity, for the ``hub_alarms_active`` gauge."""
         # One writer at a time: the engine and the API both change alarms.
         self._lock = asyncio.Lock()
 
@@ -82,12 +85,23 @@ class AlarmBook:
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(AlarmRow.id, AlarmRow.device_id, AlarmRow.rule_id).where(
-                        AlarmRow.state.in_(OPEN_STATES)
-                    )
+                    select(
+                        AlarmRow.id, AlarmRow.device_id, AlarmRow.rule_id, AlarmRow.severity
+                    ).where(AlarmRow.state.in_(OPEN_STATES))
                 )
             ).all()
         self._open = {(r.device_id, r.rule_id): r.id for r in rows}
+        self._severity = {r.id: r.severity for r in rows}
+        self._gauge()
+
+    def _gauge(self) -> None:
+        # Set from this book's own view (not inc/dec): the gauge is process-wide and must not
+        # drift when a book is reloaded or a second one exists (tests).
+        counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        for sev in self._severity.values():
+            counts[sev] = counts.get(sev, 0) + 1
+        for sev, n in counts.items():
+            metrics.ALARMS_ACTIVE.labels(sev).set(n)
 
     def open_id(self, device_id: str, rule_id: str) -> int | None:
         return self._open.get((device_id, rule_id))
@@ -100,6 +114,7 @@ class AlarmBook:
         dev = t.known.device
         async with self._lock, self.engine.begin() as conn:
             aid = self._open.get((dev.id, t.rule.id))
+            created = aid is None
             if aid is None:
                 aid = int(
                     (
@@ -150,6 +165,12 @@ class AlarmBook:
                         conn, aid, now, "severity", SYSTEM, {"from": cur, "to": t.severity}
                     )
             doc = await _read(conn, aid)
+        # Counted once committed, so a failed write is not counted.
+        if created:
+            metrics.ALARMS_RAISED.labels(t.severity).inc()
+        if self._severity.get(aid) != t.severity:
+            self._severity[aid] = t.severity
+            self._gauge()
         await self.bus.publish(TOPIC_ALARMS, doc)
         return doc
 
@@ -228,7 +249,11 @@ class AlarmBook:
             self._open.pop((doc["device_id"], doc["rule_id"]), None)
             return True
 
-        return await self._mutate(alarm_id, change)
+        doc = await self._mutate(alarm_id, change)
+        if self._severity.pop(alarm_id, None) is not None:
+            metrics.ALARMS_CLEARED.inc()
+            self._gauge()
+        return doc
 
     async def assign(self, alarm_id: int, assignee: str | None, actor: str) -> dict[str, Any]:
         async def change(conn: AsyncConnection, doc: dict[str, Any], now: datetime) -> bool:

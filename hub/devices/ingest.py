@@ -108,10 +108,9 @@ class IngestWorker:
         self._topics: dict[str, tuple[str, validate.Kind] | Rejected] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._loop = asyncio.get_running_loop()
 
-    def wake_threadsafe(self) -> None:
-        self._loop.call_soon_threadsafe(self._wake.set)
+    def wake(self) -> None:
+        self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="mqtt-ingest")
@@ -229,7 +228,7 @@ class IngestWorker:
                         raise Rejected("flood", "over the profile's max_messages_per_minute")
                     doc = validate.load_json(payload)
                     merged: dict[str, object] = {}
-                    for r in validate.telemetry(device_id, doc, known.fields, now):
+                    for r in validate.telemetry(device_id, doc, known.checks, now):
                         if isinstance(r, Rejected):
                             reject(r, device_id, topic, payload)
                             continue
@@ -241,7 +240,7 @@ class IngestWorker:
                                 rows.append((device_id, key, ts, seq, None, v))
                             else:
                                 rows.append((device_id, key, ts, seq, float(v), None))
-                    if merged or readings:
+                    if merged:
                         touched.add(device_id)
                         if presence.seen(device_id, now, merged):
                             came_online.append(presence.states[device_id])
@@ -280,10 +279,15 @@ class IngestWorker:
         self.accepted += len(p.readings)
         metrics.ACCEPTED.labels("telemetry").inc(len(p.readings))
         bus = self.bus
-        for r in p.readings:
+        if p.readings:
             await bus.publish(
                 TOPIC_DEVICE_TELEMETRY,
-                {"device_id": r.device_id, "ts": iso(r.ts), "seq": r.seq, "values": r.values},
+                {
+                    "readings": [
+                        {"device_id": r.device_id, "ts": r.ts, "seq": r.seq, "values": r.values}
+                        for r in p.readings
+                    ]
+                },
             )
         for e in p.events:
             await bus.publish(TOPIC_DEVICE_EVENTS, e)

@@ -1,8 +1,14 @@
-"""Prometheus counters of the MQTT ingest (module-level: one registration per process)."""
+"""Prometheus metrics of the MQTT ingest, presence, rule engine and alarms (module-level: one
+registration per process; docs/operations.md lists them)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 REJECTED = Counter(
     "hub_mqtt_rejected_total", "MQTT messages (or batch readings) rejected, by reason", ["reason"]
@@ -18,3 +24,71 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 STORE_RETRIES = Counter("hub_mqtt_store_retries_total", "Ingest batches whose write was retried")
+
+# -- rule engine and alarms ------------------------------------------------------------------
+
+RULE_EVALUATIONS = Counter(
+    "hub_rules_evaluations_total", "Telemetry readings evaluated against a device's alarm rules"
+)
+RULE_STATE_FLUSH_SECONDS = Histogram(
+    "hub_rule_state_flush_seconds",
+    "Time to write one batch of changed rule state to the store",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+RULE_STATE_FLUSH_FAILURES = Counter(
+    "hub_rule_state_flush_failures_total", "Rule-state writes that failed (retried next flush)"
+)
+RULE_EXPIRE_SECONDS = Histogram(
+    "hub_rules_expire_seconds",
+    "Time to service the missing-data deadlines due at one wake-up",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+MISSING_FIRED = Counter(
+    "hub_rules_missing_fired_total", "Missing-data deadlines that raised or escalated an alarm"
+)
+ALARMS_RAISED = Counter("hub_alarms_raised_total", "Alarms created, by severity", ["severity"])
+ALARMS_CLEARED = Counter("hub_alarms_cleared_total", "Open alarms cleared (by rule or operator)")
+ALARMS_ACTIVE = Gauge(
+    "hub_alarms_active",
+    "Open (active or acknowledged, not cleared) alarms, by current severity",
+    ["severity"],
+)
+
+
+# -- presence --------------------------------------------------------------------------------
+
+
+class _HasStates(Protocol):
+    @property
+    def states(self) -> Mapping[str, Any]: ...
+
+
+class _PresenceCollector:
+    """Counts online/offline devices at scrape time: nothing to keep in step on the hot path."""
+
+    def __init__(self) -> None:
+        self._sources: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        counts = {"online": 0, "offline": 0}
+        for src in list(self._sources):
+            for s in list(src.states.values()):
+                counts[s.state] = counts.get(s.state, 0) + 1
+        fam = GaugeMetricFamily(
+            "hub_device_presence", "Devices by presence state", labels=["state"]
+        )
+        for state, n in counts.items():
+            fam.add_metric([state], float(n))
+        yield fam
+
+
+_presence = _PresenceCollector()
+REGISTRY.register(_presence)
+
+
+def watch_presence(source: _HasStates) -> None:
+    """Count this tracker's devices in ``hub_device_presence`` for as long as it lives."""
+    _presence._sources.add(source)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from hub.devices import metrics
 from hub.devices.repo import DeviceState
 from hub.devices.validate import Status
 
@@ -41,6 +42,7 @@ class Presence:
         self._queued: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        metrics.watch_presence(self)
 
     def load(self, states: list[DeviceState]) -> None:
         for s in states:
@@ -65,9 +67,11 @@ class Presence:
         return s
 
     def _schedule(self, device_id: str) -> None:
+        if device_id in self._queued:  # the common case, once per message: decide it first
+            return
         timeout = self._timeout_of(device_id)
         s = self.states.get(device_id)
-        if timeout is None or s is None or device_id in self._queued:
+        if timeout is None or s is None:
             return
         deadline = (s.last_seen or s.changed_at) + timeout
         first = not self._heap or deadline < self._heap[0][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.config import Device, DeviceProfile, Site, TelemetryField
-from hub.devices.validate import field_index
+from hub.devices.validate import FieldCheck, field_checks, field_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +13,8 @@ class Known:
     device: Device
     profile: DeviceProfile
     fields: dict[str, TelemetryField]
+    checks: dict[str, FieldCheck]
+    """The fields' value checks, for the ingest."""
     source: str
     """``site`` or ``api``."""
 
@@ -21,13 +23,14 @@ class DeviceRegistry:
     def __init__(self, site: Site) -> None:
         self.site = site
         self._fields = {p.id: field_index(p) for p in site.device_profiles}
+        self._checks = {p.id: field_checks(p) for p in site.device_profiles}
         self._known: dict[str, Known] = {}
         for d in site.devices:
             self._put(d, "site")
 
     def _put(self, device: Device, source: str) -> Known:
         profile = self.site.profile_by_id[device.profile]
-        k = Known(device, profile, self._fields[profile.id], source)
+        k = Known(device, profile, self._fields[profile.id], self._checks[profile.id], source)
         self._known[device.id] = k
         return k
 

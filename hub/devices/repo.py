@@ -65,6 +65,15 @@ def _telemetry_insert(paramstyle: str) -> str:
     return f'INSERT INTO "{TelemetryRow.__tablename__}" ({cols}) VALUES ({", ".join(marks)})'
 
 
+def _storable(dead_letter: dict[str, Any]) -> dict[str, Any]:
+    """A dead letter quotes what a device sent, which may hold NUL characters (binary payloads):
+    PostgreSQL text rejects them, failing the whole batch on every retry, so they become U+FFFD
+    as undecodable bytes already do."""
+    return {
+        k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in dead_letter.items()
+    }
+
+
 def _upsert_states(conn: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
     stmt: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
         DeviceStateRow
@@ -146,7 +155,7 @@ class DeviceRepo:
                 # Plain tuples through the driver's executemany: no per-row parameter dicts.
                 await conn.exec_driver_sql(_telemetry_insert(conn.dialect.paramstyle), telemetry)
             if dead_letters:
-                await conn.execute(insert(DeadLetterRow), list(dead_letters))
+                await conn.execute(insert(DeadLetterRow), [_storable(d) for d in dead_letters])
             if states:
                 await _upsert_states(conn, [s.row() for s in states])
 

@@ -1,6 +1,7 @@
 """The rule engine: device telemetry in, alarm triggers and clears out.
 
-Consumes ``devices.telemetry`` (bus group ``rules``) and evaluates each device's profile rules:
+Consumes ``devices.telemetry`` batches (bus group ``rules``) and evaluates each device's
+profile rules:
 
 - threshold: the latest value;
 - duration: the condition held continuously for ``for_seconds``, by telemetry timestamps;
@@ -25,7 +26,6 @@ import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +36,7 @@ from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 from hub.config import SEVERITIES, AlarmRule, Condition, Severity
+from hub.devices import metrics
 from hub.devices.alarms import AlarmBook, Trigger
 from hub.devices.linkage import Linkage
 from hub.devices.registry import DeviceRegistry, Known
@@ -114,6 +115,49 @@ def _number(v: Value | None) -> float | None:
     return float(v)
 
 
+Test = Callable[[Value], bool]
+
+
+def compile_condition(cond: Condition) -> Test:
+    """``holds(cond, v)`` as one closure: the engine runs it for every reading and rule."""
+    op, target = _OPS[cond.op], cond.value
+    if isinstance(target, bool):
+        return lambda v: v.__class__ is bool and op(v, target)
+    if isinstance(target, str):
+        return lambda v: v.__class__ is str and op(v, target)
+    return lambda v: (v.__class__ is float or v.__class__ is int) and op(v, target)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One rule, prepared once: its create checks from the most severe down and, for missing
+    rules, the silence after which a severity more severe than the active one holds."""
+
+    rule: AlarmRule
+    checks: list[tuple[Severity, Test]]
+    clear: Test | None
+    missing_after: list[float | None]
+    """By rank of the active severity in SEVERITIES (len(SEVERITIES): none active)."""
+
+    @classmethod
+    def of(cls, rule: AlarmRule) -> _Plan:
+        sevs = _severities(rule)
+        after: list[float | None] = []
+        for rank in range(len(SEVERITIES) + 1):
+            limits = [
+                float(c.value)
+                for s, c in rule.create.items()
+                if SEVERITIES.index(s) < rank and _number(c.value) is not None
+            ]
+            after.append(min(limits) if limits else None)
+        return cls(
+            rule,
+            [(s, compile_condition(rule.create[s])) for s in sevs],
+            compile_condition(rule.clear) if rule.clear is not None else None,
+            after,
+        )
+
+
 class RuleEngine:
     def __init__(
         self,
@@ -145,6 +189,8 @@ class RuleEngine:
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.evaluated = 0
+        self._plans: dict[int, tuple[object, list[_Plan]]] = {}
+        """id(profile) -> (the profile, kept alive so its id is not reused; its rule plans)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -187,16 +233,25 @@ class RuleEngine:
         ]
         if not rows:
             return
-        async with self.engine.begin() as conn:
-            ins: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-                RuleStateRow
-            )
-            await conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["device_id", "rule_id"], set_={"state": ins.excluded.state}
-                ),
-                rows,
-            )
+        t0 = time.perf_counter()
+        try:
+            async with self.engine.begin() as conn:
+                ins: Any = (
+                    postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+                )(RuleStateRow)
+                await conn.execute(
+                    ins.on_conflict_do_update(
+                        index_elements=["device_id", "rule_id"], set_={"state": ins.excluded.state}
+                    ),
+                    rows,
+                )
+        except BaseException:
+            # The keys were taken out of _dirty above: put them back, or a failed write would
+            # lose these states until the next change of each.
+            self._dirty |= keys
+            metrics.RULE_STATE_FLUSH_FAILURES.inc()
+            raise
+        metrics.RULE_STATE_FLUSH_SECONDS.observe(time.perf_counter() - t0)
 
     async def _flush_forever(self) -> None:
         while True:
@@ -210,13 +265,11 @@ class RuleEngine:
         assert self._sub is not None
         while True:
             msg = await self._sub.get()
-            try:
-                d = msg.data
-                await self.on_telemetry(
-                    d["device_id"], datetime.fromisoformat(d["ts"]).timestamp(), d["values"]
-                )
-            except Exception:
-                log.exception("rule evaluation failed for %s", msg.data.get("device_id"))
+            for r in msg.data.get("readings", ()):
+                try:
+                    await self.on_telemetry(r["device_id"], r["ts"], r["values"])
+                except Exception:
+                    log.exception("rule evaluation failed for %s", r.get("device_id"))
 
     # -- evaluation ------------------------------------------------------------------------
 
@@ -225,43 +278,61 @@ class RuleEngine:
         if k is None or not k.profile.alarm_rules:
             return
         self.evaluated += 1
+        metrics.RULE_EVALUATIONS.inc()
         now = self.clock()
-        for rule in k.profile.alarm_rules:
+        states, dirty = self.states, self._dirty
+        for plan in self._plans_of(k):
+            rule = plan.rule
             key = (device_id, rule.id)
-            st = self.states.get(key)
+            st = states.get(key)
             if st is None:
-                st = self.states[key] = RuleState()
+                st = states[key] = RuleState()
             if rule.kind == "missing":
                 if rule.key is not None and rule.key not in values:
                     continue
                 st.last_seen = now
-                self._dirty.add(key)
+                dirty.add(key)
                 if st.active is not None:
                     await self._set(k, rule, st, None, None, ts)
-                self._arm(device_id, rule, st)
+                self._arm(device_id, rule, st, plan)
                 continue
             assert rule.key is not None
             v = values.get(rule.key)
             if v is None:
                 continue
-            sev, observed = self._evaluate(rule, st, ts, v)
-            self._dirty.add(key)
+            sev, observed = self._evaluate(plan, st, ts, v)
+            dirty.add(key)
             if sev is not None:
                 await self._set(k, rule, st, sev, observed, ts)
-            elif st.active is not None and (rule.clear is None or holds(rule.clear, observed)):
+            elif st.active is not None and (
+                plan.clear is None or (observed is not None and plan.clear(observed))
+            ):
                 await self._set(k, rule, st, None, observed, ts)
 
+    def _plans_of(self, k: Known) -> list[_Plan]:
+        hit = self._plans.get(id(k.profile))
+        if hit is None or hit[0] is not k.profile:
+            hit = self._plans[id(k.profile)] = (
+                k.profile,
+                [_Plan.of(r) for r in k.profile.alarm_rules],
+            )
+        return hit[1]
+
     def _evaluate(
-        self, rule: AlarmRule, st: RuleState, ts: float, v: Value
+        self, plan: _Plan, st: RuleState, ts: float, v: Value
     ) -> tuple[Severity | None, Value | None]:
         """The most severe severity whose create condition holds, and the value judged."""
+        rule = plan.rule
         if rule.kind == "threshold":
-            return next((s for s in _severities(rule) if holds(rule.create[s], v)), None), v
+            for s, test in plan.checks:
+                if test(v):
+                    return s, v
+            return None, v
         if rule.kind == "duration":
             assert rule.for_seconds is not None
             found: Severity | None = None
-            for s in _severities(rule):
-                if holds(rule.create[s], v):
+            for s, test in plan.checks:
+                if test(v):
                     start = st.since.setdefault(s, ts)
                     if found is None and ts - start >= rule.for_seconds:
                         found = s
@@ -282,7 +353,7 @@ class RuleEngine:
         if ts - t0 < rule.window_seconds / 2:
             return None, None
         rate = (x - v0) / (ts - t0) * 60.0
-        return next((s for s in _severities(rule) if holds(rule.create[s], rate)), None), rate
+        return next((s for s, test in plan.checks if test(rate)), None), rate
 
     async def _set(
         self,
@@ -303,12 +374,14 @@ class RuleEngine:
 
     # -- missing-data deadlines ------------------------------------------------------------
 
-    def _arm(self, device_id: str, rule: AlarmRule, st: RuleState) -> None:
+    def _arm(
+        self, device_id: str, rule: AlarmRule, st: RuleState, plan: _Plan | None = None
+    ) -> None:
         """Make sure a deadline is queued; a stale one is re-queued when it comes due."""
         key = (device_id, rule.id)
         if st.last_seen is None:
             return
-        due = self._next_due(rule, st)
+        due = self._next_due(plan or _Plan.of(rule), st)
         queued = self._queued.get(key)
         if due is None or (queued is not None and queued <= due):
             return
@@ -319,19 +392,19 @@ class RuleEngine:
         if self._heap[0][0] == due:
             self._wake.set()
 
-    def _next_due(self, rule: AlarmRule, st: RuleState) -> float | None:
+    @staticmethod
+    def _next_due(plan: _Plan, st: RuleState) -> float | None:
         """The next time the silence makes a more severe condition hold."""
         assert st.last_seen is not None
         rank = SEVERITIES.index(st.active) if st.active is not None else len(SEVERITIES)
-        limits = [
-            float(c.value)
-            for s, c in rule.create.items()
-            if SEVERITIES.index(s) < rank and _number(c.value) is not None
-        ]
-        return st.last_seen + min(limits) + MISSING_SLACK if limits else None
+        after = plan.missing_after[rank]
+        return st.last_seen + after + MISSING_SLACK if after is not None else None
 
     async def expire(self, now: float) -> None:
         """Fire every missing-data deadline due by ``now``."""
+        if not self._heap or self._heap[0][0] > now:
+            return
+        t0 = time.perf_counter()
         while self._heap and self._heap[0][0] <= now:
             due, device_id, rule_id = heapq.heappop(self._heap)
             if self._queued.get((device_id, rule_id)) == due:
@@ -344,11 +417,13 @@ class RuleEngine:
             gap = now - st.last_seen
             sev = next((s for s in _severities(rule) if holds(rule.create[s], gap)), None)
             if sev is not None and sev != st.active:
+                metrics.MISSING_FIRED.inc()
                 try:
                     await self._set(k, rule, st, sev, round(gap, 3), now)
                 except Exception:
                     log.exception("cannot raise missing-data alarm for %s", device_id)
             self._arm(device_id, rule, st)
+        metrics.RULE_EXPIRE_SECONDS.observe(time.perf_counter() - t0)
 
     async def _deadlines(self) -> None:
         while True:

@@ -117,11 +117,11 @@ class DeviceService:
 
     def _wake(self) -> None:
         if self.worker is not None:
-            self.worker.wake_threadsafe()
+            self.worker.wake()
 
     async def stop(self) -> None:
         if self.link is not None:
-            await asyncio.to_thread(self.link.stop)
+            await self.link.stop()
         if self.worker is not None:
             await self.worker.stop()
         await self.rules.stop()

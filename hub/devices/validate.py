@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -37,6 +39,8 @@ _DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 MAX_BATCH = 1000
 """Readings in one batch message; more is treated as a wrong type (a device bug or an attack)."""
 MAX_TEXT = 256
+MAX_SEQ = 2**63 - 1
+"""The telemetry table's BIGINT: a larger seq could never be stored and would block the ingest."""
 
 Value = float | bool | str
 
@@ -137,6 +141,9 @@ def _check_value(field: TelemetryField, value: Any) -> Value:
         raise Rejected("wrong_type", f"{field.key} must be a string")
     if len(value) > MAX_TEXT:
         raise Rejected("wrong_type", f"{field.key} is longer than {MAX_TEXT} characters")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL: the batch write would fail and be retried forever.
+        raise Rejected("wrong_type", f"{field.key} contains a NUL character")
     return value
 
 
@@ -144,7 +151,42 @@ def field_index(profile: DeviceProfile) -> dict[str, TelemetryField]:
     return {f.key: f for f in profile.telemetry}
 
 
-def reading(device_id: str, obj: Any, fields: dict[str, TelemetryField], now: float) -> Reading:
+FieldCheck = Callable[[Any], Value]
+"""A field's value check: the accepted value, or Rejected."""
+_MAX_FLOAT = sys.float_info.max
+
+
+def field_check(field: TelemetryField) -> FieldCheck:
+    """``_check_value`` for one field, with the common case (a valid value) decided in a couple of
+    comparisons; anything else takes the full check, which says why it is rejected."""
+    if field.type == "number":
+        # Finite bounds: inf and NaN fail the comparison and get the full check's rejection.
+        lo = field.min if field.min is not None else -_MAX_FLOAT
+        hi = field.max if field.max is not None else _MAX_FLOAT
+
+        def number(value: Any) -> Value:
+            c = value.__class__
+            if (c is float or c is int) and lo <= value <= hi:
+                return float(value)
+            return _check_value(field, value)
+
+        return number
+    if field.type == "boolean":
+        return lambda value: value if value.__class__ is bool else _check_value(field, value)
+
+    def text(value: Any) -> Value:
+        if value.__class__ is str and len(value) <= MAX_TEXT and "\x00" not in value:
+            return str(value)
+        return _check_value(field, value)
+
+    return text
+
+
+def field_checks(profile: DeviceProfile) -> dict[str, FieldCheck]:
+    return {f.key: field_check(f) for f in profile.telemetry}
+
+
+def reading(device_id: str, obj: Any, fields: dict[str, FieldCheck], now: float) -> Reading:
     """One telemetry object ``{"ts"?, "seq"?, "values": {...}}``; all of it or nothing."""
     if not isinstance(obj, dict):
         raise Rejected("wrong_type", "a telemetry message is an object or an array of objects")
@@ -152,22 +194,24 @@ def reading(device_id: str, obj: Any, fields: dict[str, TelemetryField], now: fl
     if not isinstance(values, dict) or not values:
         raise Rejected("wrong_type", "values must be a non-empty object")
     seq = obj.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
-        raise Rejected("wrong_type", "seq must be a non-negative integer")
+    if seq is not None and (
+        isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ
+    ):
+        raise Rejected("wrong_type", f"seq must be an integer in 0..{MAX_SEQ}")
     other = obj.get("device_id")
     if other is not None and other != device_id:
         raise Rejected("topic_mismatch", f"payload names device {str(other)[:64]!r}")
     out: dict[str, Value] = {}
     for key, value in values.items():
-        field = fields.get(key)
-        if field is None:
+        check = fields.get(key)
+        if check is None:
             raise Rejected("unknown_key", f"unknown telemetry key {str(key)[:64]!r}")
-        out[key] = _check_value(field, value)
+        out[key] = check(value)
     return Reading(device_id, parse_ts(obj.get("ts"), now), seq, out)
 
 
 def telemetry(
-    device_id: str, doc: Any, fields: dict[str, TelemetryField], now: float
+    device_id: str, doc: Any, fields: dict[str, FieldCheck], now: float
 ) -> list[Reading | Rejected]:
     """A message holds one reading or a batch; each reading is accepted or rejected alone."""
     if isinstance(doc, list):
@@ -192,8 +236,8 @@ def status(device_id: str, doc: Any, now: float) -> Status:
     if state not in ("online", "offline"):
         raise Rejected("wrong_type", "state must be online or offline")
     session = doc.get("session")
-    if not isinstance(session, str) or not 0 < len(session) <= 128:
-        raise Rejected("wrong_type", "session must be a string of 1..128 characters")
+    if not isinstance(session, str) or not 0 < len(session) <= 128 or "\x00" in session:
+        raise Rejected("wrong_type", "session must be a string of 1..128 characters, no NUL")
     return Status(
         device_id,
         state,

@@ -149,7 +149,11 @@ class TelemetryRow(Base):
     """One value of one key at one time (raw history, kept ``telemetry_raw_days``)."""
 
     __tablename__ = "telemetry"
-    __table_args__ = (Index("ix_telemetry_device_key_ts", "device_id", "key", "ts"),)
+    __table_args__ = (
+        Index("ix_telemetry_device_key_ts", "device_id", "key", "ts"),
+        # Maintenance folds the oldest rows first: without it each fold pass scans the table.
+        Index("ix_telemetry_ts", "ts"),
+    )
 
     id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
     device_id: Mapped[str] = mapped_column(String(64))

@@ -96,7 +96,14 @@ class Ingest:
 def endpoint(
     broker: RunningBroker, client_id: str = "hub-ingest-test", shared: bool = False
 ) -> Endpoint:
-    return Endpoint(broker.url, broker.hub_username, broker.hub_password, client_id, shared=shared)
+    return Endpoint(
+        broker.url,
+        broker.hub_username,
+        broker.hub_password,
+        client_id,
+        shared=shared,
+        mqtt5=broker.broker.kind != "amqtt",
+    )
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from broker_fixtures import ConnectRefused, RunningBroker, connect_client, start_test_broker
+from ingest_helpers import running_ingest, wait_for
 
 from hub.config import Settings
 from hub.devices.broker import EmbeddedBroker
@@ -63,3 +64,20 @@ async def test_amqtt_auth_and_acl(amqtt_broker: RunningBroker) -> None:
     (await th(connect_client, b, c.username, c.password, v5=False)).close()
     await th(dev.close)
     await th(hub.close)
+
+
+async def test_ingest_over_mqtt_311(amqtt_broker: RunningBroker, tmp_path: Path) -> None:
+    """The ingest's own client speaks 3.1.1 to the fallback broker: persistent session, plain
+    subscription, acks after the store."""
+    b = amqtt_broker
+    creds = await b.provision("dev-1")
+    async with running_ingest(b, tmp_path, shared=True) as ing:
+        assert ing.service.link is not None and not ing.service.link.shared
+        dev = await th(connect_client, b, creds.username, creds.password, v5=False)
+        for i in range(20):
+            await th(
+                dev.publish, f"{T}/dev-1/telemetry", f'{{"seq": {i}, "values": {{"level": 1}}}}'
+            )
+        await wait_for(lambda: ing.service.worker is not None and ing.service.worker.accepted == 20)
+        await th(dev.close)
+        assert await ing.service.repo.count_telemetry() == 20

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 from broker_fixtures import RunningBroker, connect_client
@@ -38,11 +39,14 @@ async def test_telemetry_is_stored_acked_and_published(
             await wait_for(
                 lambda: ing.service.worker is not None and ing.service.worker.accepted == 3
             )
-            msgs = [await asyncio.wait_for(sub.get(), 5) for _ in range(3)]
+            readings: list[dict[str, Any]] = []
+            while len(readings) < 3:  # one bus message per ingest batch
+                readings += (await asyncio.wait_for(sub.get(), 5)).data["readings"]
         finally:
             await asyncio.to_thread(pub.close)
-        assert [m.data["seq"] for m in msgs] == [1, 2, 3]
-        assert msgs[0].data["values"] == {"level": 2.5, "open": True}
+        assert [r["seq"] for r in readings] == [1, 2, 3]
+        assert readings[0]["values"] == {"level": 2.5, "open": True}
+        assert readings[0]["ts"] == 1_700_000_000.5
         async with ing.store.engine.connect() as conn:
             rows = (await conn.execute(select(TelemetryRow).order_by(TelemetryRow.id))).all()
         got = [(r.key, r.seq, r.value, r.text) for r in rows]

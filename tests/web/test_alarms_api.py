@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ async def _auth(h: RunningHub, role: str) -> dict[str, str]:
 async def _telemetry(h: RunningHub, device_id: str, level: float) -> None:
     await h.bus.publish(
         TOPIC_DEVICE_TELEMETRY,
-        {"device_id": device_id, "ts": datetime.now(UTC).isoformat(), "values": {"level": level}},
+        {"readings": [{"device_id": device_id, "ts": time.time(), "values": {"level": level}}]},
     )
 
 
