@@ -26,61 +26,43 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.bus.events import TOPIC_ALARMS
 from hub.bus.memory import MemoryBus
-from hub.config import Settings, parse_site
+from hub.config import Camera, Device, DeviceProfile, Settings, Site
 from hub.devices.broker import EmbeddedBroker
 from hub.devices.mqtt import Endpoint
 from hub.devices.service import DeviceService
 from hub.store.db import open_store
 
 PASSWORD = "bench-hub-password"
-SITE = """\
-site: {name: bench}
-district:
-  id: d
-  name: d
-  streets:
-    - id: s
-      name: s
-      communities:
-        - id: c
-          name: c
-          grids:
-            - id: g1
-              name: g1
-              geometry:
-                type: Polygon
-                coordinates: [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.0]]]
-cameras:
-  - {id: cam-1, name: cam, url: rtsp://x/1, grid: g1, position: [120.0501, 31.05]}
-device_profiles:
-  - id: gauge
-    name: gauge
-    max_messages_per_minute: 10000000
-    telemetry:
-      - {key: level, min: 0, max: 10}
-      - {key: battery, min: 0, max: 100}
-    alarm_rules:
-      - id: level-high
-        name: level high
-        key: level
-        create: {critical: {op: ">=", value: 9}, warning: {op: ">=", value: 8}}
-      - id: level-rise
-        name: level rise
-        kind: rate
-        key: level
-        create: {major: {op: ">", value: 1000}}
-      - id: battery-low
-        name: battery low
-        kind: duration
-        key: battery
-        for_seconds: 600
-        create: {minor: {op: "<", value: 10}}
-      - id: offline
-        name: offline
-        kind: missing
-        create: {major: {op: ">", value: 3600}}
-devices:
-"""
+GAUGE = DeviceProfile.model_validate(
+    {
+        "id": "gauge",
+        "name": "gauge",
+        "max_messages_per_minute": 10_000_000,
+        "telemetry": [
+            {"key": "level", "min": 0, "max": 10},
+            {"key": "battery", "min": 0, "max": 100},
+        ],
+        "alarm_rules": [
+            {"id": "level-high", "name": "level high", "key": "level",
+             "create": {"critical": {"op": ">=", "value": 9}, "warning": {"op": ">=", "value": 8}}},
+            {"id": "level-rise", "name": "level rise", "kind": "rate", "key": "level",
+             "create": {"major": {"op": ">", "value": 1000}}},
+            {"id": "battery-low", "name": "battery low", "kind": "duration", "key": "battery",
+             "for_seconds": 600, "create": {"minor": {"op": "<", "value": 10}}},
+            {"id": "offline", "name": "offline", "kind": "missing",
+             "create": {"major": {"op": ">", "value": 3600}}},
+        ],
+    }
+)  # fmt: skip
+CAMERA = Camera(id="cam-1", name="cam", url="rtsp://x/1", grid="g1", position=[120.0501, 31.05])
+
+
+def bench_site(device_ids: list[str]) -> Site:
+    devices = [
+        Device(id=d, name=d, profile="gauge", grid="g1", position=[120.05, 31.05])
+        for d in device_ids
+    ]
+    return Site.for_devices([GAUGE], devices, cameras=[CAMERA], name="bench")
 
 
 def free_port() -> int:
@@ -124,20 +106,18 @@ def background(port: int, devices: list[str], rate: float, stop: threading.Event
 async def run(a: argparse.Namespace, tmp: Path) -> None:
     load_devices = [f"dev-{i:04d}" for i in range(a.devices)]
     probe = "dev-probe"
-    yaml = SITE + "".join(
-        f"  - {{id: {d}, name: {d}, profile: gauge, grid: g1, position: [120.05, 31.05]}}\n"
-        for d in [*load_devices, probe]
-    )
-    site = parse_site(yaml)
+    site = bench_site([*load_devices, probe])
     settings = Settings(
         data_dir=tmp / "broker", mqtt_embedded_port=free_port(), mqtt_password=PASSWORD
     )
-    broker = EmbeddedBroker(settings, prefer="mosquitto")
+    # Load comes from the hub account, so no gate; the ingest subscribes through $share as
+    # with the embedded broker in production.
+    broker = EmbeddedBroker(settings, prefer="mosquitto", gate_devices=False)
     await broker.start()
     store = await open_store(f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     bus = MemoryBus(queue_size=1_000_000)
     alarms = bus.subscribe(TOPIC_ALARMS)
-    ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", "hub", PASSWORD, "bench-ingest", False)
+    ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", "hub", PASSWORD, "bench-ingest", shared=True)
     svc = DeviceService(Settings(data_dir=tmp), site, store, bus, endpoint=ep)
     await svc.start()
     assert svc.link is not None

@@ -29,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 from hub.bus.memory import MemoryBus
-from hub.config import Settings, parse_site
+from hub.config import Device, DeviceProfile, Settings, Site
 from hub.devices.broker import EmbeddedBroker
 from hub.devices.mqtt import Endpoint
 from hub.devices.service import DeviceService
@@ -38,53 +38,29 @@ from hub.store.db import open_store
 PASSWORD = "bench-hub-password"
 TOPIC = "hub/v1/devices/+/telemetry"
 
-SITE = """\
-site: {name: bench}
-district:
-  id: d
-  name: d
-  streets:
-    - id: s
-      name: s
-      communities:
-        - id: c
-          name: c
-          grids:
-            - id: g1
-              name: g1
-              geometry:
-                type: Polygon
-                coordinates: [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.0]]]
-device_profiles:
-  - id: gauge
-    name: gauge
-    max_messages_per_minute: 10000000
-    telemetry:
-      - {key: level, min: 0, max: 10}
-      - {key: battery, min: 0, max: 100}
-    # Evaluated on every reading, never raised: the bench measures evaluation, not alarm writes.
-    alarm_rules:
-      - id: level-high
-        name: level high
-        key: level
-        create: {critical: {op: ">=", value: 9.95}, warning: {op: ">=", value: 9.92}}
-      - id: level-rise
-        name: level rise
-        kind: rate
-        key: level
-        create: {major: {op: ">", value: 1.0e9}}
-      - id: battery-low
-        name: battery low
-        kind: duration
-        key: battery
-        for_seconds: 600
-        create: {minor: {op: "<", value: 10}}
-      - id: offline
-        name: offline
-        kind: missing
-        create: {major: {op: ">", value: 3600}}
-devices:
-"""
+# Evaluated on every reading, never raised: the bench measures evaluation, not alarm writes.
+GAUGE = DeviceProfile.model_validate(
+    {
+        "id": "gauge",
+        "name": "gauge",
+        "max_messages_per_minute": 10_000_000,
+        "telemetry": [
+            {"key": "level", "min": 0, "max": 10},
+            {"key": "battery", "min": 0, "max": 100},
+        ],
+        "alarm_rules": [
+            {"id": "level-high", "name": "level high", "key": "level",
+             "create": {"critical": {"op": ">=", "value": 9.95},
+                        "warning": {"op": ">=", "value": 9.92}}},
+            {"id": "level-rise", "name": "level rise", "kind": "rate", "key": "level",
+             "create": {"major": {"op": ">", "value": 1.0e9}}},
+            {"id": "battery-low", "name": "battery low", "kind": "duration", "key": "battery",
+             "for_seconds": 600, "create": {"minor": {"op": "<", "value": 10}}},
+            {"id": "offline", "name": "offline", "kind": "missing",
+             "create": {"major": {"op": ">", "value": 3600}}},
+        ],
+    }
+)  # fmt: skip
 
 
 def free_port() -> int:
@@ -165,11 +141,13 @@ def mosquitto_sub(port: int, total: int | None, client_id: str) -> float:
 async def ingest_drain(
     broker: EmbeddedBroker, tmp: Path, devices: list[str], total: int
 ) -> tuple[float, dict[str, float]]:
-    yaml = SITE + "".join(
-        f"  - {{id: {d}, name: {d}, profile: gauge, grid: g1, position: [120.05, 31.05]}}\n"
-        for d in devices
+    site = Site.for_devices(
+        [GAUGE],
+        [
+            Device(id=d, name=d, profile="gauge", grid="g1", position=[120.05, 31.05])
+            for d in devices
+        ],
     )
-    site = parse_site(yaml)
     store = await open_store(f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     bus = MemoryBus(queue_size=total + 10)
     sub = bus.subscribe(TOPIC_DEVICE_TELEMETRY)  # a consumer, like the alarm rules
@@ -181,7 +159,7 @@ async def ingest_drain(
             received[0] += 1
 
     consumer = asyncio.create_task(consume())
-    ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", "hub", PASSWORD, "bench-ingest", False)
+    ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", "hub", PASSWORD, "bench-ingest", shared=True)
 
     async def run_service() -> DeviceService:
         svc = DeviceService(Settings(data_dir=tmp), site, store, bus, endpoint=ep)
@@ -222,7 +200,9 @@ async def main() -> None:
         settings = Settings(
             data_dir=tmp / "broker", mqtt_embedded_port=free_port(), mqtt_password=PASSWORD
         )
-        broker = EmbeddedBroker(settings, prefer="mosquitto")
+        # Load comes from the hub account, so no gate; the ingest subscribes through $share as
+        # with the embedded broker in production.
+        broker = EmbeddedBroker(settings, prefer="mosquitto", gate_devices=False)
         await broker.start()
         try:
             await asyncio.to_thread(mosquitto_sub, broker.port, None, "bench-sub")

@@ -7,7 +7,7 @@ unknown keys are rejected and every error names the line of the YAML it comes fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -64,12 +64,13 @@ class Settings(BaseSettings):
     mqtt_client_id: str = "hub-ingest"
     """Stable per ingest process: the broker keeps this process's session under it."""
     mqtt_ingest: bool = True
-    mqtt_shared_subscriptions: bool = False
-    """Subscribe through ``$share/hub-ingest/...`` so several ingest processes split the load.
-    Off by default: Mosquitto 2.0.11 does not restore ``$share`` subscriptions from persistence,
-    so messages published between a broker restart and the ingest's resubscription are dropped;
-    a plain subscription of the single ingest process loses nothing (docs/mqtt.md)."""
     """Run MQTT device ingest in this hub process."""
+    mqtt_shared_subscriptions: bool | None = None
+    """Subscribe through ``$share/hub-ingest/...`` so several ingest processes split the load.
+    None (default): on with the embedded Mosquitto, which keeps devices out after each start
+    until the ingest has subscribed again (Mosquitto 2.0 does not persist ``$share``
+    subscriptions, so what is published before that finds no subscriber); off with an external
+    broker, where a broker restart would drop that window's messages (docs/mqtt.md)."""
     telemetry_raw_days: float = 7.0
     """Raw telemetry older than this is folded into 1-minute and 1-hour rollups, then deleted."""
     telemetry_minute_days: float = 90.0
@@ -385,6 +386,38 @@ class Site(_Strict):
             site=SiteInfo(name=name),
             district=District(id="d", name=name, streets=[street]),
             cameras=cameras,
+        )
+
+    @classmethod
+    def for_devices(
+        cls,
+        profiles: Sequence[DeviceProfile],
+        devices: Sequence[Device],
+        *,
+        cameras: Sequence[Camera] = (),
+        grid: str = "g1",
+        name: str = "site",
+    ) -> Site:
+        """A minimal site around some devices (and cameras, for linkage): one street, community
+        and grid `grid`, a box about 1 km wider than their positions on every side; the devices
+        and cameras name `grid`. For tests and benchmarks that need device profiles without a
+        real grid map."""
+        points = [d.position for d in devices] + [c.position for c in cameras]
+        if not points:
+            raise ValueError("a site for devices needs at least one device or camera")
+        pad = 0.01
+        w, e = min(p[0] for p in points) - pad, max(p[0] for p in points) + pad
+        s, n = min(p[1] for p in points) - pad, max(p[1] for p in points) + pad
+        box = GeoPolygon(coordinates=[[[w, s], [e, s], [e, n], [w, n], [w, s]]])
+        community = Community(id="c", name=name, grids=[Grid(id=grid, name=grid, geometry=box)])
+        return cls(
+            site=SiteInfo(name=name),
+            district=District(
+                id="d", name=name, streets=[Street(id="s", name=name, communities=[community])]
+            ),
+            cameras=list(cameras),
+            device_profiles=list(profiles),
+            devices=list(devices),
         )
 
     def to_yaml(self) -> str:

@@ -158,3 +158,19 @@ def test_device_errors_are_named(change: tuple[str, str], message: str) -> None:
     assert change[0] in text
     with pytest.raises(SiteFileError, match=message):
         parse_site(text.replace(change[0], change[1], 1))
+
+
+def test_site_for_devices_holds_them_in_one_grid_and_round_trips() -> None:
+    given = parse_site(GOOD + DEVICES)
+    dev = given.device_by_id["dev-smoke-0001"].model_copy(update={"grid": "g1"})
+    far = dev.model_copy(update={"id": "dev-smoke-0002", "position": [120.2, 31.9]})
+    cam = given.camera("cam-test-001").model_copy(update={"grid": "g1"})
+    site = Site.for_devices(given.device_profiles, [dev, far], cameras=[cam], name="t")
+    assert [g.id for g in site.grids()] == ["g1"]
+    (ring,) = next(site.grids()).geometry.coordinates
+    for lon, lat in (dev.position, far.position, cam.position):
+        assert ring[0][0] < lon < ring[1][0] and ring[0][1] < lat < ring[2][1]
+    assert site.profile_by_id["smoke"].alarm_rules[0].id == "smoke-high"
+    assert parse_site(site.to_yaml()) == site
+    with pytest.raises(ValueError, match="unknown grid"):
+        Site.for_devices(given.device_profiles, [dev], grid="g2")

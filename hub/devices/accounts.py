@@ -148,6 +148,12 @@ class BrokerAccounts:
         self._reload = reload
         self._users = _read_password_file(self.password_file)
         self._lock = asyncio.Lock()
+        self.active_file: Path | None = None
+        """Where the broker reads passwords, when it is not ``password_file`` (the embedded
+        broker): the full table stays in ``password_file`` whatever the gate does."""
+        self.gated = False
+        """While set, the broker's password file holds only the hub's account: devices are
+        refused (they retry, keeping their unsent messages) until the hub has subscribed."""
 
     def set_reloader(self, reload: Reloader | None) -> None:
         self._reload = reload
@@ -240,6 +246,19 @@ class BrokerAccounts:
         await self.reload()
         return True
 
+    async def set_gate(self, closed: bool) -> None:
+        """Close or open the gate; opening makes the broker reload at once."""
+        if self.active_file is None:
+            raise RuntimeError("no separate broker password file: the gate needs one")
+        async with self._lock:
+            if self.gated == closed:
+                return
+            self.gated = closed
+            await asyncio.to_thread(self._write_all)
+        log.info("broker gate %s", "closed: only the hub may connect" if closed else "opened")
+        if not closed:
+            await self.reload()
+
     async def write(self) -> None:
         """Write both files from the current table (e.g. at start, so the broker finds them)."""
         async with self._lock:
@@ -258,6 +277,10 @@ class BrokerAccounts:
             raise ValueError(f"device id {device_id!r} is the hub's own broker account")
 
     def _write_all(self) -> None:
-        lines = [f"{name}:{hashed}\n" for name, hashed in sorted(self._users.items())]
-        _atomic_write(self.password_file, "".join(lines))
+        users = sorted(self._users.items())
+        _atomic_write(self.password_file, "".join(f"{n}:{h}\n" for n, h in users))
+        if self.active_file is not None:
+            if self.gated:
+                users = [(n, h) for n, h in users if n == self.hub_username]
+            _atomic_write(self.active_file, "".join(f"{n}:{h}\n" for n, h in users))
         _atomic_write(self.acl_file, render_acl(self.hub_username))

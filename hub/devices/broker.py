@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
+from hub.aio import cancel_and_wait
 from hub.config import Settings
 from hub.devices.accounts import BrokerAccounts, DeviceCredentials, generate_password
 from hub.devices.mosquitto import (
@@ -36,6 +37,12 @@ between the two reaches ingest and is dead-lettered as oversized (counted, liste
 the broker drops the message before it costs the hub anything."""
 
 BrokerKind = Literal["mosquitto", "amqtt", "external"]
+
+GATE_TIMEOUT = 10.0
+"""Seconds after a broker start that devices wait for the hub's subscription at most: a hub
+that cannot subscribe must not lock every device out."""
+SUPERVISE_EVERY = 1.0
+"""How often the hub looks whether its Mosquitto still runs (and restarts it if not)."""
 
 __all__ = [
     "PAYLOAD_LIMIT_FACTOR",
@@ -146,7 +153,13 @@ class EmbeddedBroker(_AccountsMixin):
         prefer: Literal["auto", "mosquitto", "amqtt"] = "auto",
         mosquitto_binary: str | None = None,
         host: str | None = None,
+        gate_devices: bool | None = None,
     ) -> None:
+        """``gate_devices``: after every start of Mosquitto, refuse devices until the hub's
+        ingest has subscribed (:meth:`ingest_subscribed`). Mosquitto 2.0 does not persist
+        ``$share`` subscriptions, so without the gate whatever devices publish between a broker
+        start and the ingest's new SUBSCRIBE finds no subscriber and is dropped. By default on
+        when this hub ingests through shared subscriptions."""
         self.settings = settings
         self.host = host or ("127.0.0.1" if settings.host in ("", "0.0.0.0") else settings.host)
         self.bind = settings.host or "127.0.0.1"
@@ -163,8 +176,19 @@ class EmbeddedBroker(_AccountsMixin):
         self.accounts: BrokerAccounts | None = BrokerAccounts(
             self.dir / "passwd", self.dir / "acl", hub_username=self.hub_username
         )
+        if self.kind == "mosquitto":
+            self.accounts.active_file = self.dir / "passwd.active"
+        if gate_devices is None:
+            gate_devices = settings.mqtt_ingest and settings.mqtt_shared_subscriptions is not False
+        self.gate_devices = gate_devices and self.kind == "mosquitto"
         self._mosquitto: MosquittoProcess | None = None
         self._amqtt: object | None = None
+        self._gate_timer: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._lifecycle = asyncio.Lock()
+        self.restarts = 0
+        """Unexpected exits of Mosquitto that the hub restarted it from."""
 
     @property
     def url(self) -> str:
@@ -180,12 +204,60 @@ class EmbeddedBroker(_AccountsMixin):
         assert accounts is not None
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
+        self._stopping = False
+        if self.gate_devices:
+            await accounts.set_gate(True)
         await accounts.set_hub_account(self.hub_password, self.hub_username)
         if self._binary is not None:
             await self._start_mosquitto(accounts, self._binary)
+            self._arm_gate_timer()
+            self._supervisor = asyncio.create_task(self._supervise(), name="mosquitto-supervisor")
         else:
             await self._start_amqtt(accounts)
         return self.url
+
+    async def ingest_subscribed(self) -> None:
+        """The hub's ingest holds its subscriptions again: let the devices in."""
+        if self.accounts is not None and self.accounts.gated:
+            await self.accounts.set_gate(False)
+
+    def _arm_gate_timer(self) -> None:
+        if not self.gate_devices:
+            return
+        if self._gate_timer is not None:
+            self._gate_timer.cancel()
+        self._gate_timer = asyncio.create_task(self._open_gate_later(), name="broker-gate")
+
+    async def _open_gate_later(self) -> None:
+        await asyncio.sleep(GATE_TIMEOUT)
+        if self.accounts is not None and self.accounts.gated:
+            log.warning(
+                "the hub's ingest did not subscribe within %.0f s of the broker start: letting "
+                "devices in anyway (their messages may find no subscriber)",
+                GATE_TIMEOUT,
+            )
+            await self.accounts.set_gate(False)
+
+    async def _close_gate(self) -> None:
+        if self.gate_devices and self.accounts is not None:
+            await self.accounts.set_gate(True)
+
+    async def _supervise(self) -> None:
+        """Start Mosquitto again when it dies on its own (crash, OOM kill, kill -9)."""
+        while not self._stopping:
+            await asyncio.sleep(SUPERVISE_EVERY)
+            async with self._lifecycle:
+                proc = self._mosquitto
+                if self._stopping or proc is None or not proc.crashed:
+                    continue
+                self.restarts += 1
+                log.error("mosquitto exited with code %s; starting it again", proc.returncode)
+                try:
+                    await self._close_gate()
+                    await proc.start()
+                    self._arm_gate_timer()
+                except Exception:
+                    log.exception("cannot restart mosquitto; retrying")
 
     async def _start_mosquitto(self, accounts: BrokerAccounts, binary: str) -> None:
         persistence = self.dir / "data"
@@ -195,7 +267,7 @@ class EmbeddedBroker(_AccountsMixin):
             render_mosquitto_conf(
                 port=self.port,
                 bind=self.bind,
-                password_file=accounts.password_file,
+                password_file=accounts.active_file or accounts.password_file,
                 acl_file=accounts.acl_file,
                 persistence_dir=persistence,
                 payload_limit=broker_payload_limit(self.settings),
@@ -224,10 +296,16 @@ class EmbeddedBroker(_AccountsMixin):
         """Stop and start the broker process (Mosquitto keeps its persisted sessions)."""
         if self._mosquitto is None:
             raise BrokerError("only the embedded Mosquitto can be restarted")
-        await self._mosquitto.stop()
-        await self._mosquitto.start()
+        async with self._lifecycle:
+            await self._mosquitto.stop()
+            await self._close_gate()
+            await self._mosquitto.start()
+            self._arm_gate_timer()
 
     async def stop(self) -> None:
+        self._stopping = True
+        await cancel_and_wait([self._gate_timer, self._supervisor])
+        self._gate_timer = self._supervisor = None
         if self.accounts is not None:
             self.accounts.set_reloader(None)
         proc, self._mosquitto = self._mosquitto, None

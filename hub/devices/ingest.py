@@ -35,7 +35,13 @@ SAMPLE_PER_KEY = 10
 SAMPLE_TOTAL = 300
 """Dead letters stored per minute in all: random device ids cannot fill the disk either."""
 PAYLOAD_KEEP = 1000
+POISON_AFTER = 1.6
+"""Retry delay (s) from which a refused batch is searched for a poison item: after ~5 tries."""
 _TOPIC_CACHE_MAX = 100_000
+
+
+_Item = tuple[str, TelemetryTuple | dict[str, Any] | DeviceState]
+"""One thing a batch writes: ("row", telemetry) | ("dead", dead letter) | ("state", state)."""
 
 
 def iso(ts: float) -> str:
@@ -298,6 +304,9 @@ class IngestWorker:
     async def _write(
         self, rows: list[TelemetryTuple], dead: list[dict[str, Any]], states: list[DeviceState]
     ) -> None:
+        """Store a batch; nothing is acked before this returns. A store that is down is waited
+        for. A batch the store keeps refusing while parts of it go in holds a poison item (one
+        validation let through): that item is set aside, so one message cannot stall ingest."""
         delay = 0.1
         while True:
             try:
@@ -308,5 +317,72 @@ class IngestWorker:
             except Exception:
                 metrics.STORE_RETRIES.inc()
                 log.exception("storing an ingest batch failed; retrying in %.1f s", delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            if delay >= POISON_AFTER and await self._write_around_poison(rows, dead, states):
+                return
+
+    async def _write_around_poison(
+        self, rows: list[TelemetryTuple], dead: list[dict[str, Any]], states: list[DeviceState]
+    ) -> bool:
+        """Bisect the batch; True when everything but the items the store refuses alone was
+        written (refused telemetry becomes dead letters). False when nothing could be written:
+        the store is down, and the whole batch is retried later."""
+        items: list[_Item] = [
+            *(("row", r) for r in rows),
+            *(("dead", d) for d in dead),
+            *(("state", st) for st in states),
+        ]
+        written, refused = await self._bisect(items)
+        if not written:
+            return False
+        now = time.time()
+        letters: list[dict[str, Any]] = []
+        for kind, item in refused:
+            metrics.STORE_REFUSED.labels(kind).inc()
+            if kind != "row":
+                log.error("the store refused an ingest %s; dropped: %r", kind, item)
+                continue
+            assert isinstance(item, tuple)
+            self.rejected["store_refused"] += 1
+            metrics.REJECTED.labels("store_refused").inc()
+            letters.append(
+                {
+                    "ts": now,
+                    "reason": "store_refused",
+                    "device_id": item[0],
+                    "topic": f"hub/v1/devices/{item[0]}/telemetry",
+                    "detail": "the store refused this value",
+                    "payload": repr(item)[:PAYLOAD_KEEP],
+                }
+            )
+        if letters:
+            try:
+                await self.repo.write_batch([], letters, [])
+            except Exception:
+                log.exception("cannot dead-letter %d refused readings", len(letters))
+                return False
+        log.error("an ingest batch held %d items the store refused", len(refused))
+        return True
+
+    async def _bisect(self, items: list[_Item]) -> tuple[bool, list[_Item]]:
+        """(anything written, the single items that failed)."""
+        try:
+            await self.repo.write_batch(
+                [i for k, i in items if k == "row"],  # type: ignore[misc]
+                [i for k, i in items if k == "dead"],  # type: ignore[misc]
+                [i for k, i in items if k == "state"],  # type: ignore[misc]
+            )
+            return True, []
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if len(items) == 1:
+                return False, items
+        half = len(items) // 2
+        ok_a, bad_a = await self._bisect(items[:half])
+        if not ok_a and len(bad_a) == half and half > 1:
+            # The first half failed whole: the store is likely down, not poisoned.
+            return False, items
+        ok_b, bad_b = await self._bisect(items[half:])
+        return ok_a or ok_b, bad_a + bad_b

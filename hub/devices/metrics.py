@@ -24,6 +24,11 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 STORE_RETRIES = Counter("hub_mqtt_store_retries_total", "Ingest batches whose write was retried")
+STORE_REFUSED = Counter(
+    "hub_mqtt_store_refused_total",
+    "Single items the store refused in an otherwise storable ingest batch",
+    ["kind"],
+)
 
 # -- rule engine and alarms ------------------------------------------------------------------
 

@@ -175,6 +175,15 @@ class MosquittoProcess:
             else:
                 log.debug("mosquitto: %s", line)
 
+    @property
+    def crashed(self) -> bool:
+        """It exited without :meth:`stop` (which forgets the process before it ends it)."""
+        return self._proc is not None and self._proc.returncode is not None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode if self._proc is not None else None
+
     async def reload(self, within: float = 2.0) -> None:
         """SIGHUP, then wait until Mosquitto says it is reloading: it re-reads the files in the
         same loop iteration, before it handles any further CONNECT."""

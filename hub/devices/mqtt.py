@@ -139,9 +139,17 @@ class _Protocol(asyncio.Protocol):
 
 
 class MqttLink:
-    def __init__(self, endpoint: Endpoint, on_inbound: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        on_inbound: Callable[[], None],
+        on_subscribed: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_inbound``: the inbox went from empty to not empty. ``on_subscribed``: the broker
+        granted the telemetry and event subscriptions (after every connect)."""
         self.endpoint = endpoint
         self.on_inbound = on_inbound
+        self.on_subscribed = on_subscribed
         self.inbox: deque[Inbound] = deque()
         self.gen = 0
         self.connected = threading.Event()
@@ -299,6 +307,8 @@ class MqttLink:
         filters = self._suback_filters.pop(mid, [])
         refused = [f for f, c in zip(filters, codes, strict=False) if c >= 0x80]
         if not refused:
+            if self.on_subscribed is not None:
+                self.on_subscribed()
             return
         if self.shared and any(f.startswith("$share/") for f in refused):
             log.warning("broker refused $share subscriptions (%s): subscribing plainly", codes)

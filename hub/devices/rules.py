@@ -116,6 +116,9 @@ def _number(v: Value | None) -> float | None:
 
 
 Test = Callable[[Value], bool]
+_Action = tuple[Known, AlarmRule, Severity | None, Value | None, float]
+_NONE: list[_Action] = []
+"""The shared "no alarm change" answer of evaluate(): never appended to (see _mark)."""
 
 
 def compile_condition(cond: Condition) -> Test:
@@ -267,16 +270,25 @@ class RuleEngine:
             msg = await self._sub.get()
             for r in msg.data.get("readings", ()):
                 try:
-                    await self.on_telemetry(r["device_id"], r["ts"], r["values"])
+                    # Evaluation is synchronous; only alarm changes (rare) are awaited.
+                    for action in self.evaluate(r["device_id"], r["ts"], r["values"]):
+                        await self._apply(*action)
                 except Exception:
                     log.exception("rule evaluation failed for %s", r.get("device_id"))
 
     # -- evaluation ------------------------------------------------------------------------
 
     async def on_telemetry(self, device_id: str, ts: float, values: dict[str, Value]) -> None:
+        for action in self.evaluate(device_id, ts, values):
+            await self._apply(*action)
+
+    def evaluate(self, device_id: str, ts: float, values: dict[str, Value]) -> list[_Action]:
+        """Evaluate one reading: rule states move on here; the alarm changes it causes are
+        returned, in order, for :meth:`_apply`."""
         k = self.registry.active(device_id)
         if k is None or not k.profile.alarm_rules:
-            return
+            return _NONE
+        actions = _NONE
         self.evaluated += 1
         metrics.RULE_EVALUATIONS.inc()
         now = self.clock()
@@ -293,7 +305,7 @@ class RuleEngine:
                 st.last_seen = now
                 dirty.add(key)
                 if st.active is not None:
-                    await self._set(k, rule, st, None, None, ts)
+                    actions = self._mark(actions, k, rule, st, None, None, ts)
                 self._arm(device_id, rule, st, plan)
                 continue
             assert rule.key is not None
@@ -303,11 +315,12 @@ class RuleEngine:
             sev, observed = self._evaluate(plan, st, ts, v)
             dirty.add(key)
             if sev is not None:
-                await self._set(k, rule, st, sev, observed, ts)
+                actions = self._mark(actions, k, rule, st, sev, observed, ts)
             elif st.active is not None and (
                 plan.clear is None or (observed is not None and plan.clear(observed))
             ):
-                await self._set(k, rule, st, None, observed, ts)
+                actions = self._mark(actions, k, rule, st, None, observed, ts)
+        return actions
 
     def _plans_of(self, k: Known) -> list[_Plan]:
         hit = self._plans.get(id(k.profile))
@@ -364,8 +377,30 @@ class RuleEngine:
         value: Value | None,
         ts: float,
     ) -> None:
+        for action in self._mark([], k, rule, st, sev, value, ts):
+            await self._apply(*action)
+
+    def _mark(
+        self,
+        actions: list[_Action],
+        k: Known,
+        rule: AlarmRule,
+        st: RuleState,
+        sev: Severity | None,
+        value: Value | None,
+        ts: float,
+    ) -> list[_Action]:
+        """Set the rule's state now and queue the alarm change (raise, refresh or clear)."""
         st.active = sev
         self._dirty.add((k.device.id, rule.id))
+        if actions is _NONE:
+            actions = []
+        actions.append((k, rule, sev, value, ts))
+        return actions
+
+    async def _apply(
+        self, k: Known, rule: AlarmRule, sev: Severity | None, value: Value | None, ts: float
+    ) -> None:
         if sev is None:
             await self.alarms.condition_cleared(k.device.id, rule.id)
             return

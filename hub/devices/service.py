@@ -17,7 +17,7 @@ from hub.bus.base import Bus
 from hub.bus.events import TOPIC_DEVICE_PRESENCE
 from hub.config import Device, Settings, Site
 from hub.devices.alarms import AlarmBook
-from hub.devices.broker import Broker
+from hub.devices.broker import Broker, EmbeddedBroker
 from hub.devices.history import Retention, TelemetryHistory
 from hub.devices.ingest import IngestWorker, presence_json
 from hub.devices.linkage import Linkage
@@ -75,6 +75,7 @@ class DeviceService:
         self.link: MqttLink | None = None
         self.worker: IngestWorker | None = None
         self._maint: asyncio.Task[None] | None = None
+        self._gate_task: asyncio.Task[None] | None = None
 
     async def start(self, broker_url: str | None = None) -> None:
         if self.broker is not None:
@@ -97,12 +98,11 @@ class DeviceService:
                 username=self.broker.hub_username,
                 password=self.broker.hub_password,
                 client_id=self.settings.mqtt_client_id,
-                shared=self.settings.mqtt_shared_subscriptions
-                and self.broker.supports_shared_subscriptions,
+                shared=self._shared(self.broker),
                 mqtt5=self.broker.kind != "amqtt",
             )
         if ep is not None:
-            self.link = MqttLink(ep, self._wake)
+            self.link = MqttLink(ep, self._wake, self._subscribed)
             self.worker = IngestWorker(
                 self.link,
                 self.registry,
@@ -115,6 +115,21 @@ class DeviceService:
             self.link.start()
         self._maint = asyncio.create_task(self._maintain_forever(), name="telemetry-maintenance")
 
+    def _shared(self, broker: Broker) -> bool:
+        """``$share`` where asked for, or by default where a broker restart cannot drop shared
+        subscribers' messages: the embedded Mosquitto, which keeps devices out until the
+        ingest has subscribed again."""
+        shared = self.settings.mqtt_shared_subscriptions
+        if shared is None:
+            shared = isinstance(broker, EmbeddedBroker) and broker.gate_devices
+        return shared and broker.supports_shared_subscriptions
+
+    def _subscribed(self) -> None:
+        if isinstance(self.broker, EmbeddedBroker) and self.broker.gate_devices:
+            self._gate_task = asyncio.create_task(
+                self.broker.ingest_subscribed(), name="broker-gate-open"
+            )
+
     def _wake(self) -> None:
         if self.worker is not None:
             self.worker.wake()
@@ -125,7 +140,7 @@ class DeviceService:
         if self.worker is not None:
             await self.worker.stop()
         await self.rules.stop()
-        await cancel_and_wait([self._maint])
+        await cancel_and_wait([self._maint, self._gate_task])
         await self.presence.stop()
 
     async def _expired(self, states: list[DeviceState]) -> None:

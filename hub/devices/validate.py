@@ -30,6 +30,7 @@ Reason = Literal[
     "oversized",
     "flood",
     "topic_mismatch",
+    "store_refused",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 

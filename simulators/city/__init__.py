@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from hub.config import Site
 from simulators.city.simulator import CitySimulator
-from simulators.sensors import SensorFleet, scripted_day
+from simulators.sensors import PlannedAnomaly, SensorFleet
 from simulators.sensors.fleet import PasswordSource
+from simulators.sensors.run import make_fleet
 
 
 def read_passwords(path: Path) -> dict[str, str]:
@@ -38,10 +38,13 @@ async def run_city(
     sensor_speed: float = 1.0,
     sensor_truth_path: Path | None = None,
     sensor_anomalies: bool = True,
+    planned_anomalies: Sequence[PlannedAnomaly] | None = None,
+    skip_sensors: Collection[str] = (),
 ) -> None:
     """Serve every camera of the site that points at 127.0.0.1:<rtsp_port>; with `mqtt_url`
     (mqtt://host:port) also run the site's sensor fleet, each device logging in with its id and
-    the password `mqtt_passwords` gives for it. Runs until cancelled."""
+    the password `mqtt_passwords` gives for it, except the `skip_sensors` (driven from elsewhere).
+    `planned_anomalies` replace the scripted day. Runs until cancelled."""
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(
             CitySimulator(
@@ -51,18 +54,15 @@ async def run_city(
         if mqtt_url:
             if mqtt_passwords is None:
                 raise ValueError("the sensor fleet needs the devices' MQTT passwords")
-            u = urlsplit(mqtt_url)
-            start = time.time()
-            anomalies = scripted_day(site, start) if sensor_anomalies else []
             await stack.enter_async_context(
-                SensorFleet(
+                make_fleet(
                     site,
-                    host=u.hostname or "127.0.0.1",
-                    port=u.port or 1883,
-                    password=mqtt_passwords,
+                    mqtt_url,
+                    mqtt_passwords,
+                    skip=skip_sensors,
+                    planned=planned_anomalies,
+                    scripted=sensor_anomalies,
                     speed=sensor_speed,
-                    start=start,
-                    anomalies=anomalies,
                     truth_path=sensor_truth_path,
                 )
             )

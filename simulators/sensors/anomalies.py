@@ -8,6 +8,7 @@ simulator writes one ground-truth JSON line per expected alarm when the anomaly 
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,42 @@ def make_anomaly(
     if missing_ids:
         raise ValueError(f"profile {profile.id} lacks rules {missing_ids} for {kind}")
     return Anomaly(kind, device_id, start, duration, expected)
+
+
+@dataclass(frozen=True)
+class PlannedAnomaly:
+    """An anomaly of `kind` on `device_id`, `after` simulated seconds after the fleet starts: an
+    alarm drill, scheduled by hand instead of by `scripted_day`."""
+
+    kind: AnomalyKind
+    device_id: str
+    after: float
+
+    @classmethod
+    def parse(cls, spec: str) -> PlannedAnomaly:
+        """``KIND:DEVICE:SECONDS``, e.g. ``smoke_spike:dev-smoke-0007:30``; ValueError if bad."""
+        kind, _, rest = spec.partition(":")
+        device_id, _, seconds = rest.rpartition(":")
+        if kind not in ANOMALY_KINDS:
+            raise ValueError(f"{spec!r}: kind must be one of {', '.join(ANOMALY_KINDS)}")
+        if not device_id:
+            raise ValueError(f"{spec!r}: expected KIND:DEVICE:SECONDS")
+        try:
+            after = float(seconds)
+        except ValueError:
+            raise ValueError(f"{spec!r}: SECONDS must be a number") from None
+        if not math.isfinite(after) or after < 0:
+            raise ValueError(f"{spec!r}: SECONDS must be >= 0")
+        return cls(kind, device_id, after)
+
+    def at(self, site: Site, start: float) -> Anomaly:
+        """The anomaly for a fleet started at `start`; ValueError when the site's device cannot
+        show it (unknown, disabled, or a profile of another kind)."""
+        dev = next((d for d in site.devices if d.id == self.device_id), None)
+        if dev is None or not dev.enabled:
+            raise ValueError(f"no enabled device {self.device_id!r} in the site")
+        profile = site.profile_by_id[dev.profile]
+        return make_anomaly(self.kind, dev.id, start + self.after, profile)
 
 
 def scripted_day(

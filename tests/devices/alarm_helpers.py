@@ -12,80 +12,61 @@ from typing import Any
 from hub.bus.base import Subscription
 from hub.bus.events import TOPIC_ALARMS
 from hub.bus.memory import MemoryBus
-from hub.config import Site, parse_site
+from hub.config import Camera, Device, DeviceProfile, Site
 from hub.devices.alarms import AlarmBook
 from hub.devices.linkage import Linkage
 from hub.devices.registry import DeviceRegistry
 from hub.devices.rules import RuleEngine
 from hub.store.db import Store, open_store
 
-SITE = """\
-site: {name: rules}
-district:
-  id: d
-  name: d
-  streets:
-    - id: s
-      name: s
-      communities:
-        - id: c
-          name: c
-          grids:
-            - id: g1
-              name: 第一网格
-              geometry:
-                type: Polygon
-                coordinates: [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.0]]]
-cameras:
-  # ~100 m west of the device, facing east: sees it.
-  - {id: cam-east, name: 东向, url: rtsp://x/1, grid: g1, position: [120.04895, 31.05], heading: 90}
-  # ~50 m north, a dome: sees all round.
-  - {id: cam-dome, name: 球机, url: rtsp://x/2, grid: g1, position: [120.05, 31.05045]}
-  # ~100 m west, facing north: the device is outside its field of view.
-  - {id: cam-north, name: 北向, url: rtsp://x/3, grid: g1, position: [120.04895, 31.05],
-     heading: 0}
-  # ~500 m away: too far.
-  - {id: cam-far, name: 远处, url: rtsp://x/4, grid: g1, position: [120.055, 31.05]}
-device_profiles:
-  - id: probe
-    name: probe
-    telemetry:
-      - {key: level, min: -1000, max: 1000}
-      - {key: open, type: boolean}
-    alarm_rules:
-      - id: level-high
-        name: 水位过高
-        key: level
-        create: {critical: {op: ">=", value: 9}, warning: {op: ">=", value: 5}}
-      - id: level-sticky
-        name: sticky
-        key: level
-        create: {major: {op: ">=", value: 50}}
-        clear: {op: "<", value: 10}
-      - id: door-held
-        name: 门长开
-        kind: duration
-        key: open
-        for_seconds: 60
-        create: {minor: {op: "==", value: true}}
-      - id: level-rise
-        name: 水位上涨
-        kind: rate
-        key: level
-        window_seconds: 120
-        create: {major: {op: ">", value: 2}}
-      - id: offline
-        name: 离线
-        kind: missing
-        create: {major: {op: ">", value: 600}, warning: {op: ">", value: 60}}
-devices:
-  - {id: dev-1, name: 一号, profile: probe, grid: g1, position: [120.05, 31.05]}
-  - {id: dev-2, name: 二号, profile: probe, grid: g1, position: [120.05, 31.05]}
-"""
 
+def rules_site(*, offline_warning_s: float = 60.0) -> Site:
+    """Rules of every kind on one probe profile, two devices at the same spot and cameras around
+    them: one that sees them, a dome, one looking away and one too far."""
 
-def rules_site() -> Site:
-    return parse_site(SITE)
+    def when(op: str, value: float | bool) -> dict[str, Any]:
+        return {"op": op, "value": value}
+
+    probe = DeviceProfile.model_validate(
+        {
+            "id": "probe",
+            "name": "probe",
+            "telemetry": [
+                {"key": "level", "min": -1000, "max": 1000},
+                {"key": "open", "type": "boolean"},
+            ],
+            "alarm_rules": [
+                {"id": "level-high", "name": "水位过高", "key": "level",
+                 "create": {"critical": when(">=", 9), "warning": when(">=", 5)}},
+                {"id": "level-sticky", "name": "sticky", "key": "level",
+                 "create": {"major": when(">=", 50)}, "clear": when("<", 10)},
+                {"id": "door-held", "name": "门长开", "kind": "duration", "key": "open",
+                 "for_seconds": 60, "create": {"minor": when("==", True)}},
+                {"id": "level-rise", "name": "水位上涨", "kind": "rate", "key": "level",
+                 "window_seconds": 120, "create": {"major": when(">", 2)}},
+                {"id": "offline", "name": "离线", "kind": "missing",
+                 "create": {"major": when(">", 600), "warning": when(">", offline_warning_s)}},
+            ],
+        }
+    )  # fmt: skip
+    spot = [120.05, 31.05]
+    devices = [
+        Device(id="dev-1", name="一号", profile="probe", grid="g1", position=spot),
+        Device(id="dev-2", name="二号", profile="probe", grid="g1", position=spot),
+    ]
+
+    def cam(n: int, cid: str, name: str, pos: list[float], heading: float | None) -> Camera:
+        return Camera(
+            id=cid, name=name, url=f"rtsp://x/{n}", grid="g1", position=pos, heading=heading
+        )
+
+    cameras = [
+        cam(1, "cam-east", "东向", [120.04895, 31.05], 90),  # ~100 m west, facing east: sees them
+        cam(2, "cam-dome", "球机", [120.05, 31.05045], None),  # ~50 m north, a dome: sees all round
+        cam(3, "cam-north", "北向", [120.04895, 31.05], 0),  # ~100 m west, facing away
+        cam(4, "cam-far", "远处", [120.055, 31.05], None),  # ~500 m away: too far
+    ]
+    return Site.for_devices([probe], devices, cameras=cameras, name="rules")
 
 
 class Clock:

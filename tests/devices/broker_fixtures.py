@@ -70,8 +70,14 @@ class RunningBroker:
 
 
 async def start_test_broker(
-    data_dir: Path, *, kind: str = "mosquitto", max_payload: int = 64 * 1024
+    data_dir: Path,
+    *,
+    kind: str = "mosquitto",
+    max_payload: int = 64 * 1024,
+    gate_devices: bool = False,
 ) -> RunningBroker:
+    """``gate_devices``: devices are refused after each start until an ingest with this broker
+    has subscribed (what the hub does with $share); off for tests that talk to it directly."""
     port = free_port()
     settings = Settings(
         data_dir=data_dir,
@@ -80,7 +86,9 @@ async def start_test_broker(
         mqtt_max_payload=max_payload,
         host="127.0.0.1",
     )
-    broker = EmbeddedBroker(settings, prefer="amqtt" if kind == "amqtt" else "mosquitto")
+    broker = EmbeddedBroker(
+        settings, prefer="amqtt" if kind == "amqtt" else "mosquitto", gate_devices=gate_devices
+    )
     await broker.start()
     return RunningBroker(
         broker=broker,

@@ -19,71 +19,42 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.bus.memory import MemoryBus
-from hub.config import Settings, Site, parse_site
+from hub.config import Device, DeviceProfile, Settings, Site
 from hub.devices.mqtt import Endpoint
 from hub.devices.service import DeviceService
 from hub.store.db import Store, open_store
 
-GRID = """\
-site: {name: devices}
-district:
-  id: d
-  name: d
-  streets:
-    - id: s
-      name: s
-      communities:
-        - id: c
-          name: c
-          grids:
-            - id: g1
-              name: 第一网格
-              geometry:
-                type: Polygon
-                coordinates: [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.0]]]
-"""
-
-PROFILES = """\
-device_profiles:
-  - id: gauge
-    name: water gauge
-    kind: water_level
-    max_messages_per_minute: 1000000
-    telemetry:
-      - {key: level, unit: m, min: 0, max: 10}
-      - {key: open, type: boolean}
-      - {key: note, type: string}
-  - id: slow
-    name: slow sensor
-    max_messages_per_minute: 5
-    telemetry:
-      - {key: level, min: 0, max: 10}
-  - id: idle
-    name: idle sensor
-    inactivity_timeout_seconds: 0.6
-    telemetry:
-      - {key: level, min: 0, max: 10}
-"""
-
+SPOT = [120.05, 31.05]
 DEVICE_IDS = ["dev-1", "dev-2", "dev-3", "dev-4"]
 
 
-def site_yaml(extra_devices: str = "") -> str:
-    devices = "".join(
-        f"  - {{id: {d}, name: {d}, profile: gauge, grid: g1, position: [120.05, 31.05]}}\n"
-        for d in DEVICE_IDS
-    )
-    devices += (
-        "  - {id: dev-flood, name: flood, profile: slow, grid: g1, position: [120.05, 31.05]}\n"
-        "  - {id: dev-idle, name: idle, profile: idle, grid: g1, position: [120.05, 31.05]}\n"
-        "  - {id: dev-off, name: disabled, profile: gauge, grid: g1, position: [120.0, 31.0],"
-        " enabled: false}\n"
-    )
-    return GRID + PROFILES + "devices:\n" + devices + extra_devices
-
-
 def device_site() -> Site:
-    return parse_site(site_yaml())
+    """Four gauges, one that floods at 5 messages a minute, one that goes idle in 0.6 s and a
+    disabled one."""
+    level = {"key": "level", "min": 0, "max": 10}
+    profiles = [
+        DeviceProfile.model_validate(p)
+        for p in (
+            {"id": "gauge", "name": "water gauge", "kind": "water_level",
+             "max_messages_per_minute": 1_000_000,
+             "telemetry": [{**level, "unit": "m"}, {"key": "open", "type": "boolean"},
+                           {"key": "note", "type": "string"}]},
+            {"id": "slow", "name": "slow sensor", "max_messages_per_minute": 5,
+             "telemetry": [level]},
+            {"id": "idle", "name": "idle sensor", "inactivity_timeout_seconds": 0.6,
+             "telemetry": [level]},
+        )
+    ]  # fmt: skip
+
+    def dev(id_: str, name: str, profile: str, at: list[float] = SPOT, on: bool = True) -> Device:
+        return Device(id=id_, name=name, profile=profile, grid="g1", position=at, enabled=on)
+
+    devices = [dev(d, d, "gauge") for d in DEVICE_IDS] + [
+        dev("dev-flood", "flood", "slow"),
+        dev("dev-idle", "idle", "idle"),
+        dev("dev-off", "disabled", "gauge", at=[120.0, 31.0], on=False),
+    ]
+    return Site.for_devices(profiles, devices, name="devices")
 
 
 @dataclass
@@ -126,6 +97,7 @@ async def running_ingest(
         device_site(),
         st,
         b,
+        broker.broker,
         endpoint=endpoint(broker, client_id, shared),
     )
     await svc.start()

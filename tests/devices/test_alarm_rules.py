@@ -7,9 +7,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from alarm_helpers import SITE, Clock, rig
+from alarm_helpers import Clock, rig, rules_site
 
-from hub.config import Condition, parse_site
+from hub.config import Condition
 from hub.devices.rules import RuleState, holds
 
 T0 = 1_750_000_000.0
@@ -118,9 +118,7 @@ async def test_missing_deadlines_escalate_and_clear(tmp_path: Path) -> None:
 
 
 async def test_missing_fires_on_the_event_loop_timer(tmp_path: Path) -> None:
-    site = parse_site(
-        SITE.replace('warning: {op: ">", value: 60}', 'warning: {op: ">", value: 0.3}')
-    )
+    site = rules_site(offline_warning_s=0.3)
     async with rig(tmp_path, site=site, clock=time.time, timers=True) as r:
         t = time.time()
         await r.engine.on_telemetry("dev-1", t, {"level": 1.0})

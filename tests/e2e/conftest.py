@@ -56,6 +56,9 @@ class Hub:
     truth: Path
     site: Path
     mqtt_port: int = 0
+    # A smoke detector a camera sees, left out of the city's sensor fleet so that a drill can
+    # drive it alone (one MQTT client per device id: two would keep taking each other over).
+    drill_device: str = ""
     username: str = USERNAME
     password: str = PASSWORD
 
@@ -69,6 +72,18 @@ class Hub:
             except json.JSONDecodeError:
                 continue  # a line being written right now
         return out
+
+
+def _drill_device(site: Path) -> str:
+    from hub.config import load_site
+    from hub.devices.linkage import cameras_for
+
+    s = load_site(site)
+    for d in s.devices:
+        kind = s.profile_by_id[d.profile].kind
+        if kind == "smoke" and d.enabled and d.position and cameras_for(d.position, s.cameras):
+            return d.id
+    raise AssertionError("the demo site has a smoke detector that a camera sees")
 
 
 def _free_port() -> int:
@@ -139,6 +154,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     )
     truth = tmp / "truth.jsonl"
     data = tmp / "data"
+    drill = _drill_device(site)
     env = {
         **os.environ,
         "HUB_DATA_DIR": str(data),
@@ -173,15 +189,56 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
                 [py, "-m", "hub", "simulate", "city", "--site", str(site),
                  "--rtsp-port", str(rtsp_port), "--truth", str(truth),
                  "--mqtt", f"mqtt://127.0.0.1:{mqtt_port}", "--mqtt-passwords", str(creds),
-                 "--sensor-truth", str(tmp / "sensor-truth.jsonl")],
+                 "--sensor-truth", str(tmp / "sensor-truth.jsonl"), "--skip-sensor", drill],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         procs.append(sim)
         _wait("simulator", lambda: _port_open(rtsp_port), SIM_START_S, sim, sim_log)
-        yield Hub(url, http_port, rtsp_port, data, truth, site, mqtt_port)
+        yield Hub(url, http_port, rtsp_port, data, truth, site, mqtt_port, drill)
     finally:
         for p in reversed(procs):
             _stop(p)
+
+
+@dataclass
+class SensorDrill:
+    """`hub simulate sensors` for the drill device against the hub's broker, as an operator
+    rehearsing an alarm would run it; its anomaly ground truth goes to `truth`."""
+
+    hub: Hub
+    truth: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *anomalies: str, speed: float = 1.0) -> None:
+        creds = self.hub.data_dir / "device-credentials.txt"
+        args = [a for spec in anomalies for a in ("--anomaly", spec)]
+        with (ARTIFACTS / "drill.log").open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hub", "simulate", "sensors", "--site", str(self.hub.site),
+                 "--mqtt", f"mqtt://127.0.0.1:{self.hub.mqtt_port}", "--mqtt-passwords",
+                 str(creds), "--device", self.hub.drill_device, "--speed", str(speed),
+                 "--truth", str(self.truth), *args],
+                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def truth_lines(self) -> list[dict[str, Any]]:
+        if not self.truth.exists():
+            return []
+        lines = self.truth.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.endswith("}")]
+
+    def log(self) -> str:
+        return _tail(ARTIFACTS / "drill.log")
+
+
+@pytest.fixture
+def sensor_drill(hub_server: Hub, tmp_path: Path) -> Iterator[SensorDrill]:
+    drill = SensorDrill(hub_server, tmp_path / "drill-truth.jsonl")
+    try:
+        yield drill
+    finally:
+        if drill.proc is not None:
+            _stop(drill.proc)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,13 @@ export class EventsPanel {
       h("option", { value: "", text: "全部类型 All types" }),
       ...(Object.keys(EVENT_LABEL) as EventType[]).map((t) => h("option", { value: t, text: EVENT_LABEL[t] })),
     );
-    this.typeSelect.addEventListener("change", () => void this.load());
+    this.typeSelect.addEventListener("change", () => {
+      // Narrow what is shown at once; the server's page (older matches too) follows.
+      const type = this.filterType;
+      if (type) this.events = this.events.filter((e) => e.type === type);
+      this.renderList();
+      void this.load();
+    });
     this.list = h("ul", { class: "event-list", id: "event-list" });
     this.note = h("div", { class: "empty-note", text: "暂无事件 No events yet" });
     this.detail = h("section", { class: "event-detail", id: "event-detail", hidden: true });
