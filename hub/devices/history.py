@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.store.bulk import insert_rows
 from hub.store.models import TelemetryRollupRow, TelemetryRow
 
 log = logging.getLogger(__name__)
@@ -198,43 +198,24 @@ class TelemetryHistory:
     async def _merge_rollups(
         self, conn: Any, buckets: dict[tuple[str, str, int, float], Bucket]
     ) -> None:
-        r = TelemetryRollupRow
         rows = [
-            {
-                "device_id": d,
-                "key": k,
-                "resolution": res,
-                "start": start,
-                "count": b.count,
-                "min": b.min,
-                "max": b.max,
-                "sum": b.sum,
-            }
+            (d, k, res, start, b.count, b.min, b.max, b.sum)
             for (d, k, res, start), b in buckets.items()
         ]
-        table: Any = r.__table__
-        stmt: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(r)
-        ex = stmt.excluded
+        pg = conn.dialect.name == "postgresql"
+        t = TelemetryRollupRow.__tablename__
+        least, greatest = ("least", "greatest") if pg else ("min", "max")
         # A bucket may already hold values folded earlier (late data): merge, never overwrite.
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["device_id", "key", "resolution", "start"],
-            set_={
-                "count": table.c.count + ex.count,
-                "min": _least(conn, table.c.min, ex.min),
-                "max": _greatest(conn, table.c.max, ex.max),
-                "sum": table.c.sum + ex.sum,
-            },
+        await insert_rows(
+            conn,
+            t,
+            ("device_id", "key", "resolution", "start", "count", "min", "max", "sum"),
+            rows,
+            conflict=("device_id", "key", "resolution", "start"),
+            update=(
+                f'"count" = "{t}"."count" + excluded."count", '
+                f'"min" = {least}("{t}"."min", excluded."min"), '
+                f'"max" = {greatest}("{t}"."max", excluded."max"), '
+                f'"sum" = "{t}"."sum" + excluded."sum"'
+            ),
         )
-        await conn.execute(upsert, rows)
-
-
-def _least(conn: Any, a: Any, b: Any) -> Any:
-    from sqlalchemy import func
-
-    return func.least(a, b) if conn.dialect.name == "postgresql" else func.min(a, b)
-
-
-def _greatest(conn: Any, a: Any, b: Any) -> Any:
-    from sqlalchemy import func
-
-    return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)

@@ -234,7 +234,16 @@ class IngestWorker:
                         raise Rejected("flood", "over the profile's max_messages_per_minute")
                     doc = validate.load_json(payload)
                     merged: dict[str, object] = {}
-                    for r in validate.telemetry(device_id, doc, known.checks, now):
+                    if doc.__class__ is dict:  # one reading, the common case: no batch list
+                        try:
+                            got: list[Reading | Rejected] = [
+                                validate.reading(device_id, doc, known.checks, now)
+                            ]
+                        except Rejected as exc:
+                            got = [exc]
+                    else:
+                        got = validate.telemetry(device_id, doc, known.checks, now)
+                    for r in got:
                         if isinstance(r, Rejected):
                             reject(r, device_id, topic, payload)
                             continue

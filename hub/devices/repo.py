@@ -6,16 +6,19 @@ MQTT message is acknowledged only when everything it caused is durable.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import Device
+from hub.store.bulk import insert_rows, sqlite_statements
 from hub.store.models import DeadLetterRow, DeviceRow, DeviceStateRow, TelemetryRow
+from hub.store.sqlite_writer import SqliteWriter
 
 MAX_DEAD_LETTER_PAGE = 500
 
@@ -31,38 +34,10 @@ class DeviceState:
     last_seen: float | None
     last_values: dict[str, Any]
 
-    def row(self) -> dict[str, Any]:
-        return {
-            "device_id": self.device_id,
-            "state": self.state,
-            "reason": self.reason,
-            "session": self.session,
-            "session_ts": self.session_ts,
-            "changed_at": self.changed_at,
-            "last_seen": self.last_seen,
-            "last_values": self.last_values,
-        }
-
 
 TelemetryTuple = tuple[str, str, float, int | None, float | None, str | None]
 """(device_id, key, ts, seq, value, text): one row of the telemetry table."""
 _TELEMETRY_COLS = ("device_id", "key", "ts", "seq", "value", "text")
-
-
-def _telemetry_insert(paramstyle: str) -> str:
-    n = len(_TELEMETRY_COLS)
-    if paramstyle == "qmark":
-        marks = ["?"] * n
-    elif paramstyle == "numeric_dollar":
-        marks = [f"${i}" for i in range(1, n + 1)]
-    elif paramstyle == "numeric":
-        marks = [f":{i}" for i in range(1, n + 1)]
-    elif paramstyle in ("format", "pyformat"):
-        marks = ["%s"] * n
-    else:
-        raise ValueError(f"unsupported DB-API paramstyle {paramstyle!r}")
-    cols = ", ".join(f'"{c}"' for c in _TELEMETRY_COLS)
-    return f'INSERT INTO "{TelemetryRow.__tablename__}" ({cols}) VALUES ({", ".join(marks)})'
 
 
 def _storable(dead_letter: dict[str, Any]) -> dict[str, Any]:
@@ -74,17 +49,51 @@ def _storable(dead_letter: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _upsert_states(conn: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
-    stmt: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        DeviceStateRow
+_STATE_COLS = (
+    "device_id", "state", "reason", "session", "session_ts", "changed_at", "last_seen",
+    "last_values",
+)  # fmt: skip
+_STATE_UPDATE = ", ".join(f'"{c}" = excluded."{c}"' for c in _STATE_COLS[1:])
+
+
+_DEAD_COLS = ("ts", "reason", "device_id", "topic", "detail", "payload")
+
+
+def _write_sqlite(
+    conn: sqlite3.Connection,
+    telemetry: list[TelemetryTuple],
+    dead: list[tuple[Any, ...]],
+    states: list[tuple[Any, ...]],
+) -> None:
+    parts = (
+        (TelemetryRow.__tablename__, _TELEMETRY_COLS, telemetry, (), ""),
+        (DeadLetterRow.__tablename__, _DEAD_COLS, dead, (), ""),
+        (DeviceStateRow.__tablename__, _STATE_COLS, states, ("device_id",), _STATE_UPDATE),
     )
-    cols = {c: stmt.excluded[c] for c in rows[0] if c != "device_id"}
-    return conn.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=cols), rows)
+    for table, cols, rows, conflict, update in parts:
+        for sql, params in sqlite_statements(table, cols, rows, conflict=conflict, update=update):
+            conn.execute(sql, params)
+
+
+def _state_tuple(s: DeviceState) -> tuple[Any, ...]:
+    return (
+        s.device_id, s.state, s.reason, s.session, s.session_ts, s.changed_at, s.last_seen,
+        orjson.dumps(s.last_values).decode(),
+    )  # fmt: skip
 
 
 class DeviceRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        url = engine.url
+        self._writer: SqliteWriter | None = None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self._writer = SqliteWriter(str(url.database), "ingest-writer")
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
 
     # -- provisioned devices ---------------------------------------------------------------
 
@@ -150,14 +159,24 @@ class DeviceRepo:
         dead_letters: Sequence[dict[str, Any]],
         states: Sequence[DeviceState],
     ) -> None:
+        states_rows = [_state_tuple(s) for s in states]
+        if self._writer is not None:
+            # SQLite: the whole transaction in one hand-off to the writer thread.
+            dead = [tuple(_storable(d).get(c) for c in _DEAD_COLS) for d in dead_letters]
+            await self._writer.run(lambda c: _write_sqlite(c, telemetry, dead, states_rows))
+            return
         async with self.engine.begin() as conn:
-            if telemetry:
-                # Plain tuples through the driver's executemany: no per-row parameter dicts.
-                await conn.exec_driver_sql(_telemetry_insert(conn.dialect.paramstyle), telemetry)
+            await insert_rows(conn, TelemetryRow.__tablename__, _TELEMETRY_COLS, telemetry)
             if dead_letters:
                 await conn.execute(insert(DeadLetterRow), [_storable(d) for d in dead_letters])
-            if states:
-                await _upsert_states(conn, [s.row() for s in states])
+            await insert_rows(
+                conn,
+                DeviceStateRow.__tablename__,
+                _STATE_COLS,
+                states_rows,
+                conflict=["device_id"],
+                update=_STATE_UPDATE,
+            )
 
     # -- dead letters ------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class DeviceService:
         await self.rules.stop()
         await cancel_and_wait([self._maint, self._gate_task])
         await self.presence.stop()
+        await self.repo.close()
 
     async def _expired(self, states: list[DeviceState]) -> None:
         await self.repo.write_batch([], [], states)
