@@ -99,8 +99,8 @@ class _Protocol(asyncio.Protocol):
         was_empty = not link.inbox
         try:
             got = self.reader.feed(data)
-        except wire.ProtocolError as exc:
-            log.warning("MQTT protocol error from the broker (%s); reconnecting", exc)
+        except Exception as exc:  # ProtocolError, or a field cut short inside a packet
+            log.warning("MQTT protocol error from the broker (%r); reconnecting", exc)
             assert self.transport is not None
             self.transport.abort()
             return
@@ -136,6 +136,7 @@ class _Protocol(asyncio.Protocol):
             self.closed.set_result(None)
         if not self.connack.done():
             self.connack.set_exception(ConnectionError("connection closed before CONNACK"))
+            self.connack.exception()  # retrieved: the session may have stopped waiting for it
 
 
 class MqttLink:
