@@ -10,22 +10,32 @@ Rounds alternate the two consumers on a fresh session each; the medians are prin
 machine is shared and noisy.
 
     .venv/bin/python bench/bench_ingest.py [--messages 60000] [--devices 20] [--rounds 3]
+        [--prefill ROWS]   # start each round's database with ROWS of older raw telemetry
+        [--postgres postgresql+asyncpg://postgres@127.0.0.1/postgres]   # store in PostgreSQL:
+                           # a private database per round, created there and dropped after
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import secrets
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 from hub.bus.memory import MemoryBus
@@ -34,6 +44,7 @@ from hub.devices import mqtt_wire as wire
 from hub.devices.broker import EmbeddedBroker
 from hub.devices.mqtt import Endpoint
 from hub.devices.service import DeviceService
+from hub.store.bulk import sqlite_statements
 from hub.store.db import open_store
 
 PASSWORD = "bench-hub-password"
@@ -167,8 +178,63 @@ async def sub_round(broker: EmbeddedBroker, devices: list[str], total: int, r: i
     return total / t
 
 
+def prefill(path: Path, devices: list[str], rows: int) -> None:
+    """``rows`` of raw telemetry from the past week, as a running site accumulates (the two
+    indexes then no longer fit a fresh database's cache)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    start = time.time() - 7 * 86_400
+    step = 7 * 86_400 / max(rows, 1)
+    cols = ("device_id", "key", "ts", "seq", "value", "text")
+    conn.execute("BEGIN")
+    for i in range(0, rows, 100_000):
+        chunk = [
+            (devices[j % len(devices)], ("level", "battery")[j % 2], start + j * step, j, 1.0, None)
+            for j in range(i, min(rows, i + 100_000))
+        ]
+        for sql, params in sqlite_statements("telemetry", cols, chunk):
+            conn.execute(sql, params)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+@contextlib.asynccontextmanager
+async def round_db(tmp: Path, r: int, postgres: str | None) -> AsyncIterator[str]:
+    if postgres is None:
+        yield f"sqlite+aiosqlite:///{tmp / f'hub-{r}.db'}"
+        return
+    name = f"hub_bench_{secrets.token_hex(4)}"
+    admin = create_async_engine(postgres, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
 async def ingest_round(
-    broker: EmbeddedBroker, tmp: Path, devices: list[str], total: int, r: int
+    broker: EmbeddedBroker,
+    tmp: Path,
+    devices: list[str],
+    total: int,
+    r: int,
+    prefilled: int = 0,
+    postgres: str | None = None,
+) -> tuple[float, float, int]:
+    async with round_db(tmp, r, postgres) as url:
+        return await _ingest_round(broker, tmp, devices, total, r, url, prefilled)
+
+
+async def _ingest_round(
+    broker: EmbeddedBroker,
+    tmp: Path,
+    devices: list[str],
+    total: int,
+    r: int,
+    url: str,
+    prefilled: int,
 ) -> tuple[float, float, int]:
     """(messages/s, process CPU seconds per message, bus messages) of one drain."""
     site = Site.for_devices(
@@ -178,7 +244,9 @@ async def ingest_round(
             for d in devices
         ],
     )
-    store = await open_store(f"sqlite+aiosqlite:///{tmp / f'hub-{r}.db'}")
+    store = await open_store(url)
+    if prefilled and url.startswith("sqlite"):
+        await asyncio.to_thread(prefill, tmp / f"hub-{r}.db", devices, prefilled)
     bus = MemoryBus(queue_size=total + 10)
     batches = bus.subscribe(TOPIC_DEVICE_TELEMETRY)
     cid = f"bench-ingest-{r}"
@@ -205,7 +273,7 @@ async def ingest_round(
     await svc.stop()
     await store.close()
     await asyncio.to_thread(end_session, broker.port, cid)
-    assert rows == 2 * total, rows
+    assert rows == 2 * total + prefilled, rows
     return total / elapsed, cpu / total, batches.queue.qsize()
 
 
@@ -214,6 +282,8 @@ async def main() -> None:
     ap.add_argument("--messages", type=int, default=60_000)
     ap.add_argument("--devices", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--prefill", type=int, default=0, help="older telemetry rows per round's DB")
+    ap.add_argument("--postgres", help="PostgreSQL admin URL: store there instead of SQLite")
     a = ap.parse_args()
     if not shutil.which("mosquitto_sub"):
         sys.exit("mosquitto_sub is not installed")
@@ -232,7 +302,9 @@ async def main() -> None:
         try:
             for r in range(a.rounds):
                 subs.append(await sub_round(broker, devices, a.messages, r))
-                hubs.append(await ingest_round(broker, tmp, devices, a.messages, r))
+                hubs.append(
+                    await ingest_round(broker, tmp, devices, a.messages, r, a.prefill, a.postgres)
+                )
                 print(f"round {r + 1}: mosquitto_sub {subs[-1]:7.0f} msg/s, hub ingest "
                       f"{hubs[-1][0]:7.0f} msg/s, ratio {hubs[-1][0] / subs[-1]:.2f}, "
                       f"{hubs[-1][1] * 1e6:.1f} µs CPU/msg", flush=True)  # fmt: skip
@@ -242,6 +314,9 @@ async def main() -> None:
     ing_rate = statistics.median(h[0] for h in hubs)
     ratio = statistics.median(h[0] / s for h, s in zip(hubs, subs, strict=True))
     print(f"messages: {a.messages} per round from {a.devices} devices, 2 values each, QoS 1")
+    print(f"store: {'PostgreSQL' if a.postgres else 'SQLite'}")
+    if a.prefill and not a.postgres:
+        print(f"each round's database started with {a.prefill:,} older telemetry rows")
     print(f"mosquitto_sub drain (baseline), median: {sub_rate:9.0f} msg/s")
     print(f"hub ingest drain (validate+store+bus+rules), median: {ing_rate:6.0f} msg/s")
     print(f"ratio ingest / mosquitto_sub, median of rounds: {ratio:5.2f}")

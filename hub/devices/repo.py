@@ -166,7 +166,16 @@ class DeviceRepo:
             await self._writer.run(lambda c: _write_sqlite(c, telemetry, dead, states_rows))
             return
         async with self.engine.begin() as conn:
-            await insert_rows(conn, TelemetryRow.__tablename__, _TELEMETRY_COLS, telemetry)
+            if telemetry and conn.dialect.driver == "asyncpg":
+                # Binary COPY: several times faster than executemany, which PostgreSQL runs
+                # as one INSERT per row. A statement first, so the COPY joins the transaction.
+                await conn.execute(select(1))
+                raw = await conn.get_raw_connection()
+                await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                    TelemetryRow.__tablename__, records=telemetry, columns=_TELEMETRY_COLS
+                )
+            else:
+                await insert_rows(conn, TelemetryRow.__tablename__, _TELEMETRY_COLS, telemetry)
             if dead_letters:
                 await conn.execute(insert(DeadLetterRow), [_storable(d) for d in dead_letters])
             await insert_rows(

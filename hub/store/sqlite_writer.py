@@ -20,6 +20,8 @@ from hub.store.db import SQLITE_BUSY_MS
 
 T = TypeVar("T")
 
+CACHE_KIB = 64 * 1024
+
 
 class SqliteWriter:
     def __init__(self, path: str, name: str = "sqlite-writer") -> None:
@@ -35,6 +37,9 @@ class SqliteWriter:
                 "foreign_keys=ON",
                 f"busy_timeout={SQLITE_BUSY_MS}",
                 "synchronous=NORMAL",
+                # The telemetry indexes' insert points (one per device and key) must stay in
+                # cache: SQLite's default 2 MB holds those of a few hundred devices at most.
+                f"cache_size=-{CACHE_KIB}",
             ):
                 c.execute(f"PRAGMA {pragma}")
             self._conn = c
