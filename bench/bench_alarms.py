@@ -22,47 +22,23 @@ from pathlib import Path
 
 import orjson
 import paho.mqtt.client as mqtt
+from gauge_site import gauge, gauge_site
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.bus.events import TOPIC_ALARMS
 from hub.bus.memory import MemoryBus
-from hub.config import Camera, Device, DeviceProfile, Settings, Site
+from hub.config import Camera, Settings, Site
 from hub.devices.broker import EmbeddedBroker
 from hub.devices.mqtt import Endpoint
 from hub.devices.service import DeviceService
 from hub.store.db import open_store
 
 PASSWORD = "bench-hub-password"
-GAUGE = DeviceProfile.model_validate(
-    {
-        "id": "gauge",
-        "name": "gauge",
-        "max_messages_per_minute": 10_000_000,
-        "telemetry": [
-            {"key": "level", "min": 0, "max": 10},
-            {"key": "battery", "min": 0, "max": 100},
-        ],
-        "alarm_rules": [
-            {"id": "level-high", "name": "level high", "key": "level",
-             "create": {"critical": {"op": ">=", "value": 9}, "warning": {"op": ">=", "value": 8}}},
-            {"id": "level-rise", "name": "level rise", "kind": "rate", "key": "level",
-             "create": {"major": {"op": ">", "value": 1000}}},
-            {"id": "battery-low", "name": "battery low", "kind": "duration", "key": "battery",
-             "for_seconds": 600, "create": {"minor": {"op": "<", "value": 10}}},
-            {"id": "offline", "name": "offline", "kind": "missing",
-             "create": {"major": {"op": ">", "value": 3600}}},
-        ],
-    }
-)  # fmt: skip
 CAMERA = Camera(id="cam-1", name="cam", url="rtsp://x/1", grid="g1", position=[120.0501, 31.05])
 
 
 def bench_site(device_ids: list[str]) -> Site:
-    devices = [
-        Device(id=d, name=d, profile="gauge", grid="g1", position=[120.05, 31.05])
-        for d in device_ids
-    ]
-    return Site.for_devices([GAUGE], devices, cameras=[CAMERA], name="bench")
+    return gauge_site(gauge(critical=9, warning=8, rise=1000), device_ids, [CAMERA])
 
 
 def free_port() -> int:

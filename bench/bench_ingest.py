@@ -33,13 +33,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
+from gauge_site import gauge, gauge_site
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 from hub.bus.memory import MemoryBus
-from hub.config import Device, DeviceProfile, Settings, Site
+from hub.config import Settings
 from hub.devices import mqtt_wire as wire
 from hub.devices.broker import EmbeddedBroker
 from hub.devices.mqtt import Endpoint
@@ -53,28 +54,7 @@ WINDOW = 5_000
 """Unacknowledged publishes in flight: Mosquitto's default receive maximum is 65,535."""
 
 # Evaluated on every reading, never raised: the bench measures evaluation, not alarm writes.
-GAUGE = DeviceProfile.model_validate(
-    {
-        "id": "gauge",
-        "name": "gauge",
-        "max_messages_per_minute": 10_000_000,
-        "telemetry": [
-            {"key": "level", "min": 0, "max": 10},
-            {"key": "battery", "min": 0, "max": 100},
-        ],
-        "alarm_rules": [
-            {"id": "level-high", "name": "level high", "key": "level",
-             "create": {"critical": {"op": ">=", "value": 9.95},
-                        "warning": {"op": ">=", "value": 9.92}}},
-            {"id": "level-rise", "name": "level rise", "kind": "rate", "key": "level",
-             "create": {"major": {"op": ">", "value": 1.0e9}}},
-            {"id": "battery-low", "name": "battery low", "kind": "duration", "key": "battery",
-             "for_seconds": 600, "create": {"minor": {"op": "<", "value": 10}}},
-            {"id": "offline", "name": "offline", "kind": "missing",
-             "create": {"major": {"op": ">", "value": 3600}}},
-        ],
-    }
-)  # fmt: skip
+GAUGE = gauge(critical=9.95, warning=9.92, rise=1.0e9)
 
 
 def free_port() -> int:
@@ -237,13 +217,7 @@ async def _ingest_round(
     prefilled: int,
 ) -> tuple[float, float, int]:
     """(messages/s, process CPU seconds per message, bus messages) of one drain."""
-    site = Site.for_devices(
-        [GAUGE],
-        [
-            Device(id=d, name=d, profile="gauge", grid="g1", position=[120.05, 31.05])
-            for d in devices
-        ],
-    )
+    site = gauge_site(GAUGE, devices, [])
     store = await open_store(url)
     if prefilled and url.startswith("sqlite"):
         await asyncio.to_thread(prefill, tmp / f"hub-{r}.db", devices, prefilled)

@@ -50,10 +50,12 @@ class SqliteWriter:
         conn.execute("BEGIN IMMEDIATE")
         try:
             out = work(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed COMMIT too: a transaction left open would keep the write lock forever.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return out
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
