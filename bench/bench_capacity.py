@@ -114,7 +114,11 @@ async def run_count(
         while True:
             msg = await sub.get()
             ev = DetectionEvent.model_validate(msg.data)
-            event_lat.append(time.time() - ev.start.timestamp())
+            # An intrusion or loitering is announced at its start and again at its end, which
+            # is known only once the object has been gone for a while: time the announcements
+            # of new events (a line crossing is both at once).
+            if ev.end is None or ev.type == "line_crossing":
+                event_lat.append(time.time() - ev.start.timestamp())
 
     collector = asyncio.create_task(collect())
     await svc.start()
