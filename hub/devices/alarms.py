@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -25,6 +26,8 @@ from hub.errors import NotFoundError
 from hub.store.models import AlarmChangeRow, AlarmRow
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 AlarmState = Literal["active", "acknowledged", "cleared"]
 OPEN_STATES: tuple[str, ...] = ("active", "acknowledged")
@@ -76,6 +79,7 @@ class AlarmBook:
         self.engine = engine
         self.bus = bus
         self._open: dict[tuple[str, str], int] = {}
+        self._writes: set[asyncio.Future[Any]] = set()
         self._severity: dict[int, str] = {}
         """Open alarm id -> its severity, for the ``hub_alarms_active`` gauge."""
         # One writer at a time: the engine and the API both change alarms.
@@ -108,8 +112,26 @@ class AlarmBook:
 
     # -- engine side -----------------------------------------------------------------------
 
+    async def _whole(self, write: Coroutine[Any, Any, T]) -> T:
+        """Run a write that a cancelled caller (a stopping rule engine, a dropped request) does
+        not cut in half: cancelled inside its transaction, an SQLite connection kept the write
+        lock and every other writer failed with "database is locked". :meth:`close` waits for
+        those still running."""
+        task = asyncio.ensure_future(write)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
+    async def close(self) -> None:
+        """Wait for writes whose callers were cancelled."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
     async def trigger(self, t: Trigger, cameras: list[dict[str, Any]]) -> dict[str, Any]:
         """Create the alarm of this device x rule, or refresh the open one."""
+        return await self._whole(self._trigger(t, cameras))
+
+    async def _trigger(self, t: Trigger, cameras: list[dict[str, Any]]) -> dict[str, Any]:
         now = datetime.now(UTC)
         dev = t.known.device
         async with self._lock, self.engine.begin() as conn:
@@ -146,9 +168,7 @@ class AlarmBook:
                 await _change(conn, aid, now, "created", SYSTEM, {"severity": t.severity})
                 self._open[(dev.id, t.rule.id)] = aid
             else:
-                cur = (
-                    await conn.execute(select(AlarmRow.severity).where(AlarmRow.id == aid))
-                ).scalar_one()
+                cur = self._severity.get(aid)  # kept for every open alarm: no query per refresh
                 await conn.execute(
                     update(AlarmRow)
                     .where(AlarmRow.id == aid)
@@ -270,6 +290,9 @@ class AlarmBook:
         return await self._mutate(alarm_id, change)
 
     async def _mutate(self, alarm_id: int, change: Any) -> dict[str, Any]:
+        return await self._whole(self._mutate_now(alarm_id, change))
+
+    async def _mutate_now(self, alarm_id: int, change: Any) -> dict[str, Any]:
         now = datetime.now(UTC)
         async with self._lock:
             async with self.engine.begin() as conn:

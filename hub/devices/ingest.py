@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.aio import cancel_and_wait
 from hub.bus.base import Bus
 from hub.bus.events import TOPIC_DEVICE_EVENTS, TOPIC_DEVICE_PRESENCE, TOPIC_DEVICE_TELEMETRY
 from hub.devices import metrics, validate
@@ -122,10 +123,8 @@ class IngestWorker:
         self._task = asyncio.create_task(self._run(), name="mqtt-ingest")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
 
     async def _run(self) -> None:
         inbox = self.link.inbox

@@ -195,7 +195,6 @@ class RuleEngine:
         self._wake = asyncio.Event()
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._applying: set[asyncio.Future[None]] = set()
         self.evaluated = 0
         self._plans: dict[int, tuple[object, list[_Plan]]] = {}
         """id(profile) -> (the profile, kept alive so its id is not reused; its rule plans)."""
@@ -216,8 +215,7 @@ class RuleEngine:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks = []
-        if self._applying:
-            await asyncio.gather(*self._applying, return_exceptions=True)
+        await self.alarms.close()  # alarm writes the cancelled tasks had under way
         if self._sub is not None:
             await self._sub.close()
             self._sub = None
@@ -282,7 +280,7 @@ class RuleEngine:
                 try:
                     # Evaluation is synchronous; only alarm changes (rare) are awaited.
                     for action in self.evaluate(r["device_id"], r["ts"], r["values"]):
-                        await self._apply_whole(action)
+                        await self._apply(*action)
                 except Exception:
                     log.exception("rule evaluation failed for %s", r.get("device_id"))
             metrics.RULE_EVALUATIONS.inc(self.evaluated - n)
@@ -292,7 +290,7 @@ class RuleEngine:
     async def on_telemetry(self, device_id: str, ts: float, values: dict[str, Value]) -> None:
         n = self.evaluated
         for action in self.evaluate(device_id, ts, values):
-            await self._apply_whole(action)
+            await self._apply(*action)
         metrics.RULE_EVALUATIONS.inc(self.evaluated - n)
 
     def evaluate(self, device_id: str, ts: float, values: dict[str, Value]) -> list[_Action]:
@@ -405,7 +403,7 @@ class RuleEngine:
         ts: float,
     ) -> None:
         for action in self._mark([], k, rule, st, sev, value, ts):
-            await self._apply_whole(action)
+            await self._apply(*action)
 
     def _mark(
         self,
@@ -424,15 +422,6 @@ class RuleEngine:
             actions = []
         actions.append((k, rule, sev, value, ts))
         return actions
-
-    async def _apply_whole(self, action: _Action) -> None:
-        """Apply an alarm change that a stop cannot cut in half: cancelled inside its database
-        transaction, a connection kept SQLite's write lock and the final state flush found the
-        database locked. :meth:`stop` waits for those in flight."""
-        task = asyncio.ensure_future(self._apply(*action))
-        self._applying.add(task)
-        task.add_done_callback(self._applying.discard)
-        await asyncio.shield(task)
 
     async def _apply(
         self, k: Known, rule: AlarmRule, sev: Severity | None, value: Value | None, ts: float

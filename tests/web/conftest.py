@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from web_helpers import PASSWORDS, RunningHub, make_settings, run_hub
+from web_helpers import PASSWORDS, RunningHub, make_settings, run_hub_with_users
 
 from hub.store import passwords
 
@@ -20,10 +20,7 @@ def fast_hasher() -> Iterator[None]:
 
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[RunningHub]:
-    async with run_hub(make_settings(tmp_path)) as h:
-        for role, pw in PASSWORDS.items():
-            await h.state.store.users.create(role, role, pw)
-        h.state.throttle.failure_delay = 0.0
+    async with run_hub_with_users(make_settings(tmp_path)) as h:
         yield h
 
 

@@ -7,7 +7,7 @@ import re
 import time
 from pathlib import Path
 
-from web_helpers import PASSWORDS, SITE_YAML, make_settings, run_hub
+from web_helpers import SITE_YAML, make_settings, run_hub_with_users
 
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 
@@ -30,9 +30,8 @@ devices:
 async def test_metrics_route_exposes_rule_and_alarm_metrics(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     settings.site.write_text(SITE_YAML + DEVICES_YAML, encoding="utf-8")
-    async with run_hub(settings) as h:
-        await h.state.store.users.create("operator", "operator", PASSWORDS["operator"])
-        headers = {"Authorization": f"Bearer {await h.login('operator', PASSWORDS['operator'])}"}
+    async with run_hub_with_users(settings) as h:
+        headers = await h.auth("operator")
         await h.bus.publish(
             TOPIC_DEVICE_TELEMETRY,
             {"readings": [{"device_id": "wl-001", "ts": time.time(), "values": {"level": 9.0}}]},

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_helpers import PASSWORDS, SITE_YAML, RunningHub, make_settings, run_hub
+from web_helpers import PASSWORDS, SITE_YAML, RunningHub, make_settings, run_hub_with_users
 from websockets.asyncio.client import connect
 
 from hub.bus.events import TOPIC_DEVICE_TELEMETRY
@@ -38,15 +38,8 @@ devices:
 async def ahub(tmp_path: Path) -> AsyncIterator[RunningHub]:
     settings = make_settings(tmp_path)
     settings.site.write_text(SITE_YAML + DEVICES_YAML, encoding="utf-8")
-    async with run_hub(settings) as h:
-        for role, pw in PASSWORDS.items():
-            await h.state.store.users.create(role, role, pw)
-        h.state.throttle.failure_delay = 0.0
+    async with run_hub_with_users(settings) as h:
         yield h
-
-
-async def _auth(h: RunningHub, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await h.login(role, PASSWORDS[role])}"}
 
 
 async def _telemetry(h: RunningHub, device_id: str, level: float) -> None:
@@ -68,8 +61,8 @@ async def _wait_alarms(h: RunningHub, headers: dict[str, str], n: int, **q: Any)
 
 
 async def test_alarm_lifecycle_over_the_api(ahub: RunningHub) -> None:
-    op = await _auth(ahub, "operator")
-    sup = await _auth(ahub, "supervisor")
+    op = await ahub.auth("operator")
+    sup = await ahub.auth("supervisor")
     await _telemetry(ahub, "wl-001", 6.0)
     (a,) = await _wait_alarms(ahub, sup, 1, state="active")
     assert {
@@ -118,7 +111,7 @@ async def test_alarm_lifecycle_over_the_api(ahub: RunningHub) -> None:
 
 
 async def test_listing_filters_and_pages(ahub: RunningHub) -> None:
-    sup = await _auth(ahub, "supervisor")
+    sup = await ahub.auth("supervisor")
     await _telemetry(ahub, "wl-001", 9.0)
     await _telemetry(ahub, "wl-002", 5.0)
     items = await _wait_alarms(ahub, sup, 2)
@@ -141,7 +134,7 @@ async def test_listing_filters_and_pages(ahub: RunningHub) -> None:
 
 
 async def test_alarm_routes_need_a_token_and_a_wall_role(ahub: RunningHub) -> None:
-    worker = await _auth(ahub, "worker")
+    worker = await ahub.auth("worker")
     for method, path in [
         ("GET", "/api/alarms"),
         ("GET", "/api/alarms/1"),

@@ -12,7 +12,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from web_helpers import SITE_YAML, RunningHub, make_settings, run_hub
+from web_helpers import SITE_YAML, RunningHub, make_settings, run_hub_with_users
 
 PASSWORDS = {"admin": "admin-pass-1", "operator": "operator-pass-1", "worker": "worker-pass-1"}
 
@@ -44,15 +44,8 @@ async def dhub(tmp_path: Path) -> AsyncIterator[RunningHub]:
         mqtt_password="hub-api-test-password",
     )
     settings.site.write_text(SITE_YAML + DEVICES_YAML, encoding="utf-8")
-    async with run_hub(settings) as h:
-        for role, pw in PASSWORDS.items():
-            await h.state.store.users.create(role, role, pw)
-        h.state.throttle.failure_delay = 0.0
+    async with run_hub_with_users(settings) as h:
         yield h
-
-
-async def _auth(h: RunningHub, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await h.login(role, PASSWORDS[role])}"}
 
 
 def _publish(port: int, device_id: str, password: str, docs: list[bytes]) -> None:
@@ -71,8 +64,8 @@ def _publish(port: int, device_id: str, password: str, docs: list[bytes]) -> Non
 
 
 async def test_provision_ingest_and_read_back(dhub: RunningHub) -> None:
-    admin = await _auth(dhub, "admin")
-    operator = await _auth(dhub, "operator")
+    admin = await dhub.auth("admin")
+    operator = await dhub.auth("operator")
     body = {
         "id": "wl-002",
         "name": "三井桥水位",
@@ -160,5 +153,5 @@ async def test_device_routes_need_a_token(dhub: RunningHub) -> None:
     ]:
         r = await dhub.client.request(method, path)
         assert r.status_code == 401, (method, path)
-    worker = await _auth(dhub, "worker")
+    worker = await dhub.auth("worker")
     assert (await dhub.client.get("/api/devices", headers=worker)).status_code == 403

@@ -153,6 +153,10 @@ class RunningHub:
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://")
 
+    async def auth(self, role: str) -> dict[str, str]:
+        """The Authorization header of the user named after ``role`` (see run_hub_with_users)."""
+        return {"Authorization": f"Bearer {await self.login(role, PASSWORDS[role])}"}
+
     async def login(self, username: str, password: str) -> str:
         r = await self.client.post(
             "/api/auth/token", data={"username": username, "password": password}
@@ -214,3 +218,13 @@ async def record(hub: RunningHub, *events: DetectionEvent) -> None:
             await asyncio.sleep(0.01)
         else:
             raise AssertionError(f"event {ev.id} was not recorded")
+
+
+@contextlib.asynccontextmanager
+async def run_hub_with_users(settings: Settings) -> AsyncIterator[RunningHub]:
+    """run_hub with a user per role, named after it (PASSWORDS), and no login throttling."""
+    async with run_hub(settings) as h:
+        for role, pw in PASSWORDS.items():
+            await h.state.store.users.create(role, role, pw)
+        h.state.throttle.failure_delay = 0.0
+        yield h

@@ -3,6 +3,7 @@
 import { ApiError, getDevices } from "./api";
 import { h } from "./dom";
 import { DEVICE_STATE_LABEL, KIND_ICON, KIND_LABEL } from "./labels";
+import { shortName } from "./tree";
 import type { Device, SiteInfo } from "./types";
 
 const POLL_MS = 10_000;
@@ -189,12 +190,4 @@ export class DevicePanel {
     }
     this.updateCounts();
   }
-}
-
-function shortName(name: string, ancestors: string[]): string {
-  let out = name;
-  for (const a of ancestors) {
-    if (a && out.startsWith(`${a}-`)) out = out.slice(a.length + 1);
-  }
-  return out || name;
 }

@@ -136,7 +136,7 @@ export class CameraTree {
 }
 
 /** "三井街道-秀水坊社区-第1网格" under 三井街道 / 秀水坊社区 reads "第1网格": the tree already says where. */
-function shortName(name: string, ancestors: string[]): string {
+export function shortName(name: string, ancestors: string[]): string {
   let out = name;
   for (const a of ancestors) {
     if (a && out.startsWith(`${a}-`)) out = out.slice(a.length + 1);
