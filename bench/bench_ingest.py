@@ -9,6 +9,11 @@ engine). Draining a backlog measures what the consumer can take, not how fast pu
 Rounds alternate the two consumers on a fresh session each; the medians are printed, because the
 machine is shared and noisy.
 
+The broker ties each client id to its username (``use_username_as_clientid``), so every
+connection logs in with its own account: the ingest as the hub (``hub``, its session is the hub's),
+the publisher and ``mosquitto_sub`` with service accounts of their own (``bench-pub``,
+``bench-sub``; the baseline's persistent session is keyed by its account).
+
     .venv/bin/python bench/bench_ingest.py [--messages 60000] [--devices 20] [--rounds 3]
         [--prefill ROWS]   # start each round's database with ROWS of older raw telemetry
         [--postgres postgresql+asyncpg://postgres@127.0.0.1/postgres]   # store in PostgreSQL:
@@ -45,10 +50,17 @@ from hub.devices import mqtt_wire as wire
 from hub.devices.broker import EmbeddedBroker
 from hub.devices.mqtt import Endpoint
 from hub.devices.service import DeviceService
+from hub.devices.validate import MAX_TS_AHEAD
 from hub.store.bulk import sqlite_statements
 from hub.store.db import open_store
 
 PASSWORD = "bench-hub-password"
+HUB_USER = "hub"
+PUB_USER, PUB_PASSWORD = "bench-pub", "bench-pub-password"
+SUB_USER, SUB_PASSWORD = "bench-sub", "bench-sub-password"
+TS_STEP = 1e-4
+"""Seconds between consecutive messages' ``ts``, from the publish start: must stay within the
+ingest's window (``MAX_TS_AHEAD``), or the bench would measure dead-lettering."""
 TOPIC = "hub/v1/devices/+/telemetry"
 WINDOW = 5_000
 """Unacknowledged publishes in flight: Mosquitto's default receive maximum is 65,535."""
@@ -65,7 +77,8 @@ def free_port() -> int:
 
 async def publish_all(port: int, devices: list[str], total: int) -> float:
     """Publish ``total`` QoS 1 messages round-robin over the devices on one connection (the
-    hub's packet code, pipelined); returns messages/s once the broker has acked them all."""
+    hub's packet code, pipelined) as the ``bench-pub`` service account; returns messages/s once
+    the broker has acked them all."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     acked = 0
     got_ack = asyncio.Event()
@@ -87,9 +100,9 @@ async def publish_all(port: int, devices: list[str], total: int) -> float:
     reading = asyncio.create_task(read())
     writer.write(
         wire.connect(
-            "bench-pub",
-            username="hub",
-            password=PASSWORD,
+            PUB_USER,  # the broker uses the username as client id anyway
+            username=PUB_USER,
+            password=PUB_PASSWORD,
             keepalive=60,
             will=wire.Will("bench/pub", b"gone", retain=False),
             v5=True,
@@ -105,7 +118,7 @@ async def publish_all(port: int, devices: list[str], total: int) -> float:
         d = devices[i % len(devices)]
         payload = orjson.dumps(
             {
-                "ts": now + i * 1e-4,
+                "ts": now + i * TS_STEP,
                 "seq": i // len(devices),
                 "values": {"level": (i % 100) / 10, "battery": 87.5},
             }
@@ -129,10 +142,11 @@ async def publish_all(port: int, devices: list[str], total: int) -> float:
     return rate
 
 
-def mosquitto_sub(port: int, client_id: str, total: int | None) -> float:
-    """Create the persistent session (total None) or drain ``total`` messages; returns seconds."""
-    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", "hub", "-P", PASSWORD,
-            "-V", "5", "-x", "3600", "-c", "-i", client_id, "-q", "1", "-t", TOPIC]  # fmt: skip
+def mosquitto_sub(port: int, total: int | None) -> float:
+    """Create the persistent session (total None) or drain ``total`` messages; returns seconds.
+    The session is the ``bench-sub`` account's (client id = username)."""
+    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", SUB_USER, "-P", SUB_PASSWORD,
+            "-V", "5", "-x", "3600", "-c", "-i", SUB_USER, "-q", "1", "-t", TOPIC]  # fmt: skip
     if total is None:
         subprocess.run([*args, "-E"], stdout=subprocess.DEVNULL, check=True, timeout=30)
         return 0.0
@@ -141,20 +155,19 @@ def mosquitto_sub(port: int, client_id: str, total: int | None) -> float:
     return time.perf_counter() - t0
 
 
-def end_session(port: int, client_id: str) -> None:
-    """Connect with a clean start: the broker drops the session, which otherwise goes on
-    queueing every later round's messages."""
-    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", "hub", "-P", PASSWORD,
-            "-V", "5", "-i", client_id, "-t", "bench/none", "-E"]  # fmt: skip
+def end_session(port: int, username: str, password: str) -> None:
+    """Connect with a clean start: the broker drops the account's session (client id =
+    username), which otherwise goes on queueing every later round's messages."""
+    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", username, "-P", password,
+            "-V", "5", "-i", username, "-t", "bench/none", "-E"]  # fmt: skip
     subprocess.run(args, stdout=subprocess.DEVNULL, check=True, timeout=30)
 
 
-async def sub_round(broker: EmbeddedBroker, devices: list[str], total: int, r: int) -> float:
-    cid = f"bench-sub-{r}"
-    await asyncio.to_thread(mosquitto_sub, broker.port, cid, None)
+async def sub_round(broker: EmbeddedBroker, devices: list[str], total: int) -> float:
+    await asyncio.to_thread(mosquitto_sub, broker.port, None)
     await publish_all(broker.port, devices, total)
-    t = await asyncio.to_thread(mosquitto_sub, broker.port, cid, total)
-    await asyncio.to_thread(end_session, broker.port, cid)
+    t = await asyncio.to_thread(mosquitto_sub, broker.port, total)
+    await asyncio.to_thread(end_session, broker.port, SUB_USER, SUB_PASSWORD)
     return total / t
 
 
@@ -223,8 +236,9 @@ async def _ingest_round(
         await asyncio.to_thread(prefill, tmp / f"hub-{r}.db", devices, prefilled)
     bus = MemoryBus(queue_size=total + 10)
     batches = bus.subscribe(TOPIC_DEVICE_TELEMETRY)
-    cid = f"bench-ingest-{r}"
-    ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", "hub", PASSWORD, cid, shared=True)
+    # Client id and share group derived from the password, as in production; the broker keys
+    # the session by the username (hub) whatever the client id.
+    ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", HUB_USER, PASSWORD, shared=True)
 
     async def run_service() -> DeviceService:
         svc = DeviceService(Settings(data_dir=tmp), site, store, bus, endpoint=ep)
@@ -240,13 +254,15 @@ async def _ingest_round(
     t0, cpu0 = time.perf_counter(), time.process_time()
     svc = await run_service()
     assert svc.worker is not None
-    while svc.worker.accepted < total or svc.rules.evaluated < total:  # noqa: ASYNC110
+    while svc.worker.accepted < total or svc.rules.evaluated < total:
+        if svc.worker.rejected:  # would never reach ``total``: fail instead of hanging
+            raise RuntimeError(f"ingest dead-lettered messages: {dict(svc.worker.rejected)}")
         await asyncio.sleep(0.005)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     rows = await svc.repo.count_telemetry()
     await svc.stop()
     await store.close()
-    await asyncio.to_thread(end_session, broker.port, cid)
+    await asyncio.to_thread(end_session, broker.port, HUB_USER, PASSWORD)
     assert rows == 2 * total + prefilled, rows
     return total / elapsed, cpu / total, batches.queue.qsize()
 
@@ -261,6 +277,8 @@ async def main() -> None:
     a = ap.parse_args()
     if not shutil.which("mosquitto_sub"):
         sys.exit("mosquitto_sub is not installed")
+    if a.messages * TS_STEP > MAX_TS_AHEAD / 2:
+        sys.exit(f"--messages {a.messages}: the last ts would be too far ahead for the ingest")
     devices = [f"dev-{i:04d}" for i in range(a.devices)]
     subs: list[float] = []
     hubs: list[tuple[float, float, int]] = []
@@ -269,13 +287,16 @@ async def main() -> None:
         settings = Settings(
             data_dir=tmp / "broker", mqtt_embedded_port=free_port(), mqtt_password=PASSWORD
         )
-        # Load comes from the hub account, so no gate; the ingest subscribes through $share as
-        # with the embedded broker in production.
+        # Load comes from a service account, so no gate; the ingest subscribes through $share
+        # as with the embedded broker in production.
         broker = EmbeddedBroker(settings, prefer="mosquitto", gate_devices=False)
         await broker.start()
         try:
+            assert broker.accounts is not None
+            await broker.accounts.add_service_account(PUB_USER, PUB_PASSWORD)
+            await broker.accounts.add_service_account(SUB_USER, SUB_PASSWORD)
             for r in range(a.rounds):
-                subs.append(await sub_round(broker, devices, a.messages, r))
+                subs.append(await sub_round(broker, devices, a.messages))
                 hubs.append(
                     await ingest_round(broker, tmp, devices, a.messages, r, a.prefill, a.postgres)
                 )

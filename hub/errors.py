@@ -35,6 +35,24 @@ class ConflictError(HubError):
     title = "Conflict"
 
 
+class ReservedNameError(ConflictError, ValueError):
+    """A name that belongs to something else already, e.g. a device id that is the hub's broker
+    account. A ValueError too: callers of the broker accounts catch that."""
+
+    title = "Reserved name"
+
+
+class BusyError(HubError):
+    """The hub refuses work it cannot queue now; the caller may retry shortly."""
+
+    status = 503
+    title = "Busy"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class SourceError(HubError):
     """A video source could not be opened or read."""
 

@@ -2,7 +2,8 @@
 
 Each device logs in with its device id as username; the ACL (pattern rules on ``%u``) lets it
 publish only under ``hub/v1/devices/<id>/`` and read only its own ``commands`` subtree. The hub's
-service account may read and write everything.
+service account, and any further service accounts (e.g. for a second ingest process), may read
+and write everything; the ACL file's ``user`` blocks are where they are told apart from devices.
 
 The password file uses Mosquitto's own ``$7$`` format (PBKDF2-SHA512, 101 iterations, 12-byte
 salt), produced here rather than by spawning ``mosquitto_passwd`` per change, so the same file
@@ -24,6 +25,8 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from hub.errors import ReservedNameError
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +75,33 @@ def device_commands_topic(device_id: str) -> str:
     return f"{TOPIC_ROOT}/{device_id}/commands"
 
 
-def render_acl(hub_username: str) -> str:
+def render_acl(hub_username: str, services: Iterable[str] = ()) -> str:
     """The ACL file. Device rules are patterns on the login name, so the file does not change when
     devices are added or removed: only the password file does."""
+    blocks = "".join(
+        f"user {name}\ntopic readwrite #\ntopic read $SYS/#\n\n"
+        for name in [hub_username, *sorted(set(services) - {hub_username})]
+    )
     return (
         "# Managed by the hub (hub/devices/accounts.py); edits are overwritten.\n"
-        f"user {hub_username}\n"
-        "topic readwrite #\n"
-        "topic read $SYS/#\n"
-        "\n"
+        f"{blocks}"
         "# Devices: the username is the device id.\n"
         f"pattern write {TOPIC_ROOT}/%u/#\n"
         f"pattern read {TOPIC_ROOT}/%u/commands/#\n"
     )
+
+
+def _read_acl_users(path: Path) -> set[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set()
+    users: set[str] = set()
+    for line in text.splitlines():
+        key, _, name = line.strip().partition(" ")
+        if key == "user" and name.strip():
+            users.add(name.strip())
+    return users
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -147,13 +164,18 @@ class BrokerAccounts:
         self.hub_username = hub_username
         self._reload = reload
         self._users = _read_password_file(self.password_file)
+        # A restarted hub must not take its own service accounts for devices.
+        self._services = {
+            u for u in _read_acl_users(self.acl_file) if u in self._users and u != hub_username
+        }
         self._lock = asyncio.Lock()
         self.active_file: Path | None = None
         """Where the broker reads passwords, when it is not ``password_file`` (the embedded
         broker): the full table stays in ``password_file`` whatever the gate does."""
         self.gated = False
-        """While set, the broker's password file holds only the hub's account: devices are
-        refused (they retry, keeping their unsent messages) until the hub has subscribed."""
+        """While set, the broker's password file holds only the hub's and the service accounts:
+        devices are refused (they retry, keeping their unsent messages) until the hub has
+        subscribed."""
 
     def set_reloader(self, reload: Reloader | None) -> None:
         self._reload = reload
@@ -161,10 +183,18 @@ class BrokerAccounts:
     # -- queries -------------------------------------------------------------------------------
 
     def device_ids(self) -> list[str]:
-        return sorted(u for u in self._users if u != self.hub_username)
+        return sorted(u for u in self._users if not self.is_service(u))
 
     def has_device(self, device_id: str) -> bool:
-        return device_id != self.hub_username and device_id in self._users
+        return not self.is_service(device_id) and device_id in self._users
+
+    def is_service(self, username: str) -> bool:
+        """The hub's own account or another service account: full rights, free client ids."""
+        return username == self.hub_username or username in self._services
+
+    def service_accounts(self) -> list[str]:
+        """The service accounts besides the hub's own."""
+        return sorted(self._services)
 
     def check(self, username: str, password: str) -> bool:
         """Authenticate like the broker does (used by the amqtt fallback)."""
@@ -172,14 +202,14 @@ class BrokerAccounts:
         return stored is not None and verify_password(password, stored)
 
     def may_publish(self, username: str, topic: str) -> bool:
-        if username == self.hub_username:
+        if self.is_service(username):
             return True
         return username in self._users and topic.startswith(device_publish_prefix(username))
 
     def may_subscribe(self, username: str, topic_filter: str) -> bool:
         """A device may read only its commands subtree; a wildcard that reaches further is
         refused (Mosquitto grants it but then delivers nothing outside the pattern)."""
-        if username == self.hub_username:
+        if self.is_service(username):
             return True
         if username not in self._users:
             return False
@@ -192,6 +222,8 @@ class BrokerAccounts:
         """Set the hub's service account (and the ACL naming it); keeps device accounts."""
         async with self._lock:
             new_name = username or self.hub_username
+            if new_name in self._services:
+                raise ValueError(f"{new_name!r} is a service account, not the hub's")
             if new_name != self.hub_username:
                 self._users.pop(self.hub_username, None)
             self.hub_username = new_name
@@ -199,6 +231,24 @@ class BrokerAccounts:
             if stored is None or not verify_password(password, stored):
                 self._users[new_name] = await asyncio.to_thread(hash_password, password)
             await asyncio.to_thread(self._write_all)
+        await self.reload()
+
+    async def add_service_account(self, username: str, password: str) -> None:
+        """Create or update an account with the hub's rights, e.g. for a second ingest process
+        (a broker that ties client ids to usernames lets one connection per account in). Give it
+        the hub's password for it to join the hub's ``$share`` group, which derives from it."""
+        if not DEVICE_ID_RE.match(username):
+            raise ValueError(f"invalid service account name {username!r}")
+        if username == self.hub_username:
+            raise ValueError(f"{username!r} is the hub's own broker account")
+        if self.has_device(username):
+            raise ValueError(f"{username!r} is a device's broker account")
+        hashed = await asyncio.to_thread(hash_password, password)
+        async with self._lock:
+            self._services.add(username)
+            self._users[username] = hashed
+            await asyncio.to_thread(self._write_all)
+        log.info("broker service account %s written", username)
         await self.reload()
 
     async def add_device(self, device_id: str, password: str | None = None) -> DeviceCredentials:
@@ -274,13 +324,15 @@ class BrokerAccounts:
         if not DEVICE_ID_RE.match(device_id):
             raise ValueError(f"invalid device id {device_id!r}")
         if device_id == self.hub_username:
-            raise ValueError(f"device id {device_id!r} is the hub's own broker account")
+            raise ReservedNameError(f"device id {device_id!r} is the hub's own broker account")
+        if device_id in self._services:
+            raise ReservedNameError(f"device id {device_id!r} is a service broker account")
 
     def _write_all(self) -> None:
         users = sorted(self._users.items())
         _atomic_write(self.password_file, "".join(f"{n}:{h}\n" for n, h in users))
         if self.active_file is not None:
             if self.gated:
-                users = [(n, h) for n, h in users if n == self.hub_username]
+                users = [(n, h) for n, h in users if self.is_service(n)]
             _atomic_write(self.active_file, "".join(f"{n}:{h}\n" for n, h in users))
-        _atomic_write(self.acl_file, render_acl(self.hub_username))
+        _atomic_write(self.acl_file, render_acl(self.hub_username, self._services))

@@ -26,6 +26,7 @@ from hub.devices.mosquitto import (
     find_mosquitto,
     render_mosquitto_conf,
 )
+from hub.redact import redact_url
 from hub.secretfile import load_or_create
 
 log = logging.getLogger(__name__)
@@ -327,10 +328,19 @@ class ExternalBroker(_AccountsMixin):
     kind: BrokerKind = "external"
 
     def __init__(self, settings: Settings, *, supports_shared_subscriptions: bool = True) -> None:
-        parts = urlsplit(settings.mqtt_url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise BrokerError(f"HUB_MQTT_URL must be mqtt://host:port, not {settings.mqtt_url!r}")
-        self.url = settings.mqtt_url
+        try:
+            parts = urlsplit(settings.mqtt_url)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if parts is None or parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+            raise BrokerError(
+                f"HUB_MQTT_URL must be mqtt://host:port, not {redact_url(settings.mqtt_url)!r}"
+            )
+        # The credentials go to the broker in CONNECT, nowhere else: the URL the hub keeps,
+        # logs and shows has none.
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        self.url = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
         self.supports_shared_subscriptions = supports_shared_subscriptions
         self.hub_username = parts.username or settings.mqtt_username
         self.hub_password = parts.password or hub_mqtt_password(settings)

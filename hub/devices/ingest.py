@@ -5,6 +5,12 @@ the profile), write accepted telemetry, sampled dead letters and changed device 
 transaction, then ack the batch's QoS 1 messages, then publish to the bus. A failed write is
 retried and nothing is acked until it succeeds, so an accepted message is never lost; a crash
 between the write and the acks means a redelivery, i.e. a duplicate row (at-least-once).
+
+Every message ends stored or dead-lettered, and acked: a message that fails in any way while it
+is handled (not only by a validation rule) is dead-lettered alone as ``internal_error``. An
+unacked message is redelivered after every reconnect and would fail again each time, and
+enough of them fill the broker's in-flight window (Receive Maximum) until ingest stops. Only a
+store that is down leaves messages unacked, and they wait for it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ PAYLOAD_KEEP = 1000
 POISON_AFTER = 1.6
 """Retry delay (s) from which a refused batch is searched for a poison item: after ~5 tries."""
 _TOPIC_CACHE_MAX = 100_000
+ERRORS_LOGGED_PER_MINUTE = 20
+"""Tracebacks of internal errors logged per minute; a device that triggers one on every message
+must not flood the log (all are counted and sampled as dead letters)."""
 
 
 _Item = tuple[str, TelemetryTuple | dict[str, Any] | DeviceState]
@@ -72,6 +81,33 @@ class _Prepared:
     presences: list[dict[str, Any]]
 
 
+def _merge(parts: list[_Prepared]) -> _Prepared:
+    out = _Prepared(time.perf_counter(), 0, [], [], [], {}, [], [], [])
+    states: dict[str, DeviceState] = {}
+    for p in parts:
+        out.t0 = min(out.t0, p.t0)
+        out.size += p.size
+        out.rows += p.rows
+        out.dead += p.dead
+        # The newest state per device: one upsert must not touch a row twice (PostgreSQL).
+        states.update((st.device_id, st) for st in p.states)
+        for gen, mids in p.acks.items():
+            out.acks.setdefault(gen, []).extend(mids)
+        out.readings += p.readings
+        out.events += p.events
+        out.presences += p.presences
+    out.states = list(states.values())
+    return out
+
+
+def _error_detail(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(unprintable)"
+    return f"{type(exc).__name__}: {text}"[:512]
+
+
 class _Sampler:
     def __init__(self) -> None:
         self._window = 0.0
@@ -82,6 +118,8 @@ class _Sampler:
         if now - self._window >= 60.0:
             self._window, self._total = now, 0
             self._per.clear()
+        if self._total >= SAMPLE_TOTAL:
+            return False  # before counting per key: the Counter stays bounded in a flood
         k = (reason, device_id or "")
         self._per[k] += 1
         if self._per[k] > SAMPLE_PER_KEY or self._total >= SAMPLE_TOTAL:
@@ -113,6 +151,8 @@ class IngestWorker:
         self._flood = validate.FloodGate()
         self._sampler = _Sampler()
         self._topics: dict[str, tuple[str, validate.Kind] | Rejected] = {}
+        self._errors_window = 0.0
+        self._errors_logged = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -142,13 +182,9 @@ class IngestWorker:
                 n = min(len(inbox), BATCH_MAX)
                 batch = [inbox.popleft() for _ in range(n)]
                 self.link.room_freed()
-                try:
-                    # Validating this batch overlaps the previous batch's write; its write starts
-                    # only once the previous batch is stored, acked and published: order holds.
-                    prepared = self._prepare(batch)
-                except Exception:
-                    log.exception("ingest batch failed; its messages stay unacked")
-                    continue
+                # Validating this batch overlaps the previous batch's write; its write starts
+                # only once the previous batch is stored, acked and published: order holds.
+                prepared = self._prepare_safe(batch)
                 if pending is not None:
                     await self._settle(pending)
                 pending = asyncio.create_task(self._commit(prepared))
@@ -164,8 +200,8 @@ class IngestWorker:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Unacked: the broker redelivers after a reconnect. Never let the loop die.
-            log.exception("ingest batch failed; its messages stay unacked")
+            # Never let the loop die. What was not acked is redelivered after a reconnect.
+            log.exception("committing an ingest batch failed")
 
     def _topic(self, topic: str) -> tuple[str, validate.Kind]:
         hit = self._topics.get(topic)
@@ -178,12 +214,61 @@ class IngestWorker:
                 self._topics.clear()
             self._topics[topic] = hit
         if isinstance(hit, Rejected):
-            raise hit
+            # A fresh traceback: re-raising the cached exception would grow its traceback by
+            # every raise, keeping each failed batch's frame (and messages) alive.
+            raise hit.with_traceback(None)
         return hit
 
     async def process(self, batch: list[Inbound]) -> None:
         """Validate, store, ack and publish one batch."""
-        await self._commit(self._prepare(batch))
+        await self._commit(self._prepare_safe(batch))
+
+    def _prepare_safe(self, batch: list[Inbound]) -> _Prepared:
+        """``_prepare``, which handles each message's failures itself; should it fail as a whole
+        all the same, the messages are taken one by one, and one that still fails becomes an
+        internal-error dead letter: a batch is never left unacked to fail again on redelivery.
+        (Presence changes the failed pass already made stay, unannounced: a safety net.)"""
+        try:
+            return self._prepare(batch)
+        except Exception:
+            log.exception("preparing an ingest batch failed; taking its messages one by one")
+        parts: list[_Prepared] = []
+        for msg in batch:
+            try:
+                parts.append(self._prepare([msg]))
+            except Exception as exc:
+                parts.append(self._failed(msg, exc))
+        return _merge(parts)
+
+    def _failed(self, msg: Inbound, exc: BaseException) -> _Prepared:
+        """A message nothing else could handle: its ack and an internal-error dead letter."""
+        gen, mid, qos, topic, payload = msg
+        now = time.time()
+        hit = self._topics.get(topic)
+        self._log_error(exc, topic)
+        self.rejected["internal_error"] += 1
+        metrics.REJECTED.labels("internal_error").inc()
+        dead = [
+            {
+                "ts": now,
+                "reason": "internal_error",
+                "device_id": hit[0] if isinstance(hit, tuple) else None,
+                "topic": topic[:256],
+                "detail": _error_detail(exc),
+                "payload": payload[:PAYLOAD_KEEP].decode("utf-8", "replace")[:1024],
+            }
+        ]
+        acks = {gen: [mid]} if qos else {}
+        return _Prepared(time.perf_counter(), 1, [], dead, [], acks, [], [], [])
+
+    def _log_error(self, exc: BaseException, topic: str) -> None:
+        now = time.monotonic()
+        if now - self._errors_window >= 60.0:
+            self._errors_window, self._errors_logged = now, 0
+        self._errors_logged += 1
+        if self._errors_logged <= ERRORS_LOGGED_PER_MINUTE:
+            log.error("ingest failed on a message; dead-lettered", extra={"topic": topic[:256]},
+                      exc_info=exc)  # fmt: skip
 
     def _prepare(self, batch: list[Inbound]) -> _Prepared:
         t0 = time.perf_counter()
@@ -221,6 +306,7 @@ class IngestWorker:
             if qos:
                 acks.setdefault(gen, []).append(mid)
             device_id: str | None = None
+            n_rows, n_readings = len(rows), len(readings)
             try:
                 device_id, kind = self._topic(topic)
                 if len(payload) > self.max_payload:
@@ -228,9 +314,10 @@ class IngestWorker:
                 known = registry.active(device_id)
                 if known is None:
                     raise Rejected("unknown_device", f"no enabled device {device_id!r}")
+                # One budget per device for all kinds, before JSON parsing: a flood costs little.
+                if not self._flood.allow(device_id, known.profile.max_messages_per_minute, now):
+                    raise Rejected("flood", "over the profile's max_messages_per_minute")
                 if kind == "telemetry":
-                    if not self._flood.allow(device_id, known.profile.max_messages_per_minute, now):
-                        raise Rejected("flood", "over the profile's max_messages_per_minute")
                     doc = validate.load_json(payload)
                     merged: dict[str, object] = {}
                     if doc.__class__ is dict:  # one reading, the common case: no batch list
@@ -265,19 +352,21 @@ class IngestWorker:
                     touched.add(device_id)
                 else:
                     ev = validate.event(device_id, validate.load_json(payload), now)
+                    # Built before any state moves, so a failure here changes nothing.
+                    doc_ev = {"device_id": ev.device_id, "ts": iso(ev.ts), "type": ev.type,
+                              "data": ev.data}  # fmt: skip
                     touched.add(device_id)
                     if presence.seen(device_id, now, None):
                         came_online.append(presence.states[device_id])
-                    events.append(
-                        {
-                            "device_id": ev.device_id,
-                            "ts": iso(ev.ts),
-                            "type": ev.type,
-                            "data": ev.data,
-                        }
-                    )
+                    events.append(doc_ev)
             except Rejected as exc:
                 reject(exc, device_id, topic, payload)
+            except Exception as exc:
+                # What this message added is taken back (only telemetry adds before its last
+                # step); the rest of the batch goes on, and the message is acked as rejected.
+                del rows[n_rows:], readings[n_readings:]
+                self._log_error(exc, topic)
+                reject(Rejected("internal_error", _error_detail(exc)), device_id, topic, payload)
 
         # Rows are taken now: the next batch's validation moves these states on before this
         # batch is written, and a state must not be stored ahead of the data that caused it.
@@ -292,9 +381,8 @@ class IngestWorker:
         self.processed += p.size
         self.accepted += len(p.readings)
         metrics.ACCEPTED.labels("telemetry").inc(len(p.readings))
-        bus = self.bus
         if p.readings:
-            await bus.publish(
+            await self._publish(
                 TOPIC_DEVICE_TELEMETRY,
                 {
                     "readings": [
@@ -304,10 +392,20 @@ class IngestWorker:
                 },
             )
         for e in p.events:
-            await bus.publish(TOPIC_DEVICE_EVENTS, e)
+            await self._publish(TOPIC_DEVICE_EVENTS, e)
         for pj in p.presences:
-            await bus.publish(TOPIC_DEVICE_PRESENCE, pj)
+            await self._publish(TOPIC_DEVICE_PRESENCE, pj)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - p.t0)
+
+    async def _publish(self, topic: str, data: dict[str, Any]) -> None:
+        """After the ack and the commit nothing can be retried: one message the bus refuses
+        must not keep the batch's other messages off it."""
+        try:
+            await self.bus.publish(topic, data)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("publishing on %s failed; the data is stored", topic)
 
     async def _write(
         self, rows: list[TelemetryTuple], dead: list[dict[str, Any]], states: list[DeviceState]
@@ -334,42 +432,43 @@ class IngestWorker:
         self, rows: list[TelemetryTuple], dead: list[dict[str, Any]], states: list[DeviceState]
     ) -> bool:
         """Bisect the batch; True when everything but the items the store refuses alone was
-        written (refused telemetry becomes dead letters). False when nothing could be written:
-        the store is down, and the whole batch is retried later."""
+        written, each refused item recorded as a ``store_refused`` dead letter. False when the
+        store is down: the whole batch is retried later.
+
+        An empty write asks first whether the store is up: bisecting against a store that is
+        down costs a write per item, and guessing "down" from a failed half instead would retry
+        a batch made only of poison (one message at a quiet time) forever. An item is set aside
+        only once its dead letter is stored, so a store failing meanwhile loses nothing."""
+        try:
+            await self.repo.write_batch([], [], [])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
         items: list[_Item] = [
             *(("row", r) for r in rows),
             *(("dead", d) for d in dead),
             *(("state", st) for st in states),
         ]
-        written, refused = await self._bisect(items)
-        if not written:
-            return False
+        _, refused = await self._bisect(items)
+        if not refused:
+            return True
         now = time.time()
-        letters: list[dict[str, Any]] = []
+        letters = [_refused_letter(kind, item, now) for kind, item in refused]
+        try:
+            await self.repo.write_batch([], letters, [])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("cannot dead-letter %d items the store refused", len(letters))
+            return False
         for kind, item in refused:
             metrics.STORE_REFUSED.labels(kind).inc()
-            if kind != "row":
-                log.error("the store refused an ingest %s; dropped: %r", kind, item)
-                continue
-            assert isinstance(item, tuple)
-            self.rejected["store_refused"] += 1
-            metrics.REJECTED.labels("store_refused").inc()
-            letters.append(
-                {
-                    "ts": now,
-                    "reason": "store_refused",
-                    "device_id": item[0],
-                    "topic": f"hub/v1/devices/{item[0]}/telemetry",
-                    "detail": "the store refused this value",
-                    "payload": repr(item)[:PAYLOAD_KEEP],
-                }
-            )
-        if letters:
-            try:
-                await self.repo.write_batch([], letters, [])
-            except Exception:
-                log.exception("cannot dead-letter %d refused readings", len(letters))
-                return False
+            if kind == "row":
+                self.rejected["store_refused"] += 1
+                metrics.REJECTED.labels("store_refused").inc()
+            else:
+                log.error("the store refused an ingest %s; dead-lettered: %r", kind, item)
         log.error("an ingest batch held %d items the store refused", len(refused))
         return True
 
@@ -385,12 +484,31 @@ class IngestWorker:
         except asyncio.CancelledError:
             raise
         except Exception:
-            if len(items) == 1:
+            if len(items) <= 1:
                 return False, items
         half = len(items) // 2
         ok_a, bad_a = await self._bisect(items[:half])
-        if not ok_a and len(bad_a) == half and half > 1:
-            # The first half failed whole: the store is likely down, not poisoned.
-            return False, items
         ok_b, bad_b = await self._bisect(items[half:])
         return ok_a or ok_b, bad_a + bad_b
+
+
+def _refused_letter(kind: str, item: object, now: float) -> dict[str, Any]:
+    if isinstance(item, DeviceState):
+        device_id: str | None = item.device_id
+        topic = f"hub/v1/devices/{device_id}/status"
+    elif isinstance(item, dict):
+        device_id = item.get("device_id")
+        topic = str(item.get("topic") or "")
+    else:
+        assert isinstance(item, tuple)
+        device_id = item[0]
+        topic = f"hub/v1/devices/{device_id}/telemetry"
+    what = {"row": "value", "dead": "dead letter", "state": "device state"}[kind]
+    return {
+        "ts": now,
+        "reason": "store_refused",
+        "device_id": device_id if isinstance(device_id, str) else None,
+        "topic": topic[:256],
+        "detail": f"the store refused this {what}",
+        "payload": repr(item)[:PAYLOAD_KEEP],
+    }

@@ -50,6 +50,9 @@ def render_mosquitto_conf(
         "allow_anonymous false",
         f"password_file {password_file}",
         f"acl_file {acl_file}",
+        # Otherwise any account could connect with another's client id and take its session
+        # (and whatever is queued for it) over, the hub's included.
+        "use_username_as_clientid true",
         # Without it a QoS 1 publisher waiting on acks stalls on Nagle (40 ms per round trip).
         "set_tcp_nodelay true",
         "persistence true",

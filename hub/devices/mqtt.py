@@ -8,9 +8,13 @@
   received on an earlier connection is not acked on a new one (the broker redelivers it).
 - Backpressure: at most ``RECEIVE_MAXIMUM`` unacked QoS 1 messages are in flight to us (MQTT 5),
   and past ``INBOX_MAX`` queued messages the socket stops being read.
-- Telemetry and events through ``$share/hub-ingest/...`` when shared subscriptions are on, so
+- Telemetry and events through ``$share/<group>/...`` when shared subscriptions are on, so
   several ingest processes split them; status without ``$share`` because shared subscriptions get
-  no retained messages.
+  no retained messages. The group name and the default client id derive from the hub's password
+  (:func:`derived_share_group`, :func:`derived_client_id`): a device that could name the group
+  would join it and take a share of everyone's messages (which the broker then drops, since its
+  ACL forbids it to read them), and one that could name the client id would take the session
+  over.
 - The hub's retained state on ``hub/v1/hub/state``: online at connect, offline as the last will
   and at a clean stop.
 
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -39,11 +45,17 @@ from hub.devices import mqtt_wire as wire
 from hub.devices.mqtt_wire import Inbound
 from hub.devices.validate import HUB_STATE_TOPIC
 
-__all__ = ["Endpoint", "Inbound", "MqttLink", "subscriptions"]
+__all__ = [
+    "Endpoint",
+    "Inbound",
+    "MqttLink",
+    "derived_client_id",
+    "derived_share_group",
+    "subscriptions",
+]
 
 log = logging.getLogger(__name__)
 
-SHARE_GROUP = "hub-ingest"
 SESSION_EXPIRY = 7 * 86_400
 RECEIVE_MAXIMUM = 20_000
 """Unacked QoS 1 messages the broker may have in flight to us (MQTT 5 Receive Maximum)."""
@@ -54,20 +66,50 @@ CONNECT_TIMEOUT = 10.0
 RECONNECT_MIN, RECONNECT_MAX = 1.0, 5.0
 
 
-def subscriptions(shared: bool) -> list[str]:
+_TAG_CHARS = 16
+
+
+def _tag(password: str, label: bytes) -> str:
+    return hmac.new(password.encode(), label, hashlib.sha256).hexdigest()[:_TAG_CHARS]
+
+
+def derived_share_group(password: str) -> str:
+    """The ``$share`` group of every ingest process that logs in with this password: only who
+    knows the password can name it (and so join it)."""
+    return "hub-" + _tag(password, b"hub/v1 mqtt share group")
+
+
+def derived_client_id(password: str) -> str:
+    """The ingest's default client id. A separate label from the group's, so that a client id
+    shown somewhere (a broker log) does not reveal the group."""
+    return "hub-ingest-" + _tag(password, b"hub/v1 mqtt client id")
+
+
+def subscriptions(shared: bool, group: str) -> list[str]:
     base = "hub/v1/devices/+/"
-    share = f"$share/{SHARE_GROUP}/" if shared else ""
+    share = f"$share/{group}/" if shared else ""
     return [f"{share}{base}telemetry", f"{share}{base}events", f"{base}status"]
 
 
 @dataclass(frozen=True)
 class Endpoint:
+    """Where and as whom the ingest connects. An empty ``client_id`` or ``share_group`` is
+    derived from the password (:func:`derived_client_id`, :func:`derived_share_group`)."""
+
     url: str
     username: str
     password: str
-    client_id: str
+    client_id: str = ""
     shared: bool = True
     mqtt5: bool = True
+    share_group: str = ""
+
+    def __post_init__(self) -> None:
+        # Frozen: fill in the derived values once, so logs and tests see the names in use.
+        if not self.client_id:
+            object.__setattr__(self, "client_id", derived_client_id(self.password))
+        if not self.share_group:
+            object.__setattr__(self, "share_group", derived_share_group(self.password))
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -243,7 +285,7 @@ class MqttLink:
             self.shared = False
         if not self.shared and gen == 1:
             log.info("plain subscription: this must be the only ingest process on the broker")
-        self._subscribe(subscriptions(self.shared))
+        self._subscribe(subscriptions(self.shared, ep.share_group))
         self._publish(HUB_STATE_TOPIC, hub_state_payload("online"), qos=1)
         self.connected.set()
         await self._keepalive(proto, float(keepalive))
@@ -314,7 +356,7 @@ class MqttLink:
         if self.shared and any(f.startswith("$share/") for f in refused):
             log.warning("broker refused $share subscriptions (%s): subscribing plainly", codes)
             self.shared = False
-            self._subscribe(subscriptions(False))
+            self._subscribe(subscriptions(False, self.endpoint.share_group))
         else:
             log.error("broker refused MQTT subscriptions %s (codes %s)", refused, codes)
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 from hub.devices import metrics
 from hub.devices.repo import DeviceState
-from hub.devices.validate import Status
+from hub.devices.validate import MAX_TS_AHEAD, Status
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,12 @@ class Presence:
         metrics.watch_presence(self)
 
     def load(self, states: list[DeviceState]) -> None:
+        horizon = time.time() + MAX_TS_AHEAD
         for s in states:
+            if s.session_ts is not None and not s.session_ts <= horizon:
+                # Stored before status times were bounded: a session from far ahead would make
+                # every later session look stale, so the device could never change state again.
+                s.session_ts = None
             self.states[s.device_id] = s
             if s.state == "online":
                 self._schedule(s.device_id)

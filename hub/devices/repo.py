@@ -13,9 +13,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import Device
+from hub.errors import ConflictError
 from hub.store.bulk import insert_rows, sqlite_statements
 from hub.store.models import DeadLetterRow, DeviceRow, DeviceStateRow, TelemetryRow
 from hub.store.sqlite_writer import SqliteWriter
@@ -113,18 +115,31 @@ class DeviceRepo:
         ]
 
     async def add_device(self, device: Device) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(DeviceRow).values(
-                    id=device.id,
-                    name=device.name,
-                    profile=device.profile,
-                    grid=device.grid,
-                    lon=device.position[0],
-                    lat=device.position[1],
-                    enabled=device.enabled,
+        """Store a new device; ConflictError if its id is stored already (e.g. by a concurrent
+        provisioning that passed the same check)."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(DeviceRow).values(
+                        id=device.id,
+                        name=device.name,
+                        profile=device.profile,
+                        grid=device.grid,
+                        lon=device.position[0],
+                        lat=device.position[1],
+                        enabled=device.enabled,
+                    )
                 )
-            )
+        except IntegrityError:
+            # Only a taken id is the caller's conflict; another constraint failing is a bug.
+            if not await self._device_stored(device.id):
+                raise
+            raise ConflictError(f"device {device.id!r} exists") from None
+
+    async def _device_stored(self, device_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            q = select(DeviceRow.id).where(DeviceRow.id == device_id)
+            return (await conn.execute(q)).first() is not None
 
     async def delete_device(self, device_id: str) -> bool:
         async with self.engine.begin() as conn:

@@ -196,11 +196,17 @@ class DeviceService:
             raise NotFoundError(f"no device profile {device.profile!r}")
         if device.grid not in self.site.grid_path:
             raise NotFoundError(f"no grid {device.grid!r}")
+        # The row first: of two racing provisions of one id only one gets past it (the other is a
+        # 409), so only that one writes the broker account and hands out its password.
+        await self.repo.add_device(device)
         password: str | None = None
         if self.broker is not None:
-            creds = await self.broker.provision_device(device.id)
+            try:
+                creds = await self.broker.provision_device(device.id)
+            except BaseException:
+                await self.repo.delete_device(device.id)
+                raise
             password = creds.password
-        await self.repo.add_device(device)
         return self.registry.add(device), password
 
     async def deprovision(self, device_id: str) -> None:

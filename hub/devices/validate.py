@@ -30,7 +30,9 @@ Reason = Literal[
     "oversized",
     "flood",
     "topic_mismatch",
+    "bad_time",
     "store_refused",
+    "internal_error",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 
@@ -42,6 +44,25 @@ MAX_BATCH = 1000
 MAX_TEXT = 256
 MAX_SEQ = 2**63 - 1
 """The telemetry table's BIGINT: a larger seq could never be stored and would block the ingest."""
+MAX_TS_AGE = 30 * 86_400.0
+"""Oldest accepted reading or event time, seconds before the hub's clock. A sensor buffers while
+its network or the hub is away and sends the backlog later: 30 days covers a month without
+backhaul, well past what the broker queues for an offline hub. Older times are far more likely a
+broken clock (1970 after a battery change) or forged than a real backlog."""
+MAX_TS_AHEAD = 3_600.0
+"""Newest accepted time, seconds ahead of the hub's clock: NTP-synced devices are within
+seconds, a free-running RTC drifts minutes, and an hour also absorbs a hub clock that is behind.
+Further ahead is a wrong clock or time zone; such times would sort after every real reading
+(charts, rules, a status's session order) and, unbounded, overflow datetime conversion."""
+MAX_TIME_TEXT = 64
+MAX_EVENT_TYPE = 64
+MAX_EVENT_DEPTH = 16
+"""Nesting of an event's ``data``. orjson parses 1024 levels but serialises only 255: deeper data
+would fail the bus publish (after the ack); 16 is plenty for a device's event detail."""
+MAX_EVENT_ITEMS = 10_000
+"""Keys, elements and scalars in one event's ``data``: bounds the check's work and what goes on
+the bus, whatever ``HUB_MQTT_MAX_PAYLOAD`` is set to."""
+_INT64 = 2**63
 
 Value = float | bool | str
 
@@ -100,25 +121,61 @@ def load_json(payload: bytes) -> Any:
         raise Rejected("malformed_json", f"not JSON: {exc}") from None
 
 
-def parse_ts(raw: Any, now: float) -> float:
-    if raw is None:
-        return now
+def _epoch(raw: Any) -> float:
+    """A time as epoch seconds, not yet checked against the clock; Rejected if it is none."""
     if isinstance(raw, bool):
         raise Rejected("wrong_type", "ts must be epoch seconds or an ISO-8601 string")
     if isinstance(raw, int | float):
-        ts = float(raw)
-    elif isinstance(raw, str):
+        try:
+            return float(raw)
+        except OverflowError:  # an int past float range (not from orjson, which caps at u64)
+            raise Rejected("bad_time", "ts is not a valid time") from None
+    if isinstance(raw, str):
+        if len(raw) > MAX_TIME_TEXT:
+            raise Rejected("wrong_type", "ts is not an ISO-8601 time")
         try:
             dt = datetime.fromisoformat(raw)
         except ValueError:
             raise Rejected("wrong_type", "ts is not an ISO-8601 time") from None
         if dt.tzinfo is None:
             raise Rejected("wrong_type", "ts must carry a UTC offset")
-        ts = dt.timestamp()
-    else:
-        raise Rejected("wrong_type", "ts must be epoch seconds or an ISO-8601 string")
-    if not math.isfinite(ts) or ts <= 0:
-        raise Rejected("wrong_type", "ts is not a valid time")
+        try:
+            return dt.timestamp()
+        except (OverflowError, ValueError):
+            raise Rejected("bad_time", "ts is not a valid time") from None
+    raise Rejected("wrong_type", "ts must be epoch seconds or an ISO-8601 string")
+
+
+def parse_ts(raw: Any, now: float) -> float:
+    """A reading's or event's time: within ``MAX_TS_AGE`` before and ``MAX_TS_AHEAD`` after
+    ``now``; missing means ``now``. Whatever passes fits a datetime, a float column and JSON."""
+    c = raw.__class__
+    # The common case in two comparisons; NaN and inf fail them and get the full check.
+    if (c is float or c is int) and now - MAX_TS_AGE <= raw <= now + MAX_TS_AHEAD:
+        return float(raw)
+    if raw is None:
+        return now
+    ts = _epoch(raw)
+    if not now - MAX_TS_AGE <= ts <= now + MAX_TS_AHEAD:
+        raise Rejected(
+            "bad_time",
+            f"ts must lie between {MAX_TS_AGE / 86_400:g} days before and "
+            f"{MAX_TS_AHEAD:g} s after the hub's clock",
+        )
+    return ts
+
+
+def status_ts(raw: Any, now: float) -> float:
+    """A status's time orders sessions only, and a device without a clock may send a counter
+    (docs/mqtt.md), so any positive time up to ``MAX_TS_AHEAD`` ahead is accepted. The upper
+    bound matters: a status from far ahead would make every later session look stale."""
+    if raw is None:
+        return now
+    ts = _epoch(raw)
+    if not 0 < ts <= now + MAX_TS_AHEAD:
+        raise Rejected(
+            "bad_time", f"status ts must be positive and at most {MAX_TS_AHEAD:g} s ahead"
+        )
     return ts
 
 
@@ -243,7 +300,7 @@ def status(device_id: str, doc: Any, now: float) -> Status:
         device_id,
         state,
         session,
-        parse_ts(doc.get("ts"), now),
+        status_ts(doc.get("ts"), now),
         doc.get("reason") == "will",
     )
 
@@ -252,12 +309,52 @@ def event(device_id: str, doc: Any, now: float) -> Event:
     if not isinstance(doc, dict):
         raise Rejected("wrong_type", "an event is an object")
     type_ = doc.get("type")
-    if not isinstance(type_, str) or not 0 < len(type_) <= 64:
-        raise Rejected("wrong_type", "type must be a string of 1..64 characters")
+    if not isinstance(type_, str) or not 0 < len(type_) <= MAX_EVENT_TYPE or "\x00" in type_:
+        raise Rejected(
+            "wrong_type", f"type must be a string of 1..{MAX_EVENT_TYPE} characters, no NUL"
+        )
     data = doc.get("data", {})
     if not isinstance(data, dict):
         raise Rejected("wrong_type", "data must be an object")
+    check_json(data)
     return Event(device_id, parse_ts(doc.get("ts"), now), type_, data)
+
+
+def check_json(data: dict[str, Any]) -> None:
+    """Arbitrary device JSON that every consumer can hold: at most ``MAX_EVENT_DEPTH`` deep and
+    ``MAX_EVENT_ITEMS`` items (the bus serialises it again), integers within 64 bits (BIGINT,
+    orjson's output, most JSON readers), finite numbers, and no NUL in keys or strings
+    (PostgreSQL text and jsonb refuse ``\\u0000``)."""
+    budget = MAX_EVENT_ITEMS
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_EVENT_DEPTH:
+                raise Rejected("oversized", f"data is nested deeper than {MAX_EVENT_DEPTH} levels")
+            budget -= len(node)
+            if budget < 0:
+                raise Rejected("oversized", f"data holds more than {MAX_EVENT_ITEMS} items")
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if not isinstance(k, str) or "\x00" in k:
+                        raise Rejected("wrong_type", "data keys must be strings without NUL")
+                    stack.append((v, depth + 1))
+            else:
+                stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str):
+            if "\x00" in node:
+                raise Rejected("wrong_type", "data strings must not contain NUL")
+        elif node is None or isinstance(node, bool):
+            continue
+        elif isinstance(node, int):
+            if not -_INT64 <= node < _INT64:
+                raise Rejected("wrong_type", "data integers must fit in 64 bits")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise Rejected("wrong_type", "data numbers must be finite")
+        else:
+            raise Rejected("wrong_type", "data must be plain JSON")
 
 
 class FloodGate:

@@ -58,6 +58,13 @@ class RunningBroker:
         """Create (or update) a device account; Mosquitto has reloaded when this returns."""
         return await self.broker.provision_device(device_id, password)
 
+    async def service_account(self, username: str, password: str | None = None) -> tuple[str, str]:
+        """An account with the hub's rights besides the hub's own: the broker lets one connection
+        per account in (client id = username), so a test's second hub-side client needs one."""
+        pw = password or f"{username}-service-password"
+        await self.accounts.add_service_account(username, pw)
+        return username, pw
+
     async def remove(self, device_id: str) -> bool:
         return await self.broker.deprovision_device(device_id)
 

@@ -65,12 +65,18 @@ class Ingest:
 
 
 def endpoint(
-    broker: RunningBroker, client_id: str = "hub-ingest-test", shared: bool = False
+    broker: RunningBroker,
+    client_id: str = "hub-ingest-test",
+    shared: bool = False,
+    *,
+    account: tuple[str, str] | None = None,
 ) -> Endpoint:
+    """``account``: (username, password) instead of the hub's own."""
+    username, password = account or (broker.hub_username, broker.hub_password)
     return Endpoint(
         broker.url,
-        broker.hub_username,
-        broker.hub_password,
+        username,
+        password,
         client_id,
         shared=shared,
         mqtt5=broker.broker.kind != "amqtt",
@@ -84,23 +90,26 @@ async def running_ingest(
     *,
     store: Store | None = None,
     bus: MemoryBus | None = None,
-    client_id: str = "hub-ingest-test",
+    client_id: str | None = "hub-ingest-test",
     shared: bool = False,
+    account: tuple[str, str] | None = None,
     wait_connected: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Ingest]:
+    """``client_id=None``: the endpoint the hub itself builds from the broker and the settings
+    (its account, a client id and ``$share`` group derived from its password)."""
     own_store = store is None
     st = store or await open_store(f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     b = bus or MemoryBus(queue_size=1_000_000)
+    ep = None
+    if client_id is None:
+        settings.setdefault("mqtt_shared_subscriptions", shared)
+    else:
+        ep = endpoint(broker, client_id, shared, account=account)
     svc = DeviceService(
-        Settings(data_dir=tmp, **settings),
-        device_site(),
-        st,
-        b,
-        broker.broker,
-        endpoint=endpoint(broker, client_id, shared),
+        Settings(data_dir=tmp, **settings), device_site(), st, b, broker.broker, endpoint=ep
     )
-    await svc.start()
+    await svc.start(broker.url)
     try:
         if wait_connected:
             assert svc.link is not None

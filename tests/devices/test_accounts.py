@@ -85,3 +85,31 @@ def test_acl_rules() -> None:
     assert not acc.may_subscribe("dev-1", "hub/v1/devices/dev-1/#")
     assert not acc.may_publish("nobody", "hub/v1/devices/nobody/telemetry")
     assert acc.may_publish("svc", "anything") and acc.may_subscribe("svc", "#")
+
+
+async def test_service_accounts(tmp_path: Path) -> None:
+    """Accounts with the hub's rights besides its own (e.g. a second ingest process): full ACL
+    rights, let through the gate, never taken for devices, remembered from the ACL file."""
+    acc = BrokerAccounts(tmp_path / "passwd", tmp_path / "acl", hub_username="hub")
+    acc.active_file = tmp_path / "passwd.active"
+    await acc.set_hub_account("hub-pass-1")
+    await acc.add_device("dev-1")
+    await acc.add_service_account("hub-2", "svc-pass-1")
+    assert acc.check("hub-2", "svc-pass-1") and acc.service_accounts() == ["hub-2"]
+    assert acc.device_ids() == ["dev-1"] and not acc.has_device("hub-2")
+    assert acc.may_subscribe("hub-2", "#") and acc.may_publish("hub-2", "hub/v1/hub/state")
+    assert "user hub-2\ntopic readwrite #\n" in acc.acl_file.read_text()
+    for taken in ("hub", "hub-2"):
+        with pytest.raises(ValueError):
+            await acc.add_device(taken)
+    for taken in ("hub", "dev-1", "Bad Name"):
+        with pytest.raises(ValueError):
+            await acc.add_service_account(taken, "x" * 20)
+    assert not await acc.remove_device("hub-2")
+
+    await acc.set_gate(True)
+    active = acc.active_file.read_text()
+    assert "hub:" in active and "hub-2:" in active and "dev-1:" not in active
+
+    again = BrokerAccounts(acc.password_file, acc.acl_file, hub_username="hub")
+    assert again.service_accounts() == ["hub-2"] and again.device_ids() == ["dev-1"]

@@ -4,6 +4,7 @@ real ingest and rule engine, raise their ground-truth alarms on the bus (recall 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import orjson
@@ -18,7 +19,9 @@ from hub.store.db import open_store
 from simulators.sensors import DeviceStream, scripted_day
 
 REPO = Path(__file__).resolve().parents[2]
-START = 1_750_000_000.0
+# Two days ago, on a whole hour: the ingest accepts times within a window around its clock
+# (validate.MAX_TS_AGE), and the scripted day ends before now.
+START = float(int(time.time()) // 3600 * 3600 - 2 * 86_400)
 BATCH = 500
 
 

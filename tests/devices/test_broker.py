@@ -96,7 +96,8 @@ async def test_runtime_provisioning_and_removal(mqtt_broker: RunningBroker) -> N
 async def test_hub_shared_subscription_and_retained_status(mqtt_broker: RunningBroker) -> None:
     a = await mqtt_broker.provision("dev-a")
     hub1 = connect_client(mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password)
-    hub2 = connect_client(mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password)
+    # One connection per account (client id = username): the second needs its own.
+    hub2 = connect_client(mqtt_broker, *await mqtt_broker.service_account("hub-2"))
     for h in (hub1, hub2):
         assert h.subscribe(f"$share/hub-ingest/{T}/+/telemetry") == [1]
     dev = connect_client(mqtt_broker, a.username, a.password)
@@ -105,7 +106,7 @@ async def test_hub_shared_subscription_and_retained_status(mqtt_broker: RunningB
     dev.publish(f"{T}/dev-a/status", b'{"state":"online"}', retain=True)
     n1, n2 = len(hub1.drain(0.4)), len(hub2.drain(0.1))
     assert n1 + n2 == 20 and n1 > 0 and n2 > 0
-    late = connect_client(mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password)
+    late = connect_client(mqtt_broker, *await mqtt_broker.service_account("hub-late"))
     late.subscribe(f"{T}/+/status")
     (m,) = late.messages(1)
     assert m.retain and m.payload == b'{"state":"online"}'

@@ -45,7 +45,8 @@ async def test_amqtt_auth_and_acl(amqtt_broker: RunningBroker) -> None:
     await b.provision("dev-b")
     hub = await th(connect_client, b, b.hub_username, b.hub_password, v5=False)
     assert await th(hub.subscribe, f"{T}/#") == [1]
-    dev = await th(connect_client, b, a.username, a.password, v5=False)
+    # amqtt cannot make client ids the usernames: a device must use its id as client id.
+    dev = await th(connect_client, b, a.username, a.password, client_id=a.username, v5=False)
     await th(dev.publish, f"{T}/dev-a/telemetry", b"mine")
     await th(dev.publish, f"{T}/dev-b/telemetry", b"forged")
     assert [(m.topic, m.payload) for m in await th(hub.drain, 0.5)] == [
@@ -55,13 +56,13 @@ async def test_amqtt_auth_and_acl(amqtt_broker: RunningBroker) -> None:
     assert await th(dev.subscribe, f"{T}/dev-a/commands/#") == [1]
 
     with pytest.raises(ConnectRefused):
-        await th(connect_client, b, a.username, "wrong", v5=False)
+        await th(connect_client, b, a.username, "wrong", client_id=a.username, v5=False)
     # Changes apply at once: the plugins read the live accounts.
     assert await b.remove("dev-a")
     with pytest.raises(ConnectRefused):
-        await th(connect_client, b, a.username, a.password, v5=False)
+        await th(connect_client, b, a.username, a.password, client_id=a.username, v5=False)
     c = await b.provision("dev-c")
-    (await th(connect_client, b, c.username, c.password, v5=False)).close()
+    (await th(connect_client, b, c.username, c.password, client_id=c.username, v5=False)).close()
     await th(dev.close)
     await th(hub.close)
 
@@ -73,7 +74,9 @@ async def test_ingest_over_mqtt_311(amqtt_broker: RunningBroker, tmp_path: Path)
     creds = await b.provision("dev-1")
     async with running_ingest(b, tmp_path, shared=True) as ing:
         assert ing.service.link is not None and not ing.service.link.shared
-        dev = await th(connect_client, b, creds.username, creds.password, v5=False)
+        dev = await th(
+            connect_client, b, creds.username, creds.password, client_id="dev-1", v5=False
+        )
         for i in range(20):
             await th(
                 dev.publish, f"{T}/dev-1/telemetry", f'{{"seq": {i}, "values": {{"level": 1}}}}'

@@ -51,6 +51,8 @@ def test_deploy_conf_matches_embedded() -> None:
     assert strip(deploy) == strip(embedded)
     assert deploy["allow_anonymous"] == ["false"] and deploy["set_tcp_nodelay"] == ["true"]
     assert deploy["persistence"] == ["true"]
+    # No account may take another's session over by naming its client id.
+    assert deploy["use_username_as_clientid"] == ["true"]
     assert deploy["message_size_limit"] == [str(broker_payload_limit(Settings()))]
 
 

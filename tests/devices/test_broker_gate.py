@@ -26,6 +26,9 @@ async def test_devices_wait_for_the_ingest_then_get_in(tmp_path: Path) -> None:
         with pytest.raises(ConnectRefused):
             await th(connect_client, b, creds.username, creds.password)
         (await th(connect_client, b, b.hub_username, b.hub_password)).close()  # the hub gets in
+        service = await b.service_account("hub-2")  # so do its other service accounts
+        (await th(connect_client, b, *service)).close()
+        assert "hub-2:" in accounts.active_file.read_text()
 
         await b.broker.ingest_subscribed()
         (await th(connect_client, b, creds.username, creds.password)).close()

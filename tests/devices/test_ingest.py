@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +26,17 @@ async def test_telemetry_is_stored_acked_and_published(
     mqtt_broker: RunningBroker, tmp_path: Path
 ) -> None:
     creds = await mqtt_broker.provision("dev-1")
+    # Times the hub accepts: within its window around its clock (validate.MAX_TS_AGE).
+    t1 = int(time.time()) - 86_400 + 0.5
+    t2 = datetime.fromtimestamp(int(time.time()) - 3600, UTC).isoformat()
     async with running_ingest(mqtt_broker, tmp_path) as ing:
         sub = ing.bus.subscribe(TOPIC_DEVICE_TELEMETRY)
         pub = await asyncio.to_thread(Publisher, mqtt_broker, "dev-1", creds.password)
         try:
-            pub.publish({"ts": 1_700_000_000.5, "seq": 1, "values": {"level": 2.5, "open": True}})
+            pub.publish({"ts": t1, "seq": 1, "values": {"level": 2.5, "open": True}})
             pub.publish(
                 [
-                    {"ts": "2026-11-22T01:00:00+00:00", "seq": 2, "values": {"note": "ok"}},
+                    {"ts": t2, "seq": 2, "values": {"note": "ok"}},
                     {"seq": 3, "values": {"level": 3}},
                 ]
             )
@@ -46,7 +51,7 @@ async def test_telemetry_is_stored_acked_and_published(
             await asyncio.to_thread(pub.close)
         assert [r["seq"] for r in readings] == [1, 2, 3]
         assert readings[0]["values"] == {"level": 2.5, "open": True}
-        assert readings[0]["ts"] == 1_700_000_000.5
+        assert readings[0]["ts"] == t1
         async with ing.store.engine.connect() as conn:
             rows = (await conn.execute(select(TelemetryRow).order_by(TelemetryRow.id))).all()
         got = [(r.key, r.seq, r.value, r.text) for r in rows]
@@ -56,7 +61,7 @@ async def test_telemetry_is_stored_acked_and_published(
             ("note", 2, None, "ok"),
             ("level", 3, 3.0, None),
         ]
-        assert rows[0].ts == 1_700_000_000.5
+        assert rows[0].ts == t1
         state = ing.service.presence.states["dev-1"]
         assert state.state == "online" and state.last_values["level"] == 3.0
         assert DEVICE_IDS
@@ -93,8 +98,9 @@ async def test_ten_thousand_malformed_messages_are_counted_by_reason(
     expected: Counter[str] = Counter()
     before = {r: _mqtt_rejected(r) for r in REASONS}
     async with running_ingest(mqtt_broker, tmp_path, mqtt_max_payload=512) as ing:
+        # Not the hub's account: its one connection is the ingest's (client id = username).
         hub = await asyncio.to_thread(
-            connect_client, mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password
+            connect_client, mqtt_broker, *await mqtt_broker.service_account("hub-load")
         )
 
         def blast() -> None:
@@ -144,9 +150,14 @@ async def test_shared_subscription_splits_between_ingest_processes(
     creds = await mqtt_broker.provision("dev-1")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
+    # A second ingest process logs in with an account of its own (one connection per account)
+    # and the hub's password, from which its $share group derives: the same group.
+    second = await mqtt_broker.service_account("hub-ingest-b", mqtt_broker.hub_password)
     async with (
         running_ingest(mqtt_broker, tmp_path / "a", client_id="ingest-a", shared=True) as a,
-        running_ingest(mqtt_broker, tmp_path / "b", client_id="ingest-b", shared=True) as b,
+        running_ingest(
+            mqtt_broker, tmp_path / "b", client_id="ingest-b", shared=True, account=second
+        ) as b,
     ):
         pub = await asyncio.to_thread(Publisher, mqtt_broker, "dev-1", creds.password)
         try:
@@ -163,19 +174,16 @@ async def test_shared_subscription_splits_between_ingest_processes(
 async def test_hub_state_is_retained_online_and_offline_on_stop(
     mqtt_broker: RunningBroker, tmp_path: Path
 ) -> None:
+    watcher_account = await mqtt_broker.service_account("hub-watcher")
     async with running_ingest(mqtt_broker, tmp_path):
-        watcher = await asyncio.to_thread(
-            connect_client, mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password
-        )
+        watcher = await asyncio.to_thread(connect_client, mqtt_broker, *watcher_account)
         try:
             await asyncio.to_thread(watcher.subscribe, HUB_STATE_TOPIC)
             (msg,) = await asyncio.to_thread(watcher.messages, 1)
             assert msg.retain and orjson.loads(msg.payload)["state"] == "online"
         finally:
             await asyncio.to_thread(watcher.close)
-    watcher = await asyncio.to_thread(
-        connect_client, mqtt_broker, mqtt_broker.hub_username, mqtt_broker.hub_password
-    )
+    watcher = await asyncio.to_thread(connect_client, mqtt_broker, *watcher_account)
     try:
         await asyncio.to_thread(watcher.subscribe, HUB_STATE_TOPIC)
         (msg,) = await asyncio.to_thread(watcher.messages, 1)

@@ -101,3 +101,17 @@ async def test_a_store_outage_is_waited_for_not_dead_lettered(rig: Any) -> None:
     await asyncio.wait_for(task, 10)
     assert await repo.count_telemetry() == 40
     assert await repo.dead_letters() == []
+
+
+async def test_a_batch_of_poison_only_is_not_retried_forever(rig: Any) -> None:
+    # One message at a quiet time is a whole batch: that nothing of it goes in must not be
+    # taken for a store outage, or the ingest retries it (and holds every later batch) forever.
+    worker, repo, link = rig
+    await asyncio.wait_for(worker.process(_batch([POISON])), 10)
+    assert link.acked == [1] and await repo.count_telemetry() == 0
+    (letter,) = await repo.dead_letters(reason="store_refused")
+    assert letter["device_id"] == DEVICE_IDS[0]
+    # A batch whose first half is all poison still has its good half stored.
+    await asyncio.wait_for(worker.process(_batch([POISON, POISON, 1.0, 2.0])), 10)
+    assert await repo.count_telemetry() == 2
+    assert worker.rejected["store_refused"] == 3

@@ -62,7 +62,8 @@ def _password(hub: Any, device_id: str) -> str:
 
 def _publish(hub: Any, device_id: str, readings: list[dict[str, Any]]) -> None:
     """Publish telemetry as the device itself (its own account), QoS 1, and wait for the acks."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"e2e-{device_id}-{time.monotonic_ns()}")
+    # The broker ties client ids to accounts: a device connects as itself.
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
     c.username_pw_set(device_id, _password(hub, device_id))
     c.connect("127.0.0.1", hub.mqtt_port)
     c.loop_start()
