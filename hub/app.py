@@ -15,9 +15,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import hub
+from hub import redact
 from hub.bus.base import Bus
 from hub.bus.memory import MemoryBus
 from hub.config import Settings, Site, load_site
+from hub.datadir import private_dir
 from hub.devices.broker import Broker, open_broker
 from hub.devices.service import DeviceService
 from hub.errors import HubError
@@ -26,10 +28,12 @@ from hub.store.recorder import EventRecorder
 from hub.video.interfaces import VideoService
 from hub.web.auth import LoginThrottle
 from hub.web.fanout import EventFanout
+from hub.web.limits import BodyLimitMiddleware
 from hub.web.metrics import MetricsMiddleware
 from hub.web.problems import install_problem_handlers
-from hub.web.redact import install_log_redaction
 from hub.web.routes import alarms, auth, devices, events, site, system, users
+from hub.web.security_headers import SecurityHeadersMiddleware
+from hub.web.sessions import LiveSessions
 from hub.web.state import HubState
 from hub.web.static import DEFAULT_UI_DIR, ui_router
 from hub.web.tokens import Tokens, load_secret
@@ -82,6 +86,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            await asyncio.to_thread(private_dir, settings.data_dir)
             site_ = await asyncio.to_thread(load_site, settings.site)
             store = await open_store(settings)
             stack.push_async_callback(store.close)
@@ -118,6 +123,7 @@ def create_app(
                 fanout=fanout,
                 tokens=Tokens(load_secret(settings), settings.token_minutes),
                 throttle=LoginThrottle(),
+                sessions=LiveSessions(),
                 devices=devices_,
             )
             log.info(
@@ -137,7 +143,10 @@ def create_app(
         openapi_url=None,
     )
     install_problem_handlers(app)
-    install_log_redaction()
+    redact.install_on_root()
+    # Added innermost first: metrics see every answer, the body limit acts before routing.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     for router in (
         system.router,

@@ -54,13 +54,12 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run the hub: ingest, analytics, API and the video wall."""
-    import uvicorn
-
     from hub.app import create_app
+    from hub.web.server import serve as run_server
 
     s = _settings(site)
     s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
-    uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, ws="websockets-sansio")
+    run_server(create_app(s), s)
 
 
 @app.command()
@@ -117,7 +116,11 @@ def simulate_city(
         Path | None, typer.Option(help="Device passwords, `device-id:password` per line.")
     ] = None,
     sensor_speed: Annotated[
-        float, typer.Option(help="Simulated seconds per wall second for the sensors.")
+        float,
+        typer.Option(
+            help="Simulated seconds per wall second for the sensors. Above 1 their clock runs "
+            "ahead of the hub's, which refuses readings more than an hour ahead (bad_time)."
+        ),
     ] = 1.0,
     sensor_truth: Annotated[
         Path | None, typer.Option(help="Append sensor anomaly ground truth (JSON lines) here.")
@@ -176,7 +179,13 @@ def simulate_sensors(
         ),
     ] = None,
     anomaly: AnomalyOpt = None,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds per wall second. Above 1 the devices' clock runs ahead of "
+            "the hub's, which refuses readings more than an hour ahead (bad_time)."
+        ),
+    ] = 1.0,
     truth: Annotated[
         Path | None, typer.Option(help="Append anomaly ground truth (JSON lines) here.")
     ] = None,

@@ -17,11 +17,11 @@ import time
 import urllib.request
 import webbrowser
 
-import uvicorn
-
 from hub.config import Settings, load_site
+from hub.datadir import private_dir
 from hub.devices.service import DEVICE_CREDENTIALS_FILE
 from hub.store.users_cli import ensure_admin, set_password
+from hub.web.server import serve
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _simulator_command(settings: Settings) -> list[str]:
 def run_demo(settings: Settings, *, open_browser: bool = True) -> None:
     from hub.app import create_app
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     site = load_site(settings.site)  # fail early, with the line, on a bad site file
     password = _admin_password(settings)
     url = f"http://{settings.host}:{settings.port}"
@@ -95,13 +95,7 @@ def run_demo(settings: Settings, *, open_browser: bool = True) -> None:
 
     threading.Thread(target=start_city, daemon=True).start()
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            ws="websockets-sansio",
-        )
+        serve(create_app(settings), settings)
     finally:
         for p in sim:
             p.terminate()

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from hub import redact
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
 
@@ -23,9 +25,12 @@ class JsonFormatter(logging.Formatter):
         for k, v in record.__dict__.items():
             if k not in _RESERVED:
                 out[k] = v
-        if record.exc_info:
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        elif record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(out, default=str).decode()
+        # Extra fields are not seen by the record filter: mask the whole line.
+        return redact.redact_text(orjson.dumps(out, default=str).decode())
 
 
 def setup_logging(level: str = "INFO", json: bool | None = None) -> None:
@@ -37,6 +42,7 @@ def setup_logging(level: str = "INFO", json: bool | None = None) -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
+    redact.install(handler)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

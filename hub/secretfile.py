@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from hub.datadir import private_dir
 from hub.errors import HubError
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ def load_or_create(
     """The secret in ``path``; made with ``make`` and written (mode 0600, never overwritten) when
     the file does not exist. A file holding less than ``min_length`` characters raises ``error``:
     a truncated secret must not silently weaken auth."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from hub.config import Settings
+from hub.datadir import private_sqlite
 from hub.store import migrate
 from hub.store.events import EventRepo
 from hub.store.users import UserRepo
@@ -39,7 +40,10 @@ def create_engine(url: str) -> AsyncEngine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            db = Path(u.database)
+            if not db.parent.exists():
+                db.parent.mkdir(parents=True, mode=0o700)
+            private_sqlite(db)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -78,6 +78,9 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Bumped whenever the user's sessions must end; tokens carry the version they were issued
+    under and are refused once it moved on."""
 
 
 class EventRow(Base):

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hub.errors import BusyError
+
 MIN_LENGTH = 8
+MAX_LENGTH = 256
+"""Longest password accepted anywhere (argon2 would take more, but nobody types more)."""
+HASH_THREADS = 2
+"""Hashes computed at once: each costs ~64 MiB and a core for ~0.1 s, so a burst of logins
+queues here instead of taking the machine's memory and both cores."""
+MAX_WAITING = 64
+"""Hashes that may wait for a thread; beyond that a caller is told the hub is busy (503), so a
+flood of logins from many addresses cannot queue unbounded work."""
+
+_T = TypeVar("_T")
+_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="password-hash")
+_pending = 0
 
 # A hash costs ~0.1 s and 64 MiB here; tests swap in a cheaper hasher with set_hasher().
 _hasher = PasswordHasher()
@@ -26,8 +43,19 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+async def _in_pool(fn: Callable[..., _T], *args: str) -> _T:
+    global _pending
+    if _pending >= HASH_THREADS + MAX_WAITING:
+        raise BusyError("too many password checks at once; try again in a moment")
+    _pending += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+    finally:
+        _pending -= 1
+
+
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _in_pool(_hasher.hash, password)
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -44,9 +72,9 @@ async def verify_password(hashed: str | None, password: str) -> bool:
     if hashed is None:
         if _dummy_hash is None:
             _dummy_hash = await hash_password(generate_password())
-        await asyncio.to_thread(_verify, _dummy_hash, password)
+        await _in_pool(_verify, _dummy_hash, password)
         return False
-    return await asyncio.to_thread(_verify, hashed, password)
+    return await _in_pool(_verify, hashed, password)
 
 
 def needs_rehash(hashed: str) -> bool:

@@ -25,6 +25,7 @@ class User:
     active: bool
     must_change_password: bool
     created_at: datetime
+    token_version: int = 0
 
 
 def _user(row: UserRow) -> User:
@@ -35,6 +36,7 @@ def _user(row: UserRow) -> User:
         active=row.active,
         must_change_password=row.must_change_password,
         created_at=row.created_at,
+        token_version=row.token_version or 0,
     )
 
 
@@ -92,6 +94,8 @@ class UserRepo:
         password: str | None = None,
         must_change_password: bool | None = None,
     ) -> User:
+        """Change what is given. A new password, a role change or disabling ends every session
+        of the user (their tokens stop working at once)."""
         if role is not None:
             _check_role(role)
         hashed = await passwords.hash_password(password) if password is not None else None
@@ -99,14 +103,30 @@ class UserRepo:
             row = await s.scalar(select(UserRow).where(UserRow.username == username))
             if row is None:
                 raise NotFoundError(f"no user {username!r}")
+            ends_sessions = (
+                hashed is not None
+                or (role is not None and role != row.role)
+                or (active is not None and active != row.active)
+            )
             if role is not None:
                 row.role = role
             if active is not None:
                 row.active = active
             if hashed is not None:
                 row.password_hash = hashed
+            if ends_sessions:
+                row.token_version = (row.token_version or 0) + 1
             if must_change_password is not None:
                 row.must_change_password = must_change_password
+        return _user(row)
+
+    async def end_sessions(self, username: str) -> User:
+        """Invalidate every token issued to the user so far (logout)."""
+        async with self._sessions.begin() as s:
+            row = await s.scalar(select(UserRow).where(UserRow.username == username))
+            if row is None:
+                raise NotFoundError(f"no user {username!r}")
+            row.token_version = (row.token_version or 0) + 1
         return _user(row)
 
     async def authenticate(self, username: str, password: str) -> User | None:
@@ -117,5 +137,10 @@ class UserRepo:
         if not ok or row is None:
             return None
         if passwords.needs_rehash(row.password_hash):
-            await self.update(username, password=password)
+            # Same password, stronger hash: the user's sessions stay valid.
+            hashed = await passwords.hash_password(password)
+            async with self._sessions.begin() as s:
+                fresh = await s.scalar(select(UserRow).where(UserRow.username == username))
+                if fresh is not None:
+                    fresh.password_hash = hashed
         return _user(row)

@@ -34,6 +34,7 @@ import av
 
 from hub.bus.events import CameraHealth, CameraState
 from hub.config import Camera, Settings
+from hub.redact import source_text
 from hub.video.live import LiveTap
 
 log = logging.getLogger(__name__)
@@ -237,6 +238,8 @@ class CameraSource:
             self.finished.set()
 
     def _fail(self, message: str, state: CameraState) -> None:
+        # PyAV's errors name the URL, password included, or the local path of a file source.
+        message = source_text(message, self.camera.url)
         st = self.stats
         # Say it once per change: a camera down for hours must not flood the log.
         level = logging.DEBUG if message == st.last_error else logging.WARNING
@@ -286,7 +289,9 @@ class CameraSource:
             try:
                 container.close()
             except Exception as exc:
-                log.debug("camera %s: close: %s", self.camera.id, exc)
+                log.debug(
+                    "camera %s: close: %s", self.camera.id, source_text(str(exc), self.camera.url)
+                )
 
     def _run_demux(self, container: Any, stream: Any, nominal_fps: float | None) -> None:
         st = self.stats
@@ -339,7 +344,7 @@ class CameraSource:
                 frames = stream.decode(packet)
             except av.error.FFmpegError as exc:
                 st.decode_errors += 1
-                st.last_error = f"decode: {exc}"
+                st.last_error = source_text(f"decode: {exc}", self.camera.url)
                 frames = []
             if self._live is not None and packet.size > 0:
                 # After decoding: the muxer rewrites the packet's timestamps and stream.

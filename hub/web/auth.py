@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -42,9 +43,17 @@ def token_from(conn: HTTPConnection) -> str | None:
     return conn.query_params.get("access_token") or None
 
 
-async def user_from_token(conn: HTTPConnection, token: str | None) -> User:
+class PasswordChangeRequiredError(ForbiddenError):
+    title = "Password change required"
+
+
+async def user_from_token(
+    conn: HTTPConnection, token: str | None, *, allow_password_change: bool = False
+) -> User:
     """The active user the token names. The role comes from the store, not the token, so role
-    changes and disabling take effect at once."""
+    changes and disabling take effect at once; a token issued before the user's sessions were
+    ended (logout, new password, role change, disabling) is refused. A user who must change
+    their password passes only where ``allow_password_change`` says so."""
     if not token:
         raise AuthError("missing bearer token")
     state = hub_state(conn)
@@ -52,6 +61,10 @@ async def user_from_token(conn: HTTPConnection, token: str | None) -> User:
     user = await state.store.users.get(claims.username)
     if user is None or not user.active:
         raise AuthError("account not found or disabled")
+    if claims.version != user.token_version:
+        raise AuthError("this session has ended; log in again")
+    if user.must_change_password and not allow_password_change:
+        raise PasswordChangeRequiredError("change your password first (POST /api/auth/password)")
     return user
 
 
@@ -61,7 +74,16 @@ async def current_user(
     return await user_from_token(request, token_from(request))
 
 
+async def current_user_before_password_change(
+    request: Request, _token: Annotated[str | None, Depends(_bearer)] = None
+) -> User:
+    """For the few routes a user with a one-time password may call: who am I, change the
+    password, log out."""
+    return await user_from_token(request, token_from(request), allow_password_change=True)
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
+AnyCurrentUser = Annotated[User, Depends(current_user_before_password_change)]
 
 
 def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
@@ -76,10 +98,17 @@ def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     return check
 
 
+def _key(kind: str, value: str) -> str:
+    # A fixed-size key whatever the client sends: a megabyte username costs 32 bytes here.
+    return kind + hashlib.blake2b(value.encode(errors="replace"), digest_size=16).hexdigest()
+
+
 class LoginThrottle:
-    """Counts failed logins per username and per client address in a sliding window; past the
-    limit, further attempts are refused (429) until old failures age out. Every failure also
-    waits a little, which costs a person nothing and a guesser a lot."""
+    """Counts login attempts per username and per client address in a sliding window. An attempt
+    counts before its password is checked, so parallel guesses are limited like sequential
+    ones; a successful login takes its own attempt back and clears the username's. Past the
+    limit, attempts are refused (429) until old ones age out. Every failure also waits a little,
+    which costs a person nothing and a guesser a lot. Keys expire with their last attempt."""
 
     def __init__(
         self,
@@ -95,34 +124,48 @@ class LoginThrottle:
         self.window = window
         self.failure_delay = failure_delay
         self._max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        # Ordered by last attempt: expired keys sit at the front.
+        self._attempts: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._attempts)
+
+    def _expire(self, now: float) -> None:
+        while self._attempts:
+            key, q = next(iter(self._attempts.items()))
+            if q and q[-1] > now - self.window and len(self._attempts) <= self._max_keys:
+                return
+            del self._attempts[key]
 
     def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.get(key)
+        q = self._attempts.get(key)
         if q is None:
             return deque()
         while q and q[0] <= now - self.window:
             q.popleft()
         return q
 
-    def check(self, username: str, address: str) -> None:
+    def attempt(self, username: str, address: str) -> None:
+        """Count one login attempt, or refuse it (429) when either limit is reached."""
         now = time.monotonic()
-        limits = ((f"u:{username.lower()}", self.per_user), (f"a:{address}", self.per_address))
-        for key, limit in limits:
+        self._expire(now)
+        keys = (
+            (_key("u:", username.lower()), self.per_user),
+            (_key("a:", address), self.per_address),
+        )
+        for key, limit in keys:
             q = self._recent(key, now)
             if len(q) >= limit:
                 raise TooManyAttemptsError(
                     "too many failed logins; try again later", q[0] + self.window - now
                 )
-
-    def failed(self, username: str, address: str) -> None:
-        now = time.monotonic()
-        for key in (f"u:{username.lower()}", f"a:{address}"):
-            q = self._failures.setdefault(key, deque())
-            self._failures.move_to_end(key)
+        for key, _ in keys:
+            q = self._attempts.setdefault(key, deque())
+            self._attempts.move_to_end(key)
             q.append(now)
-        while len(self._failures) > self._max_keys:
-            self._failures.popitem(last=False)
 
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(f"u:{username.lower()}", None)
+    def succeeded(self, username: str, address: str) -> None:
+        self._attempts.pop(_key("u:", username.lower()), None)
+        q = self._attempts.get(_key("a:", address))
+        if q:
+            q.pop()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hub.devices.service import DeviceService
     from hub.web.auth import LoginThrottle
     from hub.web.fanout import EventFanout
+    from hub.web.sessions import LiveSessions
     from hub.web.tokens import Tokens
 
 
@@ -30,6 +31,7 @@ class HubState:
     fanout: EventFanout
     tokens: Tokens
     throttle: LoginThrottle
+    sessions: LiveSessions
     devices: DeviceService | None = None
 
 

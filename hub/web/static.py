@@ -5,6 +5,7 @@ The directory is looked up per request: the UI can be (re)built while the hub ru
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -29,10 +30,19 @@ _RESERVED = ("api", "metrics")
 
 
 def _inside(root: Path, rel: str) -> Path | None:
-    root = root.resolve()
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    # No file name holds a NUL: the OS calls below would refuse it with ValueError.
+    if "\x00" in rel:
         return None
+    try:
+        root = root.resolve()
+        path = (root / rel).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+    except OSError as exc:
+        # A name longer than the file system allows names no file; any other error is real.
+        if exc.errno == errno.ENAMETOOLONG:
+            return None
+        raise
     return path
 
 
@@ -65,7 +75,8 @@ def ui_router(ui_dir: Path = DEFAULT_UI_DIR) -> APIRouter:
         found = _inside(ui_dir, path)
         if found is not None:
             return FileResponse(found)
-        if "." not in path.rsplit("/", 1)[-1]:
+        # A path no file can have is not a client-side route either.
+        if "." not in path.rsplit("/", 1)[-1] and "\x00" not in path:
             return index()  # a client-side route of the single-page app
         raise NotFoundError(f"no file {path!r}")
 

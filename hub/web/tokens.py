@@ -37,6 +37,8 @@ class Claims:
     username: str
     role: str
     expires_at: datetime
+    version: int
+    """The user's token version at issue; the token is void once the stored one moved on."""
 
 
 class Tokens:
@@ -44,23 +46,30 @@ class Tokens:
         self._secret = secret
         self._ttl = timedelta(minutes=minutes)
 
-    def issue(self, username: str, role: str) -> tuple[str, datetime]:
+    def issue(self, username: str, role: str, version: int) -> tuple[str, datetime]:
         now = datetime.now(UTC).replace(microsecond=0)
         exp = now + self._ttl
-        claims = {"sub": username, "role": role, "iat": now, "exp": exp}
+        claims = {"sub": username, "role": role, "ver": version, "iat": now, "exp": exp}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM), exp
 
     def decode(self, token: str) -> Claims:
         try:
             claims = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "exp", "ver"]},
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
         except jwt.InvalidTokenError:
             raise AuthError("invalid token") from None
+        version = claims["ver"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise AuthError("invalid token")
         return Claims(
             username=str(claims["sub"]),
             role=str(claims.get("role", "")),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            version=version,
         )

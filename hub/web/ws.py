@@ -18,11 +18,12 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from hub.errors import AuthError, NotFoundError
+from hub.errors import AuthError, ForbiddenError, HubError, NotFoundError
 from hub.store.users import Role, User
 from hub.video.interfaces import LiveEnded, LiveSubscription
 from hub.web.auth import WALL_ROLES, token_from, user_from_token
 from hub.web.fanout import WsClient, message
+from hub.web.sessions import RECHECK_SECONDS
 from hub.web.state import hub_state
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ router = APIRouter(tags=["websocket"])
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_SESSION_ENDED = 4401  # the same code as a bad token: the client logs in again
 CLOSE_TOO_SLOW = 1013  # "try again later": the client fell behind and was dropped
 CLOSE_TIMEOUT = 2.0
 
@@ -43,10 +45,37 @@ async def _accept_user(ws: WebSocket, roles: tuple[Role, ...]) -> User | None:
     except AuthError as exc:
         await ws.close(CLOSE_UNAUTHORIZED, str(exc))
         return None
+    except ForbiddenError as exc:
+        await ws.close(CLOSE_FORBIDDEN, str(exc))
+        return None
     if user.role not in roles:
         await ws.close(CLOSE_FORBIDDEN, "forbidden")
         return None
     return user
+
+
+class _SessionWatch:
+    """Runs until the socket's session is over: the user's sessions were ended here, or the
+    token no longer passes (expired, or ended by another hub process); then ``over`` is set."""
+
+    def __init__(self, ws: WebSocket, ended: asyncio.Event) -> None:
+        self.ws = ws
+        self.ended = ended
+        self.over = False
+
+    async def run(self) -> None:
+        token = token_from(self.ws)
+        while not self.ended.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RECHECK_SECONDS):
+                    await self.ended.wait()
+            if self.ended.is_set():
+                break
+            try:
+                await user_from_token(self.ws, token)
+            except HubError:
+                break
+        self.over = True
 
 
 async def _until_disconnect(ws: WebSocket) -> None:
@@ -101,9 +130,13 @@ async def events_ws(ws: WebSocket) -> None:
         await client.overflowed.wait()
 
     try:
-        done = await _first(write(), _until_disconnect(ws), overflow())
+        with state.sessions.track(user.username) as ended:
+            watch = _SessionWatch(ws, ended)
+            done = await _first(write(), _until_disconnect(ws), overflow(), watch.run())
         state.fanout.unregister(client)
-        if client.overflowed.is_set():
+        if watch.over:
+            await _close(ws, CLOSE_SESSION_ENDED, "session ended")
+        elif client.overflowed.is_set():
             log.warning("dropping slow event WebSocket client %s", user.username)
             await _close(ws, CLOSE_TOO_SLOW, "too slow")
         elif done.exception() is not None and not isinstance(done.exception(), WebSocketDisconnect):
@@ -115,7 +148,8 @@ async def events_ws(ws: WebSocket) -> None:
 
 @router.websocket("/api/live/{camera_id}")
 async def live_ws(ws: WebSocket, camera_id: str) -> None:
-    if await _accept_user(ws, WALL_ROLES) is None:
+    user = await _accept_user(ws, WALL_ROLES)
+    if user is None:
         return
     state = hub_state(ws)
     if camera_id not in state.site.camera_by_id:
@@ -140,8 +174,12 @@ async def live_ws(ws: WebSocket, camera_id: str) -> None:
             ended = True
 
     try:
-        done = await _first(pump(sub), _until_disconnect(ws))
-        if ended:
+        with state.sessions.track(user.username) as session_ended:
+            watch = _SessionWatch(ws, session_ended)
+            done = await _first(pump(sub), _until_disconnect(ws), watch.run())
+        if watch.over:
+            await _close(ws, CLOSE_SESSION_ENDED, "session ended")
+        elif ended:
             with contextlib.suppress(Exception):
                 await ws.send_text('{"type": "end"}')
             await _close(ws, 1000)

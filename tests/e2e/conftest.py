@@ -262,6 +262,12 @@ def page(browser: Any, hub_server: Hub, request: pytest.FixtureRequest) -> Itera
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # The hub serves a strict Content-Security-Policy: anything the UI does that it blocks is a
+    # bug of the UI (or an injection), and Chromium reports it on the console.
+    pg.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     pg.set_default_timeout(15_000)
     try:
         yield pg

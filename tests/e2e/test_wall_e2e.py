@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +225,65 @@ def test_clicking_an_event_shows_snapshot_and_focuses_camera(wall: Any) -> None:
     page.wait_for_timeout(1000)  # the server's filtered page replaces the list meanwhile
     types = page.eval_on_selector_all("#event-list li.event", "ls => ls.map(l => l.dataset.type)")
     assert types and all(t == "intrusion" for t in types), types
+
+
+def _add_user(hub_server: Any, username: str, password: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "hub", "users", "add", username, "--role", "operator",
+         "--password", password],
+        env={**os.environ, "HUB_DATA_DIR": str(hub_server.data_dir)},
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def _log_in(page: Any, hub_server: Any, username: str, password: str) -> None:
+    page.goto(hub_server.url + "/")
+    page.fill("#login-username", username)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
+    page.wait_for_selector("#wall .tile")
+    page.wait_for_selector('#link-state[data-state="connected"]')
+
+
+def test_password_change_keeps_the_wall_and_ends_other_sessions(
+    page: Any, browser: Any, hub_server: Any
+) -> None:
+    """The operator changes the password on the wall: this tab carries on with its new token
+    (its sockets reconnect instead of logging out), another device's session ends."""
+    _add_user(hub_server, "pwchange01", "first-Passw0rd")
+    _log_in(page, hub_server, "pwchange01", "first-Passw0rd")
+    other_ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    try:
+        other = other_ctx.new_page()
+        _log_in(other, hub_server, "pwchange01", "first-Passw0rd")
+
+        page.click("#change-password")
+        page.fill("#pw-old", "first-Passw0rd")
+        page.fill("#pw-new", "second-Passw0rd")
+        page.fill("#pw-again", "second-Passw0rd")
+        page.click("#pw-submit")
+        page.wait_for_selector("#password-form", state="detached")
+        # The other device is sent back to the login page by the hub closing its socket.
+        other.wait_for_selector("#login-form", timeout=15_000)
+        # This tab stays on the wall, connected with its new token.
+        time.sleep(2)
+        assert page.locator("#login-form").count() == 0
+        page.wait_for_selector('#link-state[data-state="connected"]')
+        token = page.evaluate("() => JSON.parse(sessionStorage.getItem('hub.session')).token")
+        req = urllib.request.Request(
+            hub_server.url + "/api/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert json.loads(r.read())["username"] == "pwchange01"
+
+        # Logging out ends every session of the user, on the hub.
+        page.click("#logout")
+        page.wait_for_selector("#login-form")
+        req = urllib.request.Request(
+            hub_server.url + "/api/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=5)
+        assert info.value.code == 401
+    finally:
+        other_ctx.close()

@@ -140,7 +140,7 @@ async def test_every_protected_route_refuses_without_token(
     # An expired token signed with the real secret is refused too.
     real = hub.state.tokens
     expired = jwt.encode(
-        {"sub": "admin", "exp": datetime.now(UTC) - timedelta(seconds=5)},
+        {"sub": "admin", "ver": 0, "exp": datetime.now(UTC) - timedelta(seconds=5)},
         real._secret,
         algorithm="HS256",
     )
@@ -190,7 +190,11 @@ async def test_role_change_applies_to_existing_tokens(
     hub: RunningHub, tokens: dict[str, str]
 ) -> None:
     await hub.state.store.users.update("operator", role="worker")
+    # The role change ends the session: the old token is refused outright.
     r = await hub.client.get("/api/cameras", params={"access_token": tokens["operator"]})
+    assert r.status_code == 401
+    token = await hub.login("operator", PASSWORDS["operator"])
+    r = await hub.client.get("/api/cameras", params={"access_token": token})
     assert r.status_code == 403
 
 
@@ -218,7 +222,12 @@ async def test_change_password(hub: RunningHub, tokens: dict[str, str]) -> None:
         headers=auth,
         json={"old_password": PASSWORDS["worker"], "new_password": "brand-new-pass"},
     )
-    assert r.status_code == 204
+    assert r.status_code == 200
+    fresh = r.json()["access_token"]
+    # The old token ended with the old password; the answer carries the caller's new one.
+    assert (await hub.client.get("/api/auth/me", headers=auth)).status_code == 401
+    r = await hub.client.get("/api/auth/me", headers={"Authorization": f"Bearer {fresh}"})
+    assert r.status_code == 200
     assert await hub.login("worker", "brand-new-pass")
     r = await hub.client.post(
         "/api/auth/token", data={"username": "worker", "password": PASSWORDS["worker"]}

@@ -20,6 +20,7 @@ from hub.bus.memory import MemoryBus
 from hub.config import Settings
 from hub.errors import NotFoundError
 from hub.video.interfaces import LiveEnded
+from hub.web.server import server_config
 from hub.web.state import HubState
 
 SITE_YAML = """\
@@ -172,9 +173,7 @@ async def run_hub(settings: Settings, ui_dir: Path | None = None) -> AsyncIterat
     bus = MemoryBus()
     video = FakeVideo(["cam-a", "cam-b"])
     app = create_app(settings, video=video, bus=bus, ui_dir=ui_dir)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_config=None, ws="websockets-sansio", lifespan="on"
-    )
+    config = server_config(app, settings, host="127.0.0.1", port=0, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -221,9 +220,11 @@ async def record(hub: RunningHub, *events: DetectionEvent) -> None:
 
 
 @contextlib.asynccontextmanager
-async def run_hub_with_users(settings: Settings) -> AsyncIterator[RunningHub]:
+async def run_hub_with_users(
+    settings: Settings, ui_dir: Path | None = None
+) -> AsyncIterator[RunningHub]:
     """run_hub with a user per role, named after it (PASSWORDS), and no login throttling."""
-    async with run_hub(settings) as h:
+    async with run_hub(settings, ui_dir) as h:
         for role, pw in PASSWORDS.items():
             await h.state.store.users.create(role, role, pw)
         h.state.throttle.failure_delay = 0.0

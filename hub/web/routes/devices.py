@@ -4,18 +4,19 @@ dead letters, provisioning (admin)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.config import Device, LonLat
+from hub.config import Device
 from hub.devices.repo import MAX_DEAD_LETTER_PAGE
 from hub.devices.service import DeviceService
 from hub.devices.validate import Reason
-from hub.errors import HubError, NotFoundError
+from hub.errors import HubError, NotFoundError, ReservedNameError
 from hub.web.auth import WALL_ROLES, require_roles
+from hub.web.params import FILTER_TEXT, MAX_ROW_ID, TIME_RANGE, FilterText, Time
 from hub.web.state import hub_state
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
@@ -45,23 +46,40 @@ def _service(request: Request) -> DeviceService:
 
 
 def _epoch(t: datetime | None, default: float) -> float:
-    if t is None:
-        return default
-    return (t.replace(tzinfo=UTC) if t.tzinfo is None else t).timestamp()
+    return default if t is None else t.timestamp()
+
+
+def _broker_account(svc: DeviceService, device_id: str) -> bool:
+    """The hub's own broker account or another service account: a device with this id would log
+    in as, or be refused as, that account. Without a broker the hub's name is still reserved for
+    when ingest is turned on."""
+    broker = svc.broker
+    if broker is None:
+        return device_id == svc.settings.mqtt_username
+    accounts = broker.accounts
+    return device_id == broker.hub_username or (
+        accounts is not None and accounts.is_service(device_id)
+    )
+
+
+Lon = Annotated[float, Field(ge=-180, le=180)]
+Lat = Annotated[float, Field(ge=-90, le=90)]
 
 
 class DeviceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
-    name: str = Field(min_length=1, max_length=128)
-    profile: str
-    grid: str
-    position: LonLat
+    name: str = Field(min_length=1, max_length=128, pattern=FILTER_TEXT)
+    profile: str = Field(max_length=64)
+    grid: str = Field(max_length=64)
+    # The bounds keep NaN and infinities out too: SQLite turns NaN into a refused NULL, and JSON
+    # cannot carry either back.
+    position: tuple[Lon, Lat]
     enabled: bool = True
 
 
 @router.get("", dependencies=[Wall])
-async def list_devices(request: Request, grid: str | None = None) -> list[dict[str, Any]]:
+async def list_devices(request: Request, grid: FilterText | None = None) -> list[dict[str, Any]]:
     svc = _service(request)
     return [svc.describe(k) for k in svc.registry.all() if grid is None or k.device.grid == grid]
 
@@ -70,8 +88,8 @@ async def list_devices(request: Request, grid: str | None = None) -> list[dict[s
 async def dead_letters(
     request: Request,
     reason: Reason | None = None,
-    device_id: str | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    device_id: FilterText | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DEAD_LETTER_PAGE)] = 100,
 ) -> dict[str, Any]:
     """A sample of rejected messages (newest first) and the counts of all rejections since
@@ -99,9 +117,9 @@ async def get_device(request: Request, device_id: str) -> dict[str, Any]:
 async def telemetry(
     request: Request,
     device_id: str,
-    key: str,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    key: FilterText,
+    since: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
+    until: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
     max_points: Annotated[int, Query(ge=2, le=MAX_POINTS)] = 500,
 ) -> dict[str, Any]:
     """A series of one key: raw readings when they fit in ``max_points``, else min/max/avg
@@ -124,7 +142,10 @@ async def provision(request: Request, body: DeviceCreate) -> dict[str, Any]:
     """Provision a device: stored, and its MQTT account created. The password is returned
     once (``mqtt.password``); the hub keeps only its hash in the broker's password file."""
     svc = _service(request)
-    known, password = await svc.provision(Device.model_validate(body.model_dump()))
+    if _broker_account(svc, body.id):
+        raise ReservedNameError(f"device id {body.id!r} is a broker service account")
+    device = Device.model_validate({**body.model_dump(), "position": list(body.position)})
+    known, password = await svc.provision(device)
     out = svc.describe(known)
     out["mqtt"] = {
         "username": known.device.id,

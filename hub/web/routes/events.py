@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from hub.bus.events import DetectionType
 from hub.errors import NotFoundError
 from hub.store.events import MAX_PAGE
 from hub.web.auth import WALL_ROLES, require_roles
+from hub.web.params import MAX_ROW_ID, TIME_RANGE, FilterText, Time
 from hub.web.serialize import event_json
 from hub.web.state import hub_state
 
@@ -21,29 +21,22 @@ router = APIRouter(
 )
 
 
-def _utc(t: datetime | None) -> datetime | None:
-    # A time without offset means UTC, like everything the API returns.
-    if t is None:
-        return None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
 @router.get("")
 async def list_events(
     request: Request,
-    camera_id: str | None = None,
+    camera_id: FilterText | None = None,
     type: DetectionType | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
+    until: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> dict[str, Any]:
     state = hub_state(request)
     rows = await state.store.events.list(
         camera_id=camera_id,
         type=type,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
         before_seq=before_seq,
         limit=limit + 1,  # one more tells whether another page exists
     )

@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import ConflictError, NotFoundError
-from hub.store.passwords import MIN_LENGTH, generate_password
+from hub.store.passwords import MAX_LENGTH, MIN_LENGTH, generate_password
 from hub.store.users import Role, User
 from hub.web.auth import require_roles
+from hub.web.params import FILTER_TEXT
 from hub.web.state import hub_state
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 Admin = Annotated[User, Depends(require_roles("admin"))]
 
 USERNAME = r"^[\w.@-]{1,64}$"
-Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=256)]
+Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
 class UserOut(BaseModel):
@@ -74,7 +75,12 @@ async def create_user(request: Request, _admin: Admin, body: UserCreate) -> User
 
 
 @router.patch("/{username}")
-async def update_user(request: Request, admin: Admin, username: str, body: UserPatch) -> UserOut:
+async def update_user(
+    request: Request,
+    admin: Admin,
+    username: Annotated[str, Path(max_length=64, pattern=FILTER_TEXT)],
+    body: UserPatch,
+) -> UserOut:
     users = hub_state(request).store.users
     target = await users.get(username)
     if target is None:
@@ -94,4 +100,6 @@ async def update_user(request: Request, admin: Admin, username: str, body: UserP
         # A password set by someone else is a one-time password.
         must_change_password=(username != admin.username) if body.password else None,
     )
+    if u.token_version != target.token_version:
+        await hub_state(request).sessions.end(username)
     return _out(u)

@@ -1,5 +1,5 @@
 // HTTP and WebSocket plumbing. Every 401 ends the session and returns to the login page.
-import { clearSession, token } from "./auth";
+import { clearSession, type Session, saveSession, token } from "./auth";
 import type { Alarm, AlarmPage, Camera, Device, EventPage, EventType, Series, SiteInfo, TokenResponse } from "./types";
 
 /** An API error carrying the RFC 9457 problem `detail`, which is what the user should read. */
@@ -40,10 +40,11 @@ async function problem(res: Response): Promise<ApiError> {
   return new ApiError(res.status, detail);
 }
 
-async function request<T>(path: string, init: RequestInit = {}, auth = true): Promise<T> {
+async function request<T>(path: string, init: RequestInit = {}, auth = true, retried = false): Promise<T> {
   const headers = new Headers(init.headers);
   headers.set("Accept", "application/json");
-  if (auth) headers.set("Authorization", `Bearer ${token()}`);
+  const used = auth ? token() : "";
+  if (auth) headers.set("Authorization", `Bearer ${used}`);
   let res: Response;
   try {
     res = await fetch(path, { ...init, headers });
@@ -52,6 +53,8 @@ async function request<T>(path: string, init: RequestInit = {}, auth = true): Pr
   }
   if (res.status === 401 && auth) {
     const err = await problem(res);
+    // Sent with a token this tab has replaced since (a password change): once more, not out.
+    if (!retried && (await renewedSince(used))) return request<T>(path, init, auth, true);
     unauthorized(err.detail);
     throw err;
   }
@@ -65,12 +68,46 @@ export function login(username: string, password: string): Promise<TokenResponse
   return request<TokenResponse>("/api/auth/token", { method: "POST", body }, false);
 }
 
-export function changePassword(oldPassword: string, newPassword: string): Promise<unknown> {
-  return request("/api/auth/password", {
+// A password change ends every session of the user on the hub, this tab's included; while it
+// is under way, a request refused or a socket closed for that reason waits for the new token
+// instead of logging the user out.
+let renewing: Promise<unknown> | null = null;
+
+/** Every session of the user ends with the old password; the hub answers with this tab's new
+ * token, which is saved before the returned promise settles. */
+export function changePassword(oldPassword: string, newPassword: string): Promise<Session> {
+  const p = request<TokenResponse>("/api/auth/password", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ old_password: oldPassword, new_password: newPassword }),
+  }).then(saveSession);
+  const settled = p.then(
+    () => undefined,
+    () => undefined,
+  );
+  renewing = settled;
+  void settled.then(() => {
+    if (renewing === settled) renewing = null;
   });
+  return p;
+}
+
+/** A socket opened with `usedToken` was closed as unauthorized: reconnect (`retry`) when this
+ * tab has a newer token by now or once a password change under way brings one; otherwise the
+ * session is over. */
+export function sessionEnded(usedToken: string, reason: string, retry: () => void): void {
+  void renewedSince(usedToken).then((renewed) => (renewed ? retry() : unauthorized(reason)));
+}
+
+async function renewedSince(usedToken: string): Promise<boolean> {
+  if (renewing) await renewing;
+  const now = token();
+  return !!now && now !== usedToken;
+}
+
+/** Ends every session of the user on the hub (tokens and open sockets), not only this tab's. */
+export function logout(): Promise<unknown> {
+  return request("/api/auth/logout", { method: "POST" });
 }
 
 export function getSite(): Promise<SiteInfo> {

@@ -1,5 +1,6 @@
 // The hub's push channel (WS /api/ws): events and health, reconnecting with backoff.
-import { unauthorized, WS_UNAUTHORIZED, wsUrl } from "./api";
+import { sessionEnded, WS_UNAUTHORIZED, wsUrl } from "./api";
+import { token } from "./auth";
 import type { HubMessage } from "./types";
 
 export type LinkState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -35,6 +36,7 @@ export class HubSocket {
 
   private connect(): void {
     this.onState(this.attempts ? "reconnecting" : "connecting");
+    const used = token();
     const ws = new WebSocket(wsUrl("/api/ws"));
     ws.onopen = () => {
       this.attempts = 0;
@@ -52,8 +54,9 @@ export class HubSocket {
       if (ws !== this.ws) return;
       this.ws = null;
       if (e.code === WS_UNAUTHORIZED) {
-        this.running = false;
-        unauthorized("登录已过期 Session expired");
+        sessionEnded(used, "登录已过期 Session expired", () => {
+          if (this.running) this.connect();
+        });
         return;
       }
       if (!this.running) return;

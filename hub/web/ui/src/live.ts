@@ -3,7 +3,8 @@
 // The hub sends {"type":"init","mime":...}, then the init segment (ftyp+moov), then media
 // segments (moof+mdat). We stay near the live edge rather than play every frame: an operator
 // needs now, not a smooth replay of what happened seconds ago.
-import { unauthorized, WS_UNAUTHORIZED, wsUrl } from "./api";
+import { sessionEnded, WS_UNAUTHORIZED, wsUrl } from "./api";
+import { token } from "./auth";
 
 export type LiveState = "idle" | "connecting" | "playing" | "reconnecting" | "error";
 
@@ -92,6 +93,7 @@ export class LivePlayer {
   private connect(): void {
     this.teardown();
     this.setState(this.attempts > 0 ? "reconnecting" : "connecting", "");
+    const used = token();
     const ws = new WebSocket(wsUrl(`/api/live/${encodeURIComponent(this.cameraId)}`));
     ws.binaryType = "arraybuffer";
     ws.onmessage = (m: MessageEvent<string | ArrayBuffer>) => {
@@ -103,8 +105,9 @@ export class LivePlayer {
     ws.onclose = (e: CloseEvent) => {
       if (ws !== this.ws) return;
       if (e.code === WS_UNAUTHORIZED) {
-        this.close();
-        unauthorized("登录已过期 Session expired");
+        sessionEnded(used, "登录已过期 Session expired", () => {
+          if (this.active) this.connect();
+        });
         return;
       }
       this.reconnect(e.reason || "连接断开 Connection closed");

@@ -1,6 +1,6 @@
 // Login (OAuth2 password form) and the change-password form.
 import { ApiError, changePassword, login } from "./api";
-import { type Session, saveSession, updateSession } from "./auth";
+import { type Session, saveSession } from "./auth";
 import { h } from "./dom";
 
 function field(label: string, input: HTMLInputElement): HTMLLabelElement {
@@ -49,9 +49,8 @@ export function renderLogin(root: HTMLElement, message: string, onDone: (s: Sess
 /** Change password; `forced` when the hub requires it before anything else (first login). */
 export function renderChangePassword(
   root: HTMLElement,
-  session: Session,
   forced: boolean,
-  onDone: () => void,
+  onDone: (s: Session) => void,
   onCancel: () => void,
 ): HTMLElement {
   const oldPw = h("input", { id: "pw-old", type: "password", autocomplete: "current-password", required: true });
@@ -81,9 +80,8 @@ export function renderChangePassword(
     }
     submit.disabled = true;
     changePassword(oldPw.value, newPw.value)
-      .then(() => {
-        updateSession({ ...session, mustChangePassword: false });
-        onDone();
+      .then((s) => {
+        onDone(s);
       })
       .catch((err: unknown) => {
         error.textContent = errorText(err);

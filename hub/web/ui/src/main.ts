@@ -1,7 +1,7 @@
 // Entry point: login, then the wall (tree | wall | events) under a header and over a status bar.
 import "./style.css";
 import { AlarmsPanel } from "./alarms";
-import { ApiError, getCameras, getEvents, getSite, setUnauthorizedHandler } from "./api";
+import { ApiError, getCameras, getEvents, getSite, logout as logoutOnHub, setUnauthorizedHandler } from "./api";
 import { clearSession, loadSession, type Session } from "./auth";
 import { DevicePage } from "./devicepage";
 import { DevicePanel } from "./devices";
@@ -39,7 +39,7 @@ class WallApp {
   private eventsToday = 0;
 
   constructor(
-    private readonly session: Session,
+    private session: Session,
     private readonly host: HTMLElement,
   ) {
     this.wall = new Wall((id) => this.markLayout(id));
@@ -104,15 +104,18 @@ class WallApp {
 
   private frame(): HTMLElement {
     const logout = h("button", { class: "ghost", id: "logout", text: "退出 Log out" });
-    logout.addEventListener("click", () => logOut(""));
+    logout.addEventListener("click", () => {
+      // Ends the session on the hub too; the page leaves whatever the answer.
+      void logoutOnHub().finally(() => logOut(""));
+    });
     const pw = h("button", { class: "ghost", id: "change-password", text: "修改密码 Password" });
     pw.addEventListener("click", () => {
       const page = renderChangePassword(
         this.host,
-        this.session,
         false,
-        () => {
+        (s) => {
           page.remove();
+          this.session = s;
           this.showInfo("密码已修改 Password changed");
         },
         () => page.remove(),
@@ -312,9 +315,8 @@ function enter(session: Session): void {
     root.replaceChildren();
     renderChangePassword(
       root,
-      session,
       true,
-      () => enter({ ...session, mustChangePassword: false }),
+      (s) => enter(s),
       () => logOut(""),
     );
     return;
