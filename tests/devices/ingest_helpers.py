@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from paho.mqtt.properties import Properties
 from hub.bus.memory import MemoryBus
 from hub.config import Device, DeviceProfile, Settings, Site
 from hub.devices.mqtt import Endpoint
+from hub.devices.mqtt_wire import Inbound
 from hub.devices.service import DeviceService
 from hub.store.db import Store, open_store
 
@@ -189,3 +191,18 @@ async def wait_for(pred: Callable[[], Any], within: float = 20.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+class RecordingLink:
+    """Stands in for MqttLink when a test feeds IngestWorker directly: an inbox, and the acks."""
+
+    def __init__(self) -> None:
+        self.inbox: deque[Inbound] = deque()
+        self.gen = 1
+        self.acked: list[int] = []
+
+    def ack(self, gen: int, mids: list[int]) -> None:
+        self.acked += mids
+
+    def room_freed(self) -> None:
+        return None

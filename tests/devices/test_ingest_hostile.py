@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +20,14 @@ from typing import Any
 import orjson
 import pytest
 from broker_fixtures import RunningBroker
-from ingest_helpers import DEVICE_IDS, Publisher, device_site, running_ingest, wait_for
+from ingest_helpers import (
+    DEVICE_IDS,
+    Publisher,
+    RecordingLink,
+    device_site,
+    running_ingest,
+    wait_for,
+)
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from store.conftest import private_postgres
@@ -259,23 +266,10 @@ async def test_hostile_messages_through_mosquitto_are_dead_lettered_and_acked(
 # -- the worker alone, on SQLite and PostgreSQL ----------------------------------------------
 
 
-class _Link:
-    def __init__(self) -> None:
-        self.inbox: deque[Inbound] = deque()
-        self.gen = 1
-        self.acked: list[int] = []
-
-    def ack(self, gen: int, mids: list[int]) -> None:
-        self.acked += mids
-
-    def room_freed(self) -> None:
-        return None
-
-
 @dataclass
 class Rig:
     worker: IngestWorker
-    link: _Link
+    link: RecordingLink
     svc: DeviceService
     store: Store
 
@@ -315,7 +309,7 @@ async def _store(kind: str, tmp_path: Path) -> AsyncIterator[Store]:
 
 def _rig(store: Store, tmp_path: Path) -> Rig:
     svc = DeviceService(Settings(data_dir=tmp_path), device_site(), store, MemoryBus())
-    link = _Link()
+    link = RecordingLink()
     worker = IngestWorker(link, svc.registry, svc.repo, svc.presence, svc.bus, max_payload=65536)  # type: ignore[arg-type]
     return Rig(worker, link, svc, store)
 

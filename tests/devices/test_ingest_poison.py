@@ -4,14 +4,13 @@ is down must not turn good data into dead letters."""
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from ingest_helpers import DEVICE_IDS, device_site
+from ingest_helpers import DEVICE_IDS, RecordingLink, device_site
 
 from hub.bus.memory import MemoryBus
 from hub.config import Settings
@@ -23,19 +22,6 @@ from hub.devices.service import DeviceService
 from hub.store.db import Store, open_store
 
 POISON = 6.66
-
-
-class _Link:
-    def __init__(self) -> None:
-        self.inbox: deque[Inbound] = deque()
-        self.gen = 1
-        self.acked: list[int] = []
-
-    def ack(self, gen: int, mids: list[int]) -> None:
-        self.acked += mids
-
-    def room_freed(self) -> None:
-        return None
 
 
 class _FlakyRepo(DeviceRepo):
@@ -63,7 +49,7 @@ async def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     store: Store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     svc = DeviceService(Settings(data_dir=tmp_path), device_site(), store, MemoryBus())
     repo = _FlakyRepo(store.engine)
-    link = _Link()
+    link = RecordingLink()
     worker = IngestWorker(link, svc.registry, repo, svc.presence, svc.bus, max_payload=65536)  # type: ignore[arg-type]
     try:
         yield worker, repo, link

@@ -27,25 +27,21 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.exc import IntegrityError
-from web_helpers import SITE_YAML, RunningHub, detection, make_settings, record, run_hub_with_users
+from web_helpers import (
+    DEVICES_YAML,
+    SITE_YAML,
+    RunningHub,
+    detection,
+    make_settings,
+    record,
+    run_hub_with_users,
+)
 
 from hub.config import Device
 from hub.errors import ConflictError
 from hub.store import passwords
 
 T = TypeVar("T")
-
-DEVICES_YAML = """\
-device_profiles:
-  - id: gauge
-    name: 水位计 Water gauge
-    kind: water_level
-    inactivity_timeout_seconds: 600
-    telemetry:
-      - {key: level, unit: m, min: 0, max: 10}
-devices:
-  - {id: wl-001, name: 河海桥水位, profile: gauge, grid: g1, position: [119.95, 31.85]}
-"""
 
 MAX_EXAMPLES = 30
 """Fuzzing examples per operation and role, on top of the coverage phase's boundary cases: both

@@ -12,21 +12,9 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from web_helpers import SITE_YAML, RunningHub, make_settings, run_hub_with_users
+from web_helpers import DEVICES_YAML, SITE_YAML, RunningHub, make_settings, run_hub_with_users
 
 PASSWORDS = {"admin": "admin-pass-1", "operator": "operator-pass-1", "worker": "worker-pass-1"}
-
-DEVICES_YAML = """\
-device_profiles:
-  - id: gauge
-    name: 水位计 Water gauge
-    kind: water_level
-    inactivity_timeout_seconds: 600
-    telemetry:
-      - {key: level, unit: m, min: 0, max: 10}
-devices:
-  - {id: wl-001, name: 河海桥水位, profile: gauge, grid: g1, position: [119.95, 31.85]}
-"""
 
 
 def _free_port() -> int:

@@ -71,6 +71,19 @@ cameras:
     analysis_fps: 1
 """
 
+# One water gauge in grid g1, for the device tests (append to SITE_YAML).
+DEVICES_YAML = """\
+device_profiles:
+  - id: gauge
+    name: 水位计 Water gauge
+    kind: water_level
+    inactivity_timeout_seconds: 600
+    telemetry:
+      - {key: level, unit: m, min: 0, max: 10}
+devices:
+  - {id: wl-001, name: 河海桥水位, profile: gauge, grid: g1, position: [119.95, 31.85]}
+"""
+
 INIT = b"ftyp-moov-init"
 SEGMENTS = [b"moof-mdat-0", b"moof-mdat-1", b"moof-mdat-2"]
 
