@@ -23,6 +23,7 @@ from hub.datadir import private_dir
 from hub.devices.broker import Broker, open_broker
 from hub.devices.service import DeviceService
 from hub.errors import HubError
+from hub.geo.grids import GridMap
 from hub.store.db import Store, open_store
 from hub.store.recorder import EventRecorder
 from hub.video.interfaces import VideoService
@@ -71,6 +72,20 @@ async def _start_devices(
     return service
 
 
+def _warn_misplaced(site: Site, grids: GridMap) -> None:
+    """A camera or device whose position lies outside its declared grid is a site-file mistake
+    that would send its cases to the wrong grid worker: say so at start, by id."""
+    items = [(c.id, c.grid, c.position) for c in site.cameras]
+    items += [(d.id, d.grid, d.position) for d in site.devices]
+    misplaced = grids.misplaced(items)
+    if misplaced:
+        log.warning(
+            "%d cameras/devices lie outside their declared grid: %s",
+            len(misplaced),
+            ", ".join(misplaced[:20]) + (" ..." if len(misplaced) > 20 else ""),
+        )
+
+
 def _timezone(settings: Settings, site: Site) -> str:
     # The site file wins when it names a zone; otherwise HUB_TIMEZONE.
     return site.site.timezone if "timezone" in site.site.model_fields_set else settings.timezone
@@ -88,6 +103,8 @@ def create_app(
         async with AsyncExitStack() as stack:
             await asyncio.to_thread(private_dir, settings.data_dir)
             site_ = await asyncio.to_thread(load_site, settings.site)
+            grids = await asyncio.to_thread(GridMap, site_)
+            _warn_misplaced(site_, grids)
             store = await open_store(settings)
             stack.push_async_callback(store.close)
 
@@ -124,6 +141,7 @@ def create_app(
                 tokens=Tokens(load_secret(settings), settings.token_minutes),
                 throttle=LoginThrottle(),
                 sessions=LiveSessions(),
+                grids=grids,
                 devices=devices_,
             )
             log.info(

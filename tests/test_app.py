@@ -168,3 +168,17 @@ async def test_ui_not_built(tmp_path: Path) -> None:
         r = await client.get("/")
         assert r.status_code == 503
         assert "make ui" in r.text and r.headers["content-type"].startswith("text/html")
+
+
+async def test_camera_outside_its_grid_is_named_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = settings(tmp_path)
+    # The grid is the triangle below the diagonal; (0.1, 0.9) lies above it.
+    s.site.write_text(
+        s.site.read_text(encoding="utf-8").replace("[0.5, 0.5]", "[0.1, 0.9]"), encoding="utf-8"
+    )
+    app = create_app(s, video=StubVideo([]))  # type: ignore[arg-type]
+    async with running(app):
+        assert app.state.hub.grids.locate([0.9, 0.1]).grid_id == "g"
+    assert "outside their declared grid: cam-1" in caplog.text

@@ -38,8 +38,8 @@ from hub.bus.events import TOPIC_DEVICE_TELEMETRY
 from hub.config import SEVERITIES, AlarmRule, Condition, Severity
 from hub.devices import metrics
 from hub.devices.alarms import AlarmBook, Trigger
-from hub.devices.linkage import Linkage
 from hub.devices.registry import DeviceRegistry, Known
+from hub.geo.coverage import Linkage
 from hub.store.bulk import insert_rows
 from hub.store.models import RuleStateRow
 

@@ -20,13 +20,13 @@ from hub.devices.alarms import AlarmBook
 from hub.devices.broker import Broker, EmbeddedBroker
 from hub.devices.history import Retention, TelemetryHistory
 from hub.devices.ingest import IngestWorker, presence_json
-from hub.devices.linkage import Linkage
 from hub.devices.mqtt import Endpoint, MqttLink
 from hub.devices.presence import Presence
 from hub.devices.registry import DeviceRegistry, Known
 from hub.devices.repo import DeviceRepo, DeviceState
 from hub.devices.rules import RuleEngine
 from hub.errors import ConflictError, NotFoundError
+from hub.geo.coverage import Linkage
 from hub.store.db import Store
 
 log = logging.getLogger(__name__)

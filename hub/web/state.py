@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from hub.bus.base import Bus
 from hub.config import Settings, Site
+from hub.geo.grids import GridMap
 from hub.store.db import Store
 from hub.video.interfaces import VideoService
 
@@ -32,6 +33,7 @@ class HubState:
     tokens: Tokens
     throttle: LoginThrottle
     sessions: LiveSessions
+    grids: GridMap
     devices: DeviceService | None = None
 
 

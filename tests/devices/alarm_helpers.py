@@ -14,9 +14,9 @@ from hub.bus.events import TOPIC_ALARMS
 from hub.bus.memory import MemoryBus
 from hub.config import Camera, Device, DeviceProfile, Site
 from hub.devices.alarms import AlarmBook
-from hub.devices.linkage import Linkage
 from hub.devices.registry import DeviceRegistry
 from hub.devices.rules import RuleEngine
+from hub.geo.coverage import Linkage
 from hub.store.db import Store, open_store
 
 

@@ -76,7 +76,7 @@ class Hub:
 
 def _drill_device(site: Path) -> str:
     from hub.config import load_site
-    from hub.devices.linkage import cameras_for
+    from hub.geo.coverage import cameras_for
 
     s = load_site(site)
     for d in s.devices:

@@ -83,7 +83,7 @@ def _publish(hub: Any, device_id: str, readings: list[dict[str, Any]]) -> None:
 def _nearest_camera(hub: Any, device: dict[str, Any]) -> str | None:
     """The camera the hub's own linkage rule puts first for this device, if any sees it."""
     from hub.config import load_site
-    from hub.devices.linkage import cameras_for
+    from hub.geo.coverage import cameras_for
 
     linked = cameras_for(device["position"], load_site(hub.site).cameras)
     return str(linked[0]["camera_id"]) if linked else None

@@ -1,4 +1,4 @@
-"""Linkage (联动): the site's cameras that can see a position, nearest first.
+"""Camera coverage, for linkage (联动): the site's cameras that can see a position, nearest first.
 
 A camera sees a point within ``view_distance_m`` (great-circle distance) whose bearing from the
 camera lies inside ``heading ± fov_degrees / 2``; a camera without a heading is a dome and sees
@@ -7,31 +7,11 @@ all round.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from hub.config import Camera
-
-EARTH_RADIUS_M = 6_371_008.8
-
-
-def haversine_m(a: Sequence[float], b: Sequence[float]) -> float:
-    """Distance in metres between two [lon, lat] points."""
-    lon1, lat1, lon2, lat2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
-def bearing_deg(a: Sequence[float], b: Sequence[float]) -> float:
-    """Initial bearing from a to b, degrees clockwise from north, 0..360."""
-    lon1, lat1, lon2, lat2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    y = math.sin(lon2 - lon1) * math.cos(lat2)
-    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(lon2 - lon1)
-    return math.degrees(math.atan2(y, x)) % 360.0
+from hub.geo.distance import bearing_deg, haversine_m
 
 
 def sees(camera: Camera, position: Sequence[float]) -> float | None:
