@@ -6,6 +6,7 @@
 #   mosquitto   MQTT broker
 #   nodejs/npm  builds the wall UI
 #   fonts-wqy-zenhei  CJK glyphs for the browser
+#   postgresql  initdb + pg_ctl: the tests start a private cluster (tests/pg_cluster.py)
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
@@ -13,6 +14,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v cvlc >/dev/null || need+=(vlc-bin vlc-plugin-base)
 command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v npm >/dev/null || need+=(nodejs npm)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 # The wall is Chinese first: without a CJK font, Chromium (and screenshots) show boxes.
 ls /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc >/dev/null 2>&1 || need+=(fonts-wqy-zenhei)
 command -v python3.11 >/dev/null || command -v python3 >/dev/null || need+=(python3 python3-venv)

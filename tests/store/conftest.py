@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pg_cluster
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
@@ -13,10 +14,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.store import passwords
-
-PG_ADMIN_URL = os.environ.get(
-    "HUB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -33,17 +30,19 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @contextlib.asynccontextmanager
 async def private_postgres() -> AsyncIterator[str]:
-    """A private database on the local PostgreSQL, dropped afterwards."""
+    """A private database on the session's PostgreSQL (tests/pg_cluster.py), dropped afterwards.
+    Never skipped: a machine without PostgreSQL fails these tests."""
     name = f"hub_test_{secrets.token_hex(6)}"
-    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    url = await asyncio.to_thread(pg_cluster.admin_url)
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except (OSError, ConnectionError) as exc:
+    except BaseException:
         await admin.dispose()
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc}")
+        raise
     try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -52,7 +51,7 @@ async def private_postgres() -> AsyncIterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Store tests run on SQLite and on the real local PostgreSQL."""
+    """Store tests run on SQLite and on a real PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
         return
