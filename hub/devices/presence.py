@@ -7,17 +7,14 @@ previous connection, delivered late) and ignored. A status of the current sessio
 with an equal or newer ``ts``, applies.
 
 Inactivity: a profile's ``inactivity_timeout_seconds`` is a deadline after the device's last
-message. All deadlines live in one heap served by one task that sleeps until the earliest one;
-a message only moves ``last_seen`` (no heap work), and an expired entry whose device has been
-heard from since is pushed back with its new deadline. Cost: O(log n) per device per timeout,
+message. The deadlines wait on the hub's scheduler (hub/timers.py); a message only moves
+``last_seen`` (no scheduler work while a deadline is pending), and a deadline whose device has
+been heard from since is scheduled again for its new time. Cost: O(log n) per device per timeout,
 not per message, and no polling.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +23,7 @@ from typing import Literal
 from hub.devices import metrics
 from hub.devices.repo import DeviceState
 from hub.devices.validate import MAX_TS_AHEAD, Status
+from hub.timers import Deadlines
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +36,7 @@ class Presence:
         self._timeout_of = timeout_of
         self._on_expired = on_expired
         self.states: dict[str, DeviceState] = {}
-        self._heap: list[tuple[float, str]] = []
-        self._queued: set[str] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._deadlines: Deadlines[str] = Deadlines(self._due, name="device-presence")
         metrics.watch_presence(self)
 
     def load(self, states: list[DeviceState]) -> None:
@@ -56,13 +51,10 @@ class Presence:
                 self._schedule(s.device_id)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="device-presence")
+        self._deadlines.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._deadlines.stop()
 
     def _state(self, device_id: str, now: float) -> DeviceState:
         s = self.states.get(device_id)
@@ -72,18 +64,13 @@ class Presence:
         return s
 
     def _schedule(self, device_id: str) -> None:
-        if device_id in self._queued:  # the common case, once per message: decide it first
+        if device_id in self._deadlines:  # the common case, once per message: decide it first
             return
         timeout = self._timeout_of(device_id)
         s = self.states.get(device_id)
         if timeout is None or s is None:
             return
-        deadline = (s.last_seen or s.changed_at) + timeout
-        first = not self._heap or deadline < self._heap[0][0]
-        heapq.heappush(self._heap, (deadline, device_id))
-        self._queued.add(device_id)
-        if first:
-            self._wake.set()
+        self._deadlines.schedule(device_id, (s.last_seen or s.changed_at) + timeout)
 
     def seen(self, device_id: str, now: float, values: dict[str, object] | None) -> bool:
         """A message arrived. Returns True when this brought the device online."""
@@ -117,34 +104,20 @@ class Presence:
             self._schedule(st.device_id)
         return True
 
-    async def _run(self) -> None:
-        while True:
-            if not self._heap:
-                self._wake.clear()
-                await self._wake.wait()
+    async def _due(self, device_ids: list[str], now: float) -> None:
+        expired: list[DeviceState] = []
+        for device_id in device_ids:
+            s = self.states.get(device_id)
+            timeout = self._timeout_of(device_id)
+            if s is None or s.state != "online" or timeout is None:
                 continue
-            delay = self._heap[0][0] - time.time()
-            if delay > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+            if (s.last_seen or s.changed_at) + timeout > now:
+                self._schedule(device_id)  # heard from since: wait for the new deadline
                 continue
-            expired: list[DeviceState] = []
-            now = time.time()
-            while self._heap and self._heap[0][0] <= now:
-                _, device_id = heapq.heappop(self._heap)
-                self._queued.discard(device_id)
-                s = self.states.get(device_id)
-                timeout = self._timeout_of(device_id)
-                if s is None or s.state != "online" or timeout is None:
-                    continue
-                if (s.last_seen or s.changed_at) + timeout > now:
-                    self._schedule(device_id)  # heard from since: wait for the new deadline
-                    continue
-                s.state, s.reason, s.changed_at = "offline", "inactivity", now
-                expired.append(s)
-            if expired:
-                try:
-                    await self._on_expired(expired)
-                except Exception:
-                    log.exception("storing inactivity changes failed")
+            s.state, s.reason, s.changed_at = "offline", "inactivity", now
+            expired.append(s)
+        if expired:
+            try:
+                await self._on_expired(expired)
+            except Exception:
+                log.exception("storing inactivity changes failed")

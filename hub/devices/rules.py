@@ -7,7 +7,7 @@ profile rules:
 - duration: the condition held continuously for ``for_seconds``, by telemetry timestamps;
 - rate: change of the key per minute over ``window_seconds`` (needs half a window of history);
 - missing: no telemetry (of the key, or of anything) for longer than the condition's seconds.
-  Deadlines sit in one heap for all devices, serviced by one task on the event loop; a device is
+  Deadlines wait on the hub's scheduler (hub/timers.py), one for all devices; a device is
   watched from its first report (or its stored state), not from hub start.
 
 Severities are checked from the most severe down. An active rule clears when its ``clear``
@@ -19,8 +19,6 @@ rate windows and missing deadlines.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
 import logging
 import operator
 import time
@@ -42,6 +40,7 @@ from hub.devices.registry import DeviceRegistry, Known
 from hub.geo.coverage import Linkage
 from hub.store.bulk import insert_rows
 from hub.store.models import RuleStateRow
+from hub.timers import Deadlines
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +188,10 @@ class RuleEngine:
         self.timers = timers
         self.states: dict[tuple[str, str], RuleState] = {}
         self._dirty: set[tuple[str, str]] = set()
-        self._heap: list[tuple[float, str, str]] = []
-        self._queued: dict[tuple[str, str], float] = {}
-        """device x rule -> its earliest queued deadline."""
-        self._wake = asyncio.Event()
+        self._deadlines: Deadlines[tuple[str, str]] = Deadlines(
+            self._missing_due, clock=clock, name="rules-deadlines"
+        )
+        """Missing-data deadlines, per device x rule."""
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.evaluated = 0
@@ -210,9 +209,10 @@ class RuleEngine:
             self._tasks.append(asyncio.create_task(self._consume(), name="rules-consume"))
         self._tasks.append(asyncio.create_task(self._flush_forever(), name="rules-flush"))
         if self.timers:
-            self._tasks.append(asyncio.create_task(self._deadlines(), name="rules-deadlines"))
+            self._deadlines.start()
 
     async def stop(self) -> None:
+        await self._deadlines.stop()
         await cancel_and_wait(self._tasks)
         self._tasks = []
         await self.alarms.close()  # alarm writes the cancelled tasks had under way
@@ -438,19 +438,12 @@ class RuleEngine:
         self, device_id: str, rule: AlarmRule, st: RuleState, plan: _Plan | None = None
     ) -> None:
         """Make sure a deadline is queued; a stale one is re-queued when it comes due."""
-        key = (device_id, rule.id)
         if st.last_seen is None:
             return
         due = self._next_due(plan or _Plan.of(rule), st)
-        queued = self._queued.get(key)
-        if due is None or (queued is not None and queued <= due):
-            return
-        # An earlier deadline than the queued one (the device reported after an alarm): queue
-        # it too; the later entry is harmless when it comes due.
-        self._queued[key] = due
-        heapq.heappush(self._heap, (due, device_id, rule.id))
-        if self._heap[0][0] == due:
-            self._wake.set()
+        if due is not None:
+            # Kept only when earlier than a pending one (the device reported after an alarm).
+            self._deadlines.schedule((device_id, rule.id), due)
 
     @staticmethod
     def _next_due(plan: _Plan, st: RuleState) -> float | None:
@@ -462,13 +455,11 @@ class RuleEngine:
 
     async def expire(self, now: float) -> None:
         """Fire every missing-data deadline due by ``now``."""
-        if not self._heap or self._heap[0][0] > now:
-            return
+        await self._deadlines.fire_due(now)
+
+    async def _missing_due(self, keys: list[tuple[str, str]], now: float) -> None:
         t0 = time.perf_counter()
-        while self._heap and self._heap[0][0] <= now:
-            due, device_id, rule_id = heapq.heappop(self._heap)
-            if self._queued.get((device_id, rule_id)) == due:
-                del self._queued[(device_id, rule_id)]
+        for device_id, rule_id in keys:
             k = self.registry.active(device_id)
             rule = _rule(k, rule_id) if k is not None else None
             st = self.states.get((device_id, rule_id))
@@ -484,15 +475,6 @@ class RuleEngine:
                     log.exception("cannot raise missing-data alarm for %s", device_id)
             self._arm(device_id, rule, st)
         metrics.RULE_EXPIRE_SECONDS.observe(time.perf_counter() - t0)
-
-    async def _deadlines(self) -> None:
-        while True:
-            self._wake.clear()
-            delay = self._heap[0][0] - self.clock() if self._heap else None
-            if delay is None or delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-            await self.expire(self.clock())
 
 
 def _rule(k: Known, rule_id: str) -> AlarmRule | None:

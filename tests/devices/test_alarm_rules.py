@@ -113,8 +113,8 @@ async def test_missing_deadlines_escalate_and_clear(tmp_path: Path) -> None:
         # Re-armed from the new report, even though a later deadline was queued before.
         await e.expire(T0 + 700 + 61)
         assert [(d["severity"], d["state"]) for d in r.drain()] == [("warning", "active")]
-        # One heap entry per device x rule (plus at most one superseded one).
-        assert len(e._heap) <= 2
+        # One scheduler entry per device x rule (plus at most one superseded one).
+        assert len(e._deadlines._heap) <= 2
 
 
 async def test_missing_fires_on_the_event_loop_timer(tmp_path: Path) -> None:

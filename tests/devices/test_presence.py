@@ -123,10 +123,10 @@ async def test_one_timer_serves_many_devices() -> None:
         for i in range(1000):
             p.seen(f"t{i}", now, None)
         p.seen("never", now, None)  # no timeout in its profile
-        assert len(p._heap) == 1000  # one entry per device, not per message
+        assert len(p._deadlines._heap) == 1000  # one entry per device, not per message
         for i in range(1000):
             p.seen(f"t{i}", now, None)
-        assert len(p._heap) == 1000
+        assert len(p._deadlines._heap) == 1000
         await asyncio.sleep(0.5)
         assert sorted(expired) == sorted(f"t{i}" for i in range(1000))
         assert p.states["never"].state == "online"
