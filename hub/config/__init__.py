@@ -1,0 +1,46 @@
+"""Configuration: settings from the environment (``HUB_...``, :mod:`hub.config.settings`) and the
+site file (YAML, :mod:`hub.config.site`) with its parts: the grid hierarchy, cameras, devices.
+
+Everything is re-exported here: ``from hub.config import Settings, Site, Camera``.
+"""
+
+from hub.config.cameras import Camera, Direction, Line, Zone
+from hub.config.common import LonLat, NormPoint
+from hub.config.devices import (
+    SEVERITIES,
+    AlarmRule,
+    Condition,
+    Device,
+    DeviceProfile,
+    Severity,
+    TelemetryField,
+)
+from hub.config.grids import Community, District, GeoPolygon, Grid, Street
+from hub.config.settings import Settings
+from hub.config.site import Site, SiteInfo, load_site, parse_site
+
+__all__ = [
+    "SEVERITIES",
+    "AlarmRule",
+    "Camera",
+    "Community",
+    "Condition",
+    "Device",
+    "DeviceProfile",
+    "Direction",
+    "District",
+    "GeoPolygon",
+    "Grid",
+    "Line",
+    "LonLat",
+    "NormPoint",
+    "Settings",
+    "Severity",
+    "Site",
+    "SiteInfo",
+    "Street",
+    "TelemetryField",
+    "Zone",
+    "load_site",
+    "parse_site",
+]

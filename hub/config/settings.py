@@ -1,0 +1,85 @@
+"""Settings from the environment (``HUB_...``): endpoints, secrets and tuning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Endpoints, secrets and tuning. Every field can be set as ``HUB_<NAME>``."""
+
+    # Errors must not echo a value: it may be a secret (HUB_JWT_SECRET, HUB_MQTT_URL).
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", hide_input_in_errors=True)
+
+    site: Path = Path("sites/demo-district.yaml")
+    data_dir: Path = Path("var")
+    # Secrets and URLs that may hold passwords stay out of repr() (and so out of any log).
+    database_url: str = Field(default="", repr=False)  # empty: SQLite file in data_dir
+    bus: Literal["memory"] = "memory"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_secret: str = Field(default="", repr=False)
+    """Signs the API tokens; at least 32 bytes. Empty: generated once into data_dir/jwt.secret."""
+    token_minutes: int = Field(default=12 * 60, ge=1, le=7 * 24 * 60)
+    trusted_proxies: str = ""
+    """Comma-separated addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For and
+    X-Forwarded-Proto are believed; empty: none, the peer address is the client."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest request body on ordinary routes; larger ones get 413 before any handler runs."""
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096)
+    """Largest request line plus headers; larger ones get 431 while they are still arriving."""
+    timezone: str = "Asia/Shanghai"
+    analytics_threads: int = 1
+    analytics_batch_max: int = 64
+    frame_queue_per_camera: int = 2
+    stall_seconds: float = 10.0
+    reconnect_min_seconds: float = 0.5
+    reconnect_max_seconds: float = 10.0
+    mqtt_url: str = Field(default="", repr=False)
+    """mqtt://host:port of an external broker; empty: the hub starts its own (embedded)."""
+    mqtt_embedded_port: int = 1884
+    mqtt_username: str = "hub"
+    mqtt_password: str = Field(default="", repr=False)
+    """Empty: generated once into data_dir/mqtt.secret."""
+    mqtt_max_payload: int = 64 * 1024
+    mqtt_password_file: str = ""
+    """External broker only: the Mosquitto password file the hub maintains (operator-mounted);
+    empty: provisioning returns credentials for the operator to install."""
+    mqtt_acl_file: str = ""
+    """External broker only: the Mosquitto ACL file the hub writes next to the password file."""
+    mqtt_client_id: str = ""
+    """The ingest's MQTT client id, under which a broker that does not tie client ids to
+    usernames keeps its session; empty: ``hub-ingest-`` and a tag derived from the hub's MQTT
+    password, which no device can guess (and so cannot take the session over with)."""
+    mqtt_ingest: bool = True
+    """Run MQTT device ingest in this hub process."""
+    mqtt_shared_subscriptions: bool | None = None
+    """Subscribe through ``$share/<group>/...`` (the group derived from the hub's MQTT password)
+    so several ingest processes split the load.
+    None (default): on with the embedded Mosquitto, which keeps devices out after each start
+    until the ingest has subscribed again (Mosquitto 2.0 does not persist ``$share``
+    subscriptions, so what is published before that finds no subscriber); off with an external
+    broker, where a broker restart would drop that window's messages (docs/mqtt.md)."""
+    telemetry_raw_days: float = 7.0
+    """Raw telemetry older than this is folded into 1-minute and 1-hour rollups, then deleted."""
+    telemetry_minute_days: float = 90.0
+    telemetry_hour_days: float = 730.0
+    log_json: bool | None = None  # None: JSON when stderr is not a TTY
+    log_level: str = "INFO"
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, v: str) -> str:
+        if v and len(v.encode()) < 32:
+            raise ValueError("HUB_JWT_SECRET must be at least 32 bytes (or empty: generated)")
+        return v
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.db').resolve()}"
