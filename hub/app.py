@@ -17,7 +17,7 @@ from fastapi import FastAPI
 import hub
 from hub import redact
 from hub.bus.base import Bus
-from hub.bus.memory import MemoryBus
+from hub.bus.factory import open_bus
 from hub.config import Settings, Site, load_site
 from hub.datadir import private_dir
 from hub.devices.broker import Broker, open_broker
@@ -110,7 +110,7 @@ def create_app(
 
             bus_ = bus
             if bus_ is None:
-                bus_ = MemoryBus()
+                bus_ = open_bus(settings)
                 await bus_.start()
                 stack.push_async_callback(bus_.close)
 

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     # Secrets and URLs that may hold passwords stay out of repr() (and so out of any log).
     database_url: str = Field(default="", repr=False)  # empty: SQLite file in data_dir
     bus: Literal["memory"] = "memory"
+    """The bus backend (hub/bus/factory.py): ``memory`` runs everything in this process."""
     host: str = "127.0.0.1"
     port: int = 8000
     jwt_secret: str = Field(default="", repr=False)

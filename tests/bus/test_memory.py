@@ -3,6 +3,8 @@ from datetime import UTC, datetime
 
 from hub.bus import MemoryBus
 from hub.bus.events import TOPIC_DETECTIONS, DetectionEvent
+from hub.bus.factory import open_bus
+from hub.config import Settings
 
 
 async def test_fan_out_and_prefix_topics() -> None:
@@ -56,3 +58,7 @@ async def test_full_subscriber_drops_and_counts_without_blocking() -> None:
     await slow.close()
     await bus.publish("t", {"i": 9})
     assert slow.queue.qsize() == 3
+
+
+def test_the_settings_choose_the_bus() -> None:
+    assert isinstance(open_bus(Settings(bus="memory")), MemoryBus)
