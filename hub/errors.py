@@ -30,6 +30,12 @@ class ForbiddenError(HubError):
     title = "Forbidden"
 
 
+class PasswordChangeRequiredError(ForbiddenError):
+    """The user holds a one-time password: only the password change answers until it is set."""
+
+    title = "Password change required"
+
+
 class ConflictError(HubError):
     status = 409
     title = "Conflict"

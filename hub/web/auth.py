@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 
-from hub.errors import AuthError, ForbiddenError, HubError
+from hub.errors import AuthError, ForbiddenError, HubError, PasswordChangeRequiredError
 from hub.store.users import Role, User
 from hub.web.state import hub_state
 
@@ -41,10 +41,6 @@ def token_from(conn: HTTPConnection) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return conn.query_params.get("access_token") or None
-
-
-class PasswordChangeRequiredError(ForbiddenError):
-    title = "Password change required"
 
 
 async def user_from_token(

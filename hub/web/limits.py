@@ -13,7 +13,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.web.problems import PROBLEM_JSON
+from hub.web.problems import PROBLEM_JSON, problem_body
 
 
 class BodyTooLargeError(HTTPException):
@@ -22,18 +22,6 @@ class BodyTooLargeError(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than {limit} bytes")
-
-
-def _problem(status: int, title: str, detail: str, path: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": path,
-        }
-    )
 
 
 class BodyLimitMiddleware:
@@ -107,7 +95,7 @@ class BodyLimitMiddleware:
 
 
 async def _reply(send: Send, status: int, title: str, detail: str, path: str) -> None:
-    body = _problem(status, title, detail, path)
+    body = orjson.dumps(problem_body(status, path, title=title, detail=detail))
     await send(
         {
             "type": "http.response.start",

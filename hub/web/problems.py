@@ -36,6 +36,28 @@ def _slug(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower() or "error"
 
 
+def problem_body(
+    status: int,
+    path: str,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The problem document; ``path`` is the request path only: a query string may carry
+    ``?access_token=``."""
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or _phrase(status),
+        "status": status,
+        "detail": detail or title or _phrase(status),
+        "instance": path,
+    }
+    body.update(extra)
+    return body
+
+
 def problem(
     request: Request,
     status: int,
@@ -46,15 +68,7 @@ def problem(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> ProblemResponse:
-    body: dict[str, Any] = {
-        "type": type_,
-        "title": title or _phrase(status),
-        "status": status,
-        "detail": detail or title or _phrase(status),
-        # The path only: a query string may carry ?access_token=.
-        "instance": request.url.path,
-    }
-    body.update(extra)
+    body = problem_body(status, request.url.path, title=title, detail=detail, type_=type_, **extra)
     return ProblemResponse(body, status_code=status, headers=dict(headers or {}))
 
 

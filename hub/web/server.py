@@ -166,7 +166,6 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Con
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or [],
         "server_header": False,
-        "h11_max_incomplete_event_size": settings.max_header_bytes,
     }
     options.update(overrides)
     return uvicorn.Config(app, **options)

@@ -206,3 +206,12 @@ class RecordingLink:
 
     def room_freed(self) -> None:
         return None
+
+
+async def assert_nothing_redelivered(broker: RunningBroker, tmp_path: Path, store: Store) -> None:
+    """Every message was acked: an ingest that connects again gets nothing back (the broker
+    redelivers what was not acked at connect)."""
+    async with running_ingest(broker, tmp_path, store=store) as ing:
+        await asyncio.sleep(1.0)
+        assert ing.service.worker is not None
+        assert ing.service.worker.processed == 0

@@ -1,6 +1,6 @@
 """The device paths' SQL on SQLite and on the real local PostgreSQL: the ingest's batch write,
 telemetry history and its rollups, alarms and rule state. Each PostgreSQL run gets a private
-database (dropped afterwards); an unreachable server skips, as in tests/store."""
+database on the test session's private cluster (tests/pg_cluster.py); nothing skips."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from alarm_helpers import Clock, rig
-from store.conftest import private_postgres
+from store.conftest import open_test_store
 
 from hub.bus.memory import MemoryBus
 from hub.config import DeviceProfile, TelemetryField
@@ -17,7 +17,7 @@ from hub.devices import validate
 from hub.devices.alarms import AlarmBook
 from hub.devices.history import DAY, Retention, TelemetryHistory
 from hub.devices.repo import DeviceRepo, DeviceState, TelemetryTuple
-from hub.store.db import Store, open_store
+from hub.store.db import Store
 
 MAX_SEQ = 2**63 - 1
 NOW = 1_800_000_000.0  # a whole hour
@@ -26,17 +26,8 @@ T0 = 1_750_000_000.0
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    async with open_test_store(request.param, tmp_path) as s:
         yield s
-        await s.close()
-        return
-    async with private_postgres() as url:
-        s = await open_store(url)
-        try:
-            yield s
-        finally:
-            await s.close()
 
 
 def _state(device_id: str, state: str, t: float, **values: object) -> DeviceState:

@@ -11,7 +11,13 @@ from typing import Any
 
 import orjson
 from broker_fixtures import RunningBroker, connect_client
-from ingest_helpers import DEVICE_IDS, Publisher, running_ingest, wait_for
+from ingest_helpers import (
+    DEVICE_IDS,
+    Publisher,
+    assert_nothing_redelivered,
+    running_ingest,
+    wait_for,
+)
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
@@ -209,10 +215,7 @@ async def test_acked_messages_are_not_redelivered_after_restart(
                 assert await asyncio.to_thread(pub.wait_acked, 30)
                 await wait_for(lambda: worker.accepted == total, 30)
                 await asyncio.sleep(0.5)  # the acks leave the network thread
-            async with running_ingest(mqtt_broker, tmp_path, store=store) as ing:
-                await asyncio.sleep(1.0)  # a redelivery of unacked messages comes at connect
-                assert ing.service.worker is not None
-                assert ing.service.worker.processed == 0
+            await assert_nothing_redelivered(mqtt_broker, tmp_path, store)
         finally:
             await asyncio.to_thread(pub.close)
         async with store.engine.connect() as conn:

@@ -244,7 +244,7 @@ def sensor_drill(hub_server: Hub, tmp_path: Path) -> Iterator[SensorDrill]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: run `make system-deps`")
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

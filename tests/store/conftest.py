@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.store import passwords
+from hub.store.db import Store, open_store
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +48,23 @@ async def private_postgres() -> AsyncIterator[str]:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def open_test_store(kind: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """A migrated store on SQLite in ``tmp_path`` or on a private PostgreSQL database."""
+    if kind == "sqlite":
+        url_cm: contextlib.AbstractAsyncContextManager[str] = contextlib.nullcontext(
+            f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+        )
+    else:
+        url_cm = private_postgres()
+    async with url_cm as url:
+        store = await open_store(url)
+        try:
+            yield store
+        finally:
+            await store.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

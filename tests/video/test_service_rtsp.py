@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import struct
 import time
 from pathlib import Path
@@ -25,7 +24,6 @@ from hub.video.service import CameraService
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("cvlc") is None, reason="VLC (cvlc) is not installed"),
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from hub.video.source import CameraSource
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("cvlc") is None, reason="VLC (cvlc) is not installed"),
 ]
 
 

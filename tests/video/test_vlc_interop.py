@@ -5,7 +5,6 @@ The hub's source must try TCP, fall back to UDP on EPROTONOSUPPORT and get frame
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,6 @@ from hub.video.source import CameraSource
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("cvlc") is None, reason="VLC (cvlc) is not installed"),
 ]
 
 

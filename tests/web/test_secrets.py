@@ -14,14 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from web_helpers import PASSWORDS, SITE_YAML, FakeVideo
+from web_helpers import PASSWORDS, SITE_YAML, FakeVideo, serve
 from websockets.asyncio.client import connect
 
 from hub.app import create_app
 from hub.config import Settings
 from hub.redact import redact_text, redact_url, source_text
-from hub.web.server import server_config
 
 PASSWORD = "S3cret-Cam-Pw"
 XMEYE_PASSWORD = "Xm3ye-Pw-9"
@@ -70,19 +68,10 @@ async def _hub_with_real_cameras(tmp: Path) -> AsyncIterator[tuple[str, Settings
         reconnect_min_seconds=0.2,
         reconnect_max_seconds=0.5,
     )
-    app = create_app(settings)
-    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=0, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    app = create_app(settings)  # the real video service, on cameras that fail
+    async with serve(app, settings) as url:
         await app.state.hub.store.users.create("operator", "operator", PASSWORDS["operator"])
-        yield f"http://127.0.0.1:{port}", settings
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
+        yield url, settings
 
 
 def _leaks(text: str, tmp: Path) -> list[str]:
@@ -204,16 +193,8 @@ async def test_external_broker_password_stays_out_of_logs(
         mqtt_url=f"mqtt://hub:{broker_pw}@127.0.0.1:{_closed_port()}",
     )
     app = create_app(settings, video=FakeVideo(["cam-a", "cam-b"]))
-    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=0, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done()
-            await asyncio.sleep(0.01)
+    async with serve(app, settings):
         await asyncio.sleep(1.5)  # a few failed connection attempts
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
     assert "MQTT connection" in caplog.text
     assert broker_pw not in caplog.text
     assert all(broker_pw not in repr(r.__dict__) for r in caplog.records)

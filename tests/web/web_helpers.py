@@ -181,11 +181,9 @@ class RunningHub:
 
 
 @contextlib.asynccontextmanager
-async def run_hub(settings: Settings, ui_dir: Path | None = None) -> AsyncIterator[RunningHub]:
-    """create_app under a real uvicorn server on a free port, in this event loop."""
-    bus = MemoryBus()
-    video = FakeVideo(["cam-a", "cam-b"])
-    app = create_app(settings, video=video, bus=bus, ui_dir=ui_dir)
+async def serve(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
+    """``app`` under the hub's real server configuration on a free port, in this event loop;
+    yields its URL."""
     config = server_config(app, settings, host="127.0.0.1", port=0, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -195,13 +193,21 @@ async def run_hub(settings: Settings, ui_dir: Path | None = None) -> AsyncIterat
             raise RuntimeError("server stopped during startup")
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            yield RunningHub(app, url, settings, bus, video, client)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, 15)
+
+
+@contextlib.asynccontextmanager
+async def run_hub(settings: Settings, ui_dir: Path | None = None) -> AsyncIterator[RunningHub]:
+    """create_app with a stand-in video service under the real server."""
+    bus = MemoryBus()
+    video = FakeVideo(["cam-a", "cam-b"])
+    app = create_app(settings, video=video, bus=bus, ui_dir=ui_dir)
+    async with serve(app, settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield RunningHub(app, url, settings, bus, video, client)
 
 
 def detection(camera_id: str = "cam-a", **kw: Any) -> DetectionEvent:
