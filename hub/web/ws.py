@@ -65,16 +65,16 @@ class _SessionWatch:
 
     async def run(self) -> None:
         token = token_from(self.ws)
+        # Checked once more now that the socket is tracked: sessions ended between the check at
+        # accept and the tracking found no socket to close.
         while not self.ended.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RECHECK_SECONDS):
-                    await self.ended.wait()
-            if self.ended.is_set():
-                break
             try:
                 await user_from_token(self.ws, token)
             except HubError:
                 break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RECHECK_SECONDS):
+                    await self.ended.wait()
         self.over = True
 
 

@@ -263,3 +263,23 @@ async def test_token_expiry_closes_open_sockets(
     token = await hub.login("operator", PASSWORDS["operator"])
     async with connect(f"{hub.ws_url}/api/ws?access_token={token}") as ws:
         assert await _closed_with(ws, within=4.0) == 4401
+
+
+async def test_logout_between_the_token_check_and_the_tracking_still_closes(
+    hub: RunningHub, tokens: dict[str, str], endless_live: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logout that lands after a socket's token was checked but before the socket is tracked
+    finds no socket to close; the socket's first own check must catch it, not the 5 s one."""
+    monkeypatch.setattr(ws_module, "RECHECK_SECONDS", 60.0)
+    accept = ws_module._accept_user
+
+    async def accept_then_logout(ws: object, roles: object) -> object:
+        user = await accept(ws, roles)  # type: ignore[arg-type]
+        if user is not None:
+            await hub.state.store.users.end_sessions(user.username)
+            await hub.state.sessions.end(user.username)  # nothing tracked yet: a no-op
+        return user
+
+    monkeypatch.setattr(ws_module, "_accept_user", accept_then_logout)
+    async with connect(f"{hub.ws_url}/api/live/cam-a?access_token={tokens['operator']}") as ws:
+        assert await _closed_with(ws) == 4401
