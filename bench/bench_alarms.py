@@ -30,7 +30,7 @@ import paho.mqtt.client as mqtt
 from gauge_site import gauge, gauge_site
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.bus.events import TOPIC_ALARMS
+from hub.bus.contracts import ALARMS
 from hub.bus.memory import MemoryBus
 from hub.config import Camera, Settings, Site
 from hub.devices.broker import EmbeddedBroker
@@ -106,7 +106,7 @@ async def run(a: argparse.Namespace, tmp: Path) -> None:
     probe_account = await broker.provision_device(probe)
     store = await open_store(f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     bus = MemoryBus(queue_size=1_000_000)
-    alarms = bus.subscribe(TOPIC_ALARMS)
+    alarms = bus.subscribe(ALARMS)
     # Client id and share group derived from the password, as in production.
     ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", "hub", PASSWORD, shared=True)
     svc = DeviceService(Settings(data_dir=tmp), site, store, bus, endpoint=ep)

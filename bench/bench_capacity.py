@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.bus import MemoryBus
-from hub.bus.events import TOPIC_DETECTIONS, DetectionEvent
+from hub.bus.contracts import DETECTIONS
 from hub.config import (
     Camera,
     Settings,
@@ -106,14 +106,14 @@ async def run_count(
     settings = Settings(data_dir=data, stall_seconds=10)
     core = TimedCore(site.cameras)
     bus = MemoryBus()
-    sub = bus.subscribe(TOPIC_DETECTIONS)
+    sub = bus.subscribe(DETECTIONS)
     svc = CameraService(settings, site, bus, core=core)  # type: ignore[arg-type]
     event_lat: list[float] = []
 
     async def collect() -> None:
         while True:
             msg = await sub.get()
-            ev = DetectionEvent.model_validate(msg.data)
+            ev = msg.data
             # An intrusion or loitering is announced at its start and again at its end, which
             # is known only once the object has been gone for a while: time the announcements
             # of new events (a line crossing is both at once).

@@ -43,7 +43,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.bus.events import TOPIC_DEVICE_TELEMETRY
+from hub.bus.contracts import DEVICE_TELEMETRY
 from hub.bus.memory import MemoryBus
 from hub.config import Settings
 from hub.devices import mqtt_wire as wire
@@ -235,7 +235,7 @@ async def _ingest_round(
     if prefilled and url.startswith("sqlite"):
         await asyncio.to_thread(prefill, tmp / f"hub-{r}.db", devices, prefilled)
     bus = MemoryBus(queue_size=total + 10)
-    batches = bus.subscribe(TOPIC_DEVICE_TELEMETRY)
+    batches = bus.subscribe(DEVICE_TELEMETRY)
     # Client id and share group derived from the password, as in production; the broker keys
     # the session by the username (hub) whatever the client id.
     ep = Endpoint(f"mqtt://127.0.0.1:{broker.port}", HUB_USER, PASSWORD, shared=True)

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from hub.app import create_app
-from hub.bus.events import CameraHealth
+from hub.bus.contracts import CameraHealth
 from hub.bus.memory import MemoryBus
 from hub.config import Settings, Site
 from hub.errors import SiteFileError

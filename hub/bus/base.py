@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from hub.bus.contracts import Topic
+
+P = TypeVar("P", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class Message(Generic[P]):
     topic: str
     seq: int
     """Monotonic per bus (per stream in Redis): orders events and lets consumers resume."""
-    data: dict[str, Any]
+    data: P
 
 
-class Subscription(Protocol):
-    def __aiter__(self) -> AsyncIterator[Message]: ...
+class Subscription(Protocol[P]):
+    def __aiter__(self) -> AsyncIterator[Message[P]]: ...
 
-    async def get(self) -> Message: ...
+    async def get(self) -> Message[P]: ...
 
     async def close(self) -> None: ...
 
@@ -28,18 +34,14 @@ class Bus(Protocol):
 
     async def close(self) -> None: ...
 
-    async def publish(self, topic: str, data: dict[str, Any]) -> int:
-        """Publish a JSON-able dict; returns its sequence number."""
+    async def publish(self, topic: Topic[P], payload: P) -> int:
+        """Publish a payload of the topic's type; returns its sequence number."""
         ...
 
-    def subscribe(self, topic: str, *, group: str | None = None) -> Subscription:
-        """Receive messages whose topic equals ``topic`` or starts with ``topic + '.'``.
+    def subscribe(self, topic: Topic[P], *, group: str | None = None) -> Subscription[P]:
+        """Receive the topic's messages.
 
         Subscribers in the same ``group`` share messages (each goes to one of them); without a
         group every subscriber gets every message.
         """
         ...
-
-
-def topic_matches(pattern: str, topic: str) -> bool:
-    return topic == pattern or topic.startswith(pattern + ".") or pattern in ("", "*")

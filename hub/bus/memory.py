@@ -6,31 +6,34 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import orjson
+from pydantic import BaseModel
 
-from hub.bus.base import Message, topic_matches
+from hub.bus.base import Message
+from hub.bus.contracts import Topic
 
 log = logging.getLogger(__name__)
 
+P = TypeVar("P", bound=BaseModel)
 
-class _MemorySubscription:
-    def __init__(self, bus: MemoryBus, topic: str, group: str | None, maxsize: int) -> None:
+
+class _MemorySubscription(Generic[P]):
+    def __init__(self, bus: MemoryBus, topic: Topic[P], group: str | None, maxsize: int) -> None:
         self._bus = bus
         self.topic = topic
         self.group = group
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
+        self.queue: asyncio.Queue[Message[P]] = asyncio.Queue(maxsize)
         self.dropped = 0
 
-    def __aiter__(self) -> AsyncIterator[Message]:
+    def __aiter__(self) -> AsyncIterator[Message[P]]:
         return self._iter()
 
-    async def _iter(self) -> AsyncIterator[Message]:
+    async def _iter(self) -> AsyncIterator[Message[P]]:
         while True:
             yield await self.queue.get()
 
-    async def get(self) -> Message:
+    async def get(self) -> Message[P]:
         return await self.queue.get()
 
     async def close(self) -> None:
@@ -45,7 +48,7 @@ class MemoryBus:
     """
 
     def __init__(self, queue_size: int = 10_000) -> None:
-        self._subs: list[_MemorySubscription] = []
+        self._subs: dict[str, list[_MemorySubscription[Any]]] = {}
         self._seq = itertools.count(1)
         self._rr: dict[tuple[str, str], int] = {}
         self._queue_size = queue_size
@@ -56,39 +59,39 @@ class MemoryBus:
     async def close(self) -> None:
         self._subs.clear()
 
-    async def publish(self, topic: str, data: dict[str, Any]) -> int:
-        # Round-trip through JSON so in-process consumers see exactly what Redis would carry.
-        payload = orjson.loads(orjson.dumps(data, default=str))
-        seq = next(self._seq)
-        msg = Message(topic=topic, seq=seq, data=payload)
-        groups: dict[str, list[_MemorySubscription]] = {}
-        for sub in self._subs:
-            if not topic_matches(sub.topic, topic):
-                continue
+    async def publish(self, topic: Topic[P], payload: P) -> int:
+        # Through the wire form (JSON) so in-process consumers see exactly what Redis would carry;
+        # decoded once and shared by every subscriber.
+        msg = Message(
+            topic=topic.name, seq=next(self._seq), data=topic.decode(topic.encode(payload))
+        )
+        groups: dict[str, list[_MemorySubscription[Any]]] = {}
+        for sub in self._subs.get(topic.name, ()):
             if sub.group is None:
                 self._offer(sub, msg)
             else:
                 groups.setdefault(sub.group, []).append(sub)
         for group, members in groups.items():
-            key = (group, topic)
+            key = (group, topic.name)
             i = self._rr.get(key, 0)
             self._rr[key] = i + 1
             self._offer(members[i % len(members)], msg)
-        return seq
+        return msg.seq
 
-    def _offer(self, sub: _MemorySubscription, msg: Message) -> None:
+    def _offer(self, sub: _MemorySubscription[Any], msg: Message[Any]) -> None:
         try:
             sub.queue.put_nowait(msg)
         except asyncio.QueueFull:
             sub.dropped += 1
             if sub.dropped == 1 or sub.dropped % 1000 == 0:
-                log.warning("bus subscriber %s is full; dropped %d", sub.topic, sub.dropped)
+                log.warning("bus subscriber %s is full; dropped %d", sub.topic.name, sub.dropped)
 
-    def subscribe(self, topic: str, *, group: str | None = None) -> _MemorySubscription:
+    def subscribe(self, topic: Topic[P], *, group: str | None = None) -> _MemorySubscription[P]:
         sub = _MemorySubscription(self, topic, group, self._queue_size)
-        self._subs.append(sub)
+        self._subs.setdefault(topic.name, []).append(sub)
         return sub
 
-    def _unsubscribe(self, sub: _MemorySubscription) -> None:
-        if sub in self._subs:
-            self._subs.remove(sub)
+    def _unsubscribe(self, sub: _MemorySubscription[Any]) -> None:
+        subs = self._subs.get(sub.topic.name, [])
+        if sub in subs:
+            subs.remove(sub)

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.bus.base import Bus
-from hub.bus.events import TOPIC_ALARMS
+from hub.bus.contracts import ALARMS, Alarm
 from hub.config import SEVERITIES, AlarmRule, Severity
 from hub.devices import metrics
 from hub.devices.registry import Known
@@ -191,7 +191,7 @@ class AlarmBook:
         if self._severity.get(aid) != t.severity:
             self._severity[aid] = t.severity
             self._gauge()
-        await self.bus.publish(TOPIC_ALARMS, doc)
+        await self.bus.publish(ALARMS, Alarm.model_validate(doc))
         return doc
 
     async def condition_cleared(self, device_id: str, rule_id: str) -> dict[str, Any] | None:
@@ -301,7 +301,7 @@ class AlarmBook:
                 if changed:
                     doc = await _read(conn, alarm_id)
             if changed:
-                await self.bus.publish(TOPIC_ALARMS, doc)
+                await self.bus.publish(ALARMS, Alarm.model_validate(doc))
         return doc
 
 

@@ -22,17 +22,30 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from hub.aio import cancel_and_wait
 from hub.bus.base import Bus
-from hub.bus.events import TOPIC_DEVICE_EVENTS, TOPIC_DEVICE_PRESENCE, TOPIC_DEVICE_TELEMETRY
+from hub.bus.contracts import (
+    DEVICE_EVENTS,
+    DEVICE_PRESENCE,
+    DEVICE_TELEMETRY,
+    DeviceEvent,
+    DevicePresence,
+    DeviceTelemetry,
+    DeviceTelemetryBatch,
+    Topic,
+)
 from hub.devices import metrics, validate
 from hub.devices.mqtt import Inbound, MqttLink
 from hub.devices.presence import Presence
 from hub.devices.registry import DeviceRegistry
 from hub.devices.repo import DeviceRepo, DeviceState, TelemetryTuple
 from hub.devices.validate import Reading, Rejected
+
+P = TypeVar("P", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +71,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def presence_json(s: DeviceState) -> dict[str, Any]:
-    return {"device_id": s.device_id, "state": s.state, "reason": s.reason, "ts": iso(s.changed_at)}
+def presence_of(s: DeviceState) -> DevicePresence:
+    return DevicePresence.model_validate(
+        {"device_id": s.device_id, "state": s.state, "reason": s.reason, "ts": s.changed_at}
+    )
 
 
 def _snapshot(s: DeviceState) -> DeviceState:
@@ -77,8 +92,8 @@ class _Prepared:
     states: list[DeviceState]
     acks: dict[int, list[int]]
     readings: list[Reading]
-    events: list[dict[str, Any]]
-    presences: list[dict[str, Any]]
+    events: list[DeviceEvent]
+    presences: list[DevicePresence]
 
 
 def _merge(parts: list[_Prepared]) -> _Prepared:
@@ -276,7 +291,7 @@ class IngestWorker:
         rows: list[TelemetryTuple] = []
         dead: list[dict[str, Any]] = []
         readings: list[Reading] = []
-        events: list[dict[str, Any]] = []
+        events: list[DeviceEvent] = []
         changed: dict[str, DeviceState] = {}
         came_online: list[DeviceState] = []
         touched: set[str] = set()
@@ -353,8 +368,9 @@ class IngestWorker:
                 else:
                     ev = validate.event(device_id, validate.load_json(payload), now)
                     # Built before any state moves, so a failure here changes nothing.
-                    doc_ev = {"device_id": ev.device_id, "ts": iso(ev.ts), "type": ev.type,
-                              "data": ev.data}  # fmt: skip
+                    doc_ev = DeviceEvent.model_validate(
+                        {"device_id": ev.device_id, "ts": ev.ts, "type": ev.type, "data": ev.data}
+                    )
                     touched.add(device_id)
                     if presence.seen(device_id, now, None):
                         came_online.append(presence.states[device_id])
@@ -371,7 +387,7 @@ class IngestWorker:
         # Rows are taken now: the next batch's validation moves these states on before this
         # batch is written, and a state must not be stored ahead of the data that caused it.
         states = [_snapshot(presence.states[d]) for d in touched if d in presence.states]
-        presences = [presence_json(s) for s in [*came_online, *changed.values()]]
+        presences = [presence_of(s) for s in [*came_online, *changed.values()]]
         return _Prepared(t0, len(batch), rows, dead, states, acks, readings, events, presences)
 
     async def _commit(self, p: _Prepared) -> None:
@@ -382,22 +398,22 @@ class IngestWorker:
         self.accepted += len(p.readings)
         metrics.ACCEPTED.labels("telemetry").inc(len(p.readings))
         if p.readings:
-            await self._publish(
-                TOPIC_DEVICE_TELEMETRY,
-                {
-                    "readings": [
-                        {"device_id": r.device_id, "ts": r.ts, "seq": r.seq, "values": r.values}
-                        for r in p.readings
-                    ]
-                },
+            batch = DeviceTelemetryBatch(
+                readings=[
+                    DeviceTelemetry.model_construct(
+                        device_id=r.device_id, ts=r.ts, seq=r.seq, values=r.values
+                    )
+                    for r in p.readings
+                ]
             )
+            await self._publish(DEVICE_TELEMETRY, batch)
         for e in p.events:
-            await self._publish(TOPIC_DEVICE_EVENTS, e)
+            await self._publish(DEVICE_EVENTS, e)
         for pj in p.presences:
-            await self._publish(TOPIC_DEVICE_PRESENCE, pj)
+            await self._publish(DEVICE_PRESENCE, pj)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - p.t0)
 
-    async def _publish(self, topic: str, data: dict[str, Any]) -> None:
+    async def _publish(self, topic: Topic[P], data: P) -> None:
         """After the ack and the commit nothing can be retried: one message the bus refuses
         must not keep the batch's other messages off it."""
         try:

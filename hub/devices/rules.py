@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
-from hub.bus.events import TOPIC_DEVICE_TELEMETRY
+from hub.bus.contracts import DEVICE_TELEMETRY, DeviceTelemetryBatch
 from hub.config import SEVERITIES, AlarmRule, Condition, Severity
 from hub.devices import metrics
 from hub.devices.alarms import AlarmBook, Trigger
@@ -192,7 +192,7 @@ class RuleEngine:
             self._missing_due, clock=clock, name="rules-deadlines"
         )
         """Missing-data deadlines, per device x rule."""
-        self._sub: Subscription | None = None
+        self._sub: Subscription[DeviceTelemetryBatch] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.evaluated = 0
         self._plans: dict[int, tuple[object, list[_Plan]]] = {}
@@ -205,7 +205,7 @@ class RuleEngine:
     async def start(self, *, subscribe: bool = True) -> None:
         await self.load()
         if subscribe:
-            self._sub = self.bus.subscribe(TOPIC_DEVICE_TELEMETRY, group="rules")
+            self._sub = self.bus.subscribe(DEVICE_TELEMETRY, group="rules")
             self._tasks.append(asyncio.create_task(self._consume(), name="rules-consume"))
         self._tasks.append(asyncio.create_task(self._flush_forever(), name="rules-flush"))
         if self.timers:
@@ -276,13 +276,13 @@ class RuleEngine:
         while True:
             msg = await self._sub.get()
             n = self.evaluated
-            for r in msg.data.get("readings", ()):
+            for r in msg.data.readings:
                 try:
                     # Evaluation is synchronous; only alarm changes (rare) are awaited.
-                    for action in self.evaluate(r["device_id"], r["ts"], r["values"]):
+                    for action in self.evaluate(r.device_id, r.ts, r.values):
                         await self._apply(*action)
                 except Exception:
-                    log.exception("rule evaluation failed for %s", r.get("device_id"))
+                    log.exception("rule evaluation failed for %s", r.device_id)
             metrics.RULE_EVALUATIONS.inc(self.evaluated - n)
 
     # -- evaluation ------------------------------------------------------------------------

@@ -14,12 +14,12 @@ from typing import Any
 
 from hub.aio import cancel_and_wait
 from hub.bus.base import Bus
-from hub.bus.events import TOPIC_DEVICE_PRESENCE
+from hub.bus.contracts import DEVICE_PRESENCE
 from hub.config import Device, Settings, Site
 from hub.devices.alarms import AlarmBook
 from hub.devices.broker import Broker, EmbeddedBroker
 from hub.devices.history import Retention, TelemetryHistory
-from hub.devices.ingest import IngestWorker, presence_json
+from hub.devices.ingest import IngestWorker, presence_of
 from hub.devices.mqtt import Endpoint, MqttLink
 from hub.devices.presence import Presence
 from hub.devices.registry import DeviceRegistry, Known
@@ -147,7 +147,7 @@ class DeviceService:
     async def _expired(self, states: list[DeviceState]) -> None:
         await self.repo.write_batch([], [], states)
         for s in states:
-            await self.bus.publish(TOPIC_DEVICE_PRESENCE, presence_json(s))
+            await self.bus.publish(DEVICE_PRESENCE, presence_of(s))
 
     async def _maintain_forever(self) -> None:
         while True:

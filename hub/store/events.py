@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.bus.events import DetectionEvent
+from hub.bus.contracts import DetectionEvent, RecordedEvent
 from hub.store.models import EventRow
 
 MAX_PAGE = 500
@@ -28,6 +28,9 @@ class StoredEvent:
     event: DetectionEvent
     seq: int
     created_at: datetime
+
+    def recorded(self) -> RecordedEvent:
+        return RecordedEvent(**dict(self.event), seq=self.seq, created_at=self.created_at)
 
     def to_json(self) -> dict[str, Any]:
         """The DetectionEvent JSON plus ``seq`` and ``created_at``."""

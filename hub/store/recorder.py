@@ -15,8 +15,9 @@ import time
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from hub.bus import contracts
 from hub.bus.base import Bus, Message, Subscription
-from hub.bus.events import TOPIC_DETECTIONS, TOPIC_EVENTS_RECORDED, DetectionEvent
+from hub.bus.contracts import DetectionEvent
 from hub.store.events import EventRepo, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class EventRecorder:
         self._group = group
         self._retry_min = retry_min
         self._retry_max = retry_max
-        self._sub: Subscription | None = None
+        self._sub: Subscription[DetectionEvent] | None = None
         self._task: asyncio.Task[None] | None = None
         self._idle = True
         self._stopping = False
@@ -54,7 +55,7 @@ class EventRecorder:
 
     async def start(self) -> None:
         # Subscribe before returning so nothing published after start() is missed.
-        self._sub = self._bus.subscribe(TOPIC_DETECTIONS, group=self._group)
+        self._sub = self._bus.subscribe(contracts.DETECTIONS, group=self._group)
         self._task = asyncio.create_task(self._run(), name="event-recorder")
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
@@ -84,7 +85,7 @@ class EventRecorder:
             self._idle = False
             await self._handle(msg)
 
-    async def _handle(self, msg: Message) -> None:
+    async def _handle(self, msg: Message[DetectionEvent]) -> None:
         try:
             event = DetectionEvent.model_validate(msg.data)
         except ValidationError as exc:
@@ -95,7 +96,7 @@ class EventRecorder:
         if stored is None:
             return
         try:
-            await self._bus.publish(TOPIC_EVENTS_RECORDED, stored.to_json())
+            await self._bus.publish(contracts.EVENTS_RECORDED, stored.recorded())
         except Exception:
             log.exception("could not announce recorded event %s", event.id)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from hub.bus.events import CameraHealth
+from hub.bus.contracts import CameraHealth
 
 
 class LiveEnded(Exception):

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
-from hub.bus.events import CameraHealth
+from hub.bus.contracts import CameraHealth
 
 
 class MetricsSource(Protocol):

@@ -7,7 +7,7 @@ Threads and where work happens:
 * ``Settings.analytics_threads`` analytics workers (``BatchWorkers``) drain the bounded
   per-camera queues as batches into ``AnalyticsCore.process``;
 * one evidence thread renders and saves snapshots, then hops to the event loop to publish the
-  ``DetectionEvent`` on ``TOPIC_DETECTIONS``;
+  ``DetectionEvent`` on ``DETECTIONS``;
 * on the loop: live fan-out and a 1 Hz task that publishes health.
 
 Events that last (intrusion, loitering) are published twice with the same id: when they start
@@ -17,7 +17,7 @@ A line crossing is published once, with ``end == start``. Open events end at the
 sighting when the service stops and when a camera's stream has been silent for longer than
 its tracker remembers objects (``lost_after``).
 
-Health is published once per second as **one message per camera** on ``TOPIC_CAMERA_HEALTH``
+Health is published once per second as **one message per camera** on ``CAMERA_HEALTH``
 (``CameraHealth.model_dump(mode="json")``), in site-file order. Prometheus metrics are served by
 the collector in ``hub.video.metrics`` on prometheus_client's default registry.
 """
@@ -38,7 +38,7 @@ from uuid import UUID
 
 from hub.aio import cancel_and_wait
 from hub.bus import Bus
-from hub.bus.events import TOPIC_CAMERA_HEALTH, TOPIC_DETECTIONS, Box, CameraHealth, DetectionEvent
+from hub.bus.contracts import CAMERA_HEALTH, DETECTIONS, Box, CameraHealth, DetectionEvent
 from hub.config import Camera, Settings, Site
 from hub.errors import NotFoundError
 from hub.video.live import LiveFeed, LiveTap, LiveViewer
@@ -379,7 +379,7 @@ class CameraService:
         fut.add_done_callback(self._pending.discard)
 
     async def _publish_event(self, event: DetectionEvent) -> None:
-        await self.bus.publish(TOPIC_DETECTIONS, event.model_dump(mode="json"))
+        await self.bus.publish(DETECTIONS, event)
         self.events_published += 1
 
     # -- health ------------------------------------------------------------------------------
@@ -398,7 +398,7 @@ class CameraService:
                             log.exception("closing events of %s failed", cam.camera.id)
             for h in self.health():
                 try:
-                    await self.bus.publish(TOPIC_CAMERA_HEALTH, h.model_dump(mode="json"))
+                    await self.bus.publish(CAMERA_HEALTH, h)
                 except Exception:
                     log.exception("publishing camera health failed")
             await asyncio.sleep(self._health_interval)

@@ -32,7 +32,7 @@ from typing import Any
 
 import av
 
-from hub.bus.events import CameraHealth, CameraState
+from hub.bus.contracts import CameraHealth, CameraState
 from hub.config import Camera, Settings
 from hub.redact import source_text
 from hub.video.live import LiveTap

@@ -15,7 +15,7 @@ from prometheus_client import Counter, Gauge
 
 from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
-from hub.bus.events import TOPIC_ALARMS, TOPIC_EVENTS_RECORDED
+from hub.bus.contracts import ALARMS, EVENTS_RECORDED, Alarm, RecordedEvent
 from hub.config import Site
 from hub.video.interfaces import VideoService
 from hub.web.serialize import decorate_event
@@ -54,13 +54,13 @@ class EventFanout:
         self._video = video
         self._health_interval = health_interval
         self._clients: set[WsClient] = set()
-        self._sub: Subscription | None = None
-        self._alarm_sub: Subscription | None = None
+        self._sub: Subscription[RecordedEvent] | None = None
+        self._alarm_sub: Subscription[Alarm] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._sub = self._bus.subscribe(TOPIC_EVENTS_RECORDED)
-        self._alarm_sub = self._bus.subscribe(TOPIC_ALARMS)
+        self._sub = self._bus.subscribe(EVENTS_RECORDED)
+        self._alarm_sub = self._bus.subscribe(ALARMS)
         self._tasks = [
             asyncio.create_task(self._events(), name="ws-fanout-events"),
             asyncio.create_task(self._alarms(), name="ws-fanout-alarms"),
@@ -97,9 +97,11 @@ class EventFanout:
         while True:
             msg = await self._sub.get()
             try:
-                text = message("event", decorate_event(msg.data, self._site))
+                text = message(
+                    "event", decorate_event(msg.data.model_dump(mode="json"), self._site)
+                )
             except Exception:
-                log.exception("cannot serialise recorded event %s", msg.data.get("id"))
+                log.exception("cannot serialise recorded event %s", msg.data.id)
                 continue
             self.broadcast(text)
 
@@ -108,9 +110,9 @@ class EventFanout:
         while True:
             msg = await self._alarm_sub.get()
             try:
-                text = message("alarm", msg.data)
+                text = message("alarm", msg.data.model_dump(mode="json"))
             except Exception:
-                log.exception("cannot serialise alarm %s", msg.data.get("id"))
+                log.exception("cannot serialise alarm %s", msg.data.id)
                 continue
             self.broadcast(text)
 

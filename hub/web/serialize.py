@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.bus.events import CameraHealth
+from hub.bus.contracts import CameraHealth
 from hub.config import Camera, Site
 from hub.store.events import StoredEvent
 

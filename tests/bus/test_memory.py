@@ -1,62 +1,104 @@
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from hub.bus import MemoryBus
-from hub.bus.events import TOPIC_DETECTIONS, DetectionEvent
+from hub.bus.contracts import (
+    CAMERA_HEALTH,
+    DETECTIONS,
+    DEVICE_TELEMETRY,
+    Box,
+    CameraHealth,
+    DetectionEvent,
+    DeviceTelemetry,
+    DeviceTelemetryBatch,
+)
 from hub.bus.factory import open_bus
 from hub.config import Settings
 
 
-async def test_fan_out_and_prefix_topics() -> None:
-    bus = MemoryBus()
-    a = bus.subscribe("video")
-    b = bus.subscribe(TOPIC_DETECTIONS)
-    other = bus.subscribe("devices")
-    s1 = await bus.publish(TOPIC_DETECTIONS, {"n": 1})
-    s2 = await bus.publish("video.health", {"n": 2})
-    assert s2 > s1
-    assert [(await a.get()).data["n"], (await a.get()).data["n"]] == [1, 2]
-    assert (await b.get()).seq == s1
-    assert b.queue.empty() and other.queue.empty()
+def _health(n: int) -> CameraHealth:
+    return CameraHealth(camera_id=f"cam-{n}", state="online", frames_in=n)
 
 
-async def test_group_members_share_messages() -> None:
-    bus = MemoryBus()
-    g1 = bus.subscribe("t", group="store")
-    g2 = bus.subscribe("t", group="store")
-    for i in range(10):
-        await bus.publish("t", {"i": i})
-    assert g1.queue.qsize() == 5 and g2.queue.qsize() == 5
-
-
-async def test_payload_is_plain_json() -> None:
-    """Consumers must not depend on objects passing through in-process."""
-    bus = MemoryBus()
-    sub = bus.subscribe(TOPIC_DETECTIONS)
-    ev = DetectionEvent(
+def _event() -> DetectionEvent:
+    return DetectionEvent(
         camera_id="cam-1",
         type="intrusion",
         track_id=3,
         start=datetime(2026, 1, 1, tzinfo=UTC),
         media_time=1.5,
         confidence=0.9,
+        boxes=[Box(x=0.1, y=0.2, w=0.3, h=0.4)],
     )
-    await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+
+
+async def test_fan_out_to_the_topic_subscribers_only() -> None:
+    bus = MemoryBus()
+    a = bus.subscribe(CAMERA_HEALTH)
+    b = bus.subscribe(CAMERA_HEALTH)
+    other = bus.subscribe(DETECTIONS)
+    s1 = await bus.publish(CAMERA_HEALTH, _health(1))
+    s2 = await bus.publish(CAMERA_HEALTH, _health(2))
+    assert s2 > s1
+    assert [(await a.get()).data.frames_in, (await a.get()).data.frames_in] == [1, 2]
+    assert (await b.get()).seq == s1
+    assert other.queue.empty()
+
+
+async def test_group_members_share_messages() -> None:
+    bus = MemoryBus()
+    g1 = bus.subscribe(CAMERA_HEALTH, group="store")
+    g2 = bus.subscribe(CAMERA_HEALTH, group="store")
+    for i in range(10):
+        await bus.publish(CAMERA_HEALTH, _health(i))
+    assert g1.queue.qsize() == 5 and g2.queue.qsize() == 5
+
+
+async def test_payload_goes_through_its_wire_form() -> None:
+    """Consumers must not depend on objects passing through in-process: they get an equal
+    payload decoded from JSON, not the producer's object."""
+    bus = MemoryBus()
+    sub = bus.subscribe(DETECTIONS)
+    ev = _event()
+    await bus.publish(DETECTIONS, ev)
     msg = await asyncio.wait_for(sub.get(), 1)
-    assert isinstance(msg.data["id"], str)
-    assert DetectionEvent.model_validate(msg.data) == ev
+    assert msg.data == ev and msg.data is not ev
+    assert msg.topic == DETECTIONS.name
+
+
+async def test_a_topic_refuses_another_payload_type() -> None:
+    bus = MemoryBus()
+    with pytest.raises(TypeError):
+        await bus.publish(DETECTIONS, _health(1))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        await bus.publish(DETECTIONS, {"camera_id": "cam-1"})  # type: ignore[arg-type]
+
+
+async def test_telemetry_batches_keep_their_values() -> None:
+    bus = MemoryBus()
+    sub = bus.subscribe(DEVICE_TELEMETRY)
+    batch = DeviceTelemetryBatch(
+        readings=[
+            DeviceTelemetry(device_id="d1", ts=1.5, seq=7, values={"t": 21.5, "on": True, "s": "x"})
+        ]
+    )
+    await bus.publish(DEVICE_TELEMETRY, batch)
+    got = (await sub.get()).data.readings[0]
+    assert got.values == {"t": 21.5, "on": True, "s": "x"} and got.seq == 7
 
 
 async def test_full_subscriber_drops_and_counts_without_blocking() -> None:
     bus = MemoryBus(queue_size=3)
-    slow = bus.subscribe("t")
-    fast = bus.subscribe("t")
+    slow = bus.subscribe(CAMERA_HEALTH)
+    fast = bus.subscribe(CAMERA_HEALTH)
     for i in range(5):
-        await bus.publish("t", {"i": i})
+        await bus.publish(CAMERA_HEALTH, _health(i))
         await fast.get()
     assert slow.queue.qsize() == 3 and slow.dropped == 2
     await slow.close()
-    await bus.publish("t", {"i": 9})
+    await bus.publish(CAMERA_HEALTH, _health(9))
     assert slow.queue.qsize() == 3
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.bus.base import Subscription
-from hub.bus.events import TOPIC_ALARMS
+from hub.bus.contracts import ALARMS
 from hub.bus.memory import MemoryBus
 from hub.config import Camera, Device, DeviceProfile, Site
 from hub.devices.alarms import AlarmBook
@@ -91,7 +91,7 @@ class Rig:
         q = getattr(self.alarms, "queue", None) or getattr(self.alarms, "_queue", None)
         assert q is not None
         while not q.empty():
-            out.append(q.get_nowait().data)
+            out.append(q.get_nowait().data.model_dump(mode="json"))
         return out
 
 
@@ -108,7 +108,7 @@ async def rig(
     own = store is None
     st = store or await open_store(f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     bus = MemoryBus(queue_size=1_000_000)
-    sub = bus.subscribe(TOPIC_ALARMS)
+    sub = bus.subscribe(ALARMS)
     book = AlarmBook(st.engine, bus)
     await book.load()
     eng = RuleEngine(

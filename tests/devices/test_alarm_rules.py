@@ -124,7 +124,7 @@ async def test_missing_fires_on_the_event_loop_timer(tmp_path: Path) -> None:
         await r.engine.on_telemetry("dev-1", t, {"level": 1.0})
         msg = await asyncio.wait_for(r.alarms.get(), 3)
         took = time.time() - t
-        assert msg.data["rule_id"] == "offline" and msg.data["severity"] == "warning"
+        assert msg.data.rule_id == "offline" and msg.data.severity == "warning"
         assert 0.3 <= took < 1.5
 
 

@@ -11,7 +11,7 @@ import orjson
 from broker_fixtures import RunningBroker
 from ingest_helpers import Publisher, endpoint
 
-from hub.bus.events import TOPIC_ALARMS
+from hub.bus.contracts import ALARMS
 from hub.bus.memory import MemoryBus
 from hub.config import Settings, load_site
 from hub.devices.service import DeviceService
@@ -36,7 +36,7 @@ async def test_scripted_anomalies_over_mqtt_raise_alarms(
 
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     bus = MemoryBus(queue_size=1_000_000)
-    alarms = bus.subscribe(TOPIC_ALARMS)
+    alarms = bus.subscribe(ALARMS)
     svc = DeviceService(
         Settings(data_dir=tmp_path), site, store, bus, endpoint=endpoint(mqtt_broker)
     )
@@ -66,7 +66,7 @@ async def test_scripted_anomalies_over_mqtt_raise_alarms(
         seen: set[tuple[str, str, str]] = set()
         async with asyncio.timeout(20):
             while not truth <= seen:
-                d = (await alarms.get()).data
+                d = (await alarms.get()).data.model_dump(mode="json")
                 seen.add((d["device_id"], d["rule_id"], d["severity"]))
                 assert d["cameras"] == svc.linkage.for_device(d["device_id"], d["position"])
         stored = await svc.alarms.list(limit=500)

@@ -21,7 +21,7 @@ from ingest_helpers import (
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from hub.bus.events import TOPIC_DEVICE_TELEMETRY
+from hub.bus.contracts import DEVICE_TELEMETRY
 from hub.devices.ingest import SAMPLE_TOTAL
 from hub.devices.validate import HUB_STATE_TOPIC, REASONS
 from hub.store.db import open_store
@@ -36,7 +36,7 @@ async def test_telemetry_is_stored_acked_and_published(
     t1 = int(time.time()) - 86_400 + 0.5
     t2 = datetime.fromtimestamp(int(time.time()) - 3600, UTC).isoformat()
     async with running_ingest(mqtt_broker, tmp_path) as ing:
-        sub = ing.bus.subscribe(TOPIC_DEVICE_TELEMETRY)
+        sub = ing.bus.subscribe(DEVICE_TELEMETRY)
         pub = await asyncio.to_thread(Publisher, mqtt_broker, "dev-1", creds.password)
         try:
             pub.publish({"ts": t1, "seq": 1, "values": {"level": 2.5, "open": True}})
@@ -52,7 +52,7 @@ async def test_telemetry_is_stored_acked_and_published(
             )
             readings: list[dict[str, Any]] = []
             while len(readings) < 3:  # one bus message per ingest batch
-                readings += (await asyncio.wait_for(sub.get(), 5)).data["readings"]
+                readings += (await asyncio.wait_for(sub.get(), 5)).data.model_dump()["readings"]
         finally:
             await asyncio.to_thread(pub.close)
         assert [r["seq"] for r in readings] == [1, 2, 3]

@@ -32,7 +32,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from store.conftest import open_test_store
 
-from hub.bus.events import TOPIC_DEVICE_EVENTS
+from hub.bus.contracts import DEVICE_EVENTS
 from hub.bus.memory import MemoryBus
 from hub.config import Settings
 from hub.devices import validate
@@ -225,7 +225,7 @@ async def test_hostile_messages_through_mosquitto_are_dead_lettered_and_acked(
         async with running_ingest(mqtt_broker, tmp_path, store=store) as ing:
             worker = ing.service.worker
             assert worker is not None
-            events = ing.bus.subscribe(TOPIC_DEVICE_EVENTS)
+            events = ing.bus.subscribe(DEVICE_EVENTS)
             for m in msgs:
                 pubs[m.device_id].publish(None, kind=m.kind, raw=m.payload)
             for p in pubs.values():
@@ -238,10 +238,14 @@ async def test_hostile_messages_through_mosquitto_are_dead_lettered_and_acked(
             assert worker.accepted == sum(seqs.values())
             assert await _readings(store) == {d: set(range(1, n + 1)) for d, n in seqs.items()}
             await _check_dead_letters(worker, msgs)
-            got = [(await asyncio.wait_for(events.get(), 5)).data for _ in range(3)]
+            got = [
+                (await asyncio.wait_for(events.get(), 5)).data.model_dump(mode="json")
+                for _ in range(3)
+            ]
             assert sorted(e["device_id"] for e in got) == ["dev-1", "dev-2", "dev-3"]
             first = next(e for e in got if e["device_id"] == "dev-1")
-            assert first["data"]["big"] == 2**63 - 1 and first["ts"] == _iso(now)
+            assert first["data"]["big"] == 2**63 - 1
+            assert datetime.fromisoformat(first["ts"]) == datetime.fromtimestamp(now, UTC)
             # A status from far ahead was refused, so a new session still takes over.
             presence = ing.service.presence
             assert presence.states["dev-3"].session == "s"
@@ -306,7 +310,7 @@ async def test_a_hostile_batch_is_stored_around_its_bad_messages(rig: Rig) -> No
     # A telemetry batch with good and bad readings: each reading stands alone.
     batch = b'[{"seq": 500, "values": {"level": 2}}, {"ts": 1e20, "values": {"level": 2}}]'
     msgs.append(Msg("dev-4", "telemetry", batch, "bad_time"))
-    sub = rig.svc.bus.subscribe(TOPIC_DEVICE_EVENTS)
+    sub = rig.svc.bus.subscribe(DEVICE_EVENTS)
     await asyncio.wait_for(rig.worker.process(_inbound(msgs)), 30)
     assert sorted(rig.link.acked) == list(range(1, len(msgs) + 1))
     assert dict(rig.worker.rejected) == dict(expected_rejections(msgs))
@@ -346,7 +350,7 @@ async def test_an_unexpected_error_dead_letters_only_its_message(
         Msg("dev-3", "events", b'{"type": "door"}', "internal_error"),
         Msg("dev-1", "events", b'{"type": "door"}', None),
     ]
-    sub = rig.svc.bus.subscribe(TOPIC_DEVICE_EVENTS)
+    sub = rig.svc.bus.subscribe(DEVICE_EVENTS)
     with caplog.at_level(logging.ERROR, logger="hub.devices.ingest"):
         await asyncio.wait_for(rig.worker.process(_inbound(msgs)), 10)
     assert sorted(rig.link.acked) == list(range(1, 7))
@@ -358,7 +362,7 @@ async def test_an_unexpected_error_dead_letters_only_its_message(
         ("dev-3", "events"),
     ]
     assert any("RuntimeError: a validator bug" in d["detail"] for d in letters)
-    assert [(await sub.get()).data["device_id"]] == ["dev-1"] and sub.queue.empty()
+    assert [(await sub.get()).data.device_id] == ["dev-1"] and sub.queue.empty()
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 2  # once per message, with its traceback
     # dev-3's event changed nothing: the device was brought online by its reading only.
@@ -398,7 +402,7 @@ async def test_events_and_status_are_flood_limited(sqlite_rig: Rig, kind: str) -
     doc = {"type": "door"} if kind == "events" else {"state": "online", "session": "s", "ts": now}
     msgs = [Msg("dev-flood", kind, orjson.dumps(doc), None) for _ in range(8)]
     msgs.append(Msg("dev-flood", "telemetry", orjson.dumps({"values": {"level": 1}}), None))
-    sub = rig.svc.bus.subscribe(TOPIC_DEVICE_EVENTS)
+    sub = rig.svc.bus.subscribe(DEVICE_EVENTS)
     await asyncio.wait_for(rig.worker.process(_inbound(msgs)), 10)
     assert rig.worker.rejected == Counter({"flood": 4})
     assert sorted(rig.link.acked) == list(range(1, 10))

@@ -10,7 +10,7 @@ import orjson
 from broker_fixtures import RunningBroker, connect_client
 from ingest_helpers import Publisher, running_ingest
 
-from hub.bus.events import TOPIC_DEVICE_PRESENCE
+from hub.bus.contracts import DEVICE_PRESENCE
 from hub.devices.presence import Presence
 from hub.devices.repo import DeviceState
 from hub.devices.validate import Status
@@ -30,12 +30,12 @@ async def test_status_and_stale_will(mqtt_broker: RunningBroker, tmp_path: Path)
     topic = "hub/v1/devices/dev-1/status"
     try:
         async with running_ingest(mqtt_broker, tmp_path, store=store) as ing:
-            sub = ing.bus.subscribe(TOPIC_DEVICE_PRESENCE)
+            sub = ing.bus.subscribe(DEVICE_PRESENCE)
             dev = await asyncio.to_thread(connect_client, mqtt_broker, "dev-1", creds.password)
             try:
                 await asyncio.to_thread(dev.publish, topic, _status("online", "s2", 200.0), 1, True)
                 msg = await asyncio.wait_for(sub.get(), 5)
-                assert msg.data["state"] == "online" and msg.data["reason"] == "status"
+                assert msg.data.state == "online" and msg.data.reason == "status"
                 # The will of an older session arrives late: ignored.
                 await asyncio.to_thread(dev.publish, topic, _status("offline", "s1", 100.0, True))
                 await asyncio.sleep(0.3)
@@ -45,7 +45,7 @@ async def test_status_and_stale_will(mqtt_broker: RunningBroker, tmp_path: Path)
                 await asyncio.to_thread(dev.close)
         # After a hub restart the stored session still rules out the stale will...
         async with running_ingest(mqtt_broker, tmp_path, store=store) as ing:
-            sub = ing.bus.subscribe(TOPIC_DEVICE_PRESENCE)
+            sub = ing.bus.subscribe(DEVICE_PRESENCE)
             s = ing.service.presence.states["dev-1"]
             assert (s.state, s.session, s.session_ts) == ("online", "s2", 200.0)
             dev = await asyncio.to_thread(connect_client, mqtt_broker, "dev-1", creds.password)
@@ -58,7 +58,7 @@ async def test_status_and_stale_will(mqtt_broker: RunningBroker, tmp_path: Path)
                 msg = await asyncio.wait_for(sub.get(), 5)
             finally:
                 await asyncio.to_thread(dev.close)
-            assert (msg.data["state"], msg.data["reason"]) == ("offline", "will")
+            assert (msg.data.state, msg.data.reason) == ("offline", "will")
         states = {s.device_id: s for s in await ing.service.repo.load_states()}
         assert (states["dev-1"].state, states["dev-1"].reason) == ("offline", "will")
     finally:
@@ -72,7 +72,7 @@ async def test_real_last_will_sets_offline(mqtt_broker: RunningBroker, tmp_path:
 
     creds = await mqtt_broker.provision("dev-2")
     async with running_ingest(mqtt_broker, tmp_path) as ing:
-        sub = ing.bus.subscribe(TOPIC_DEVICE_PRESENCE)
+        sub = ing.bus.subscribe(DEVICE_PRESENCE)
         now = time.time()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dev-2", protocol=mqtt.MQTTv5)
         c.username_pw_set("dev-2", creds.password)
@@ -81,28 +81,28 @@ async def test_real_last_will_sets_offline(mqtt_broker: RunningBroker, tmp_path:
         c.loop_start()
         c.publish("hub/v1/devices/dev-2/status", _status("online", "x", now), 1, True)
         msg = await asyncio.wait_for(sub.get(), 5)
-        assert msg.data["state"] == "online"
+        assert msg.data.state == "online"
         c.loop_stop()
         c.socket().close()  # an unclean drop: the broker fires the will
         msg = await asyncio.wait_for(sub.get(), 10)
-        assert (msg.data["state"], msg.data["reason"]) == ("offline", "will")
+        assert (msg.data.state, msg.data.reason) == ("offline", "will")
 
 
 async def test_inactivity_deadline(mqtt_broker: RunningBroker, tmp_path: Path) -> None:
     creds = await mqtt_broker.provision("dev-idle")
     async with running_ingest(mqtt_broker, tmp_path) as ing:
-        sub = ing.bus.subscribe(TOPIC_DEVICE_PRESENCE)
+        sub = ing.bus.subscribe(DEVICE_PRESENCE)
         pub = await asyncio.to_thread(Publisher, mqtt_broker, "dev-idle", creds.password)
         try:
             pub.publish({"values": {"level": 1}})
             msg = await asyncio.wait_for(sub.get(), 5)
-            assert (msg.data["state"], msg.data["reason"]) == ("online", "telemetry")
+            assert (msg.data.state, msg.data.reason) == ("online", "telemetry")
             t0 = time.monotonic()
             for _ in range(4):  # keeps it online past one timeout
                 await asyncio.sleep(0.25)
                 pub.publish({"values": {"level": 1}})
             msg = await asyncio.wait_for(sub.get(), 5)
-            assert (msg.data["state"], msg.data["reason"]) == ("offline", "inactivity")
+            assert (msg.data.state, msg.data.reason) == ("offline", "inactivity")
             assert time.monotonic() - t0 >= 1.0
         finally:
             await asyncio.to_thread(pub.close)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from hub.bus.events import TOPIC_DETECTIONS, TOPIC_EVENTS_RECORDED, DetectionEvent
+from hub.bus.contracts import DETECTIONS, EVENTS_RECORDED, Box, DetectionEvent
 from hub.bus.memory import MemoryBus
 from hub.store import Store, open_store
 from hub.store.events import EventRepo, StoredEvent, UpsertOutcome
@@ -54,25 +54,26 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
 
 async def test_records_then_announces(store: Store) -> None:
     bus = MemoryBus()
-    recorded = bus.subscribe(TOPIC_EVENTS_RECORDED)
+    recorded = bus.subscribe(EVENTS_RECORDED)
     rec = EventRecorder(store.events, bus)
     await rec.start()
     try:
         ev = event()
-        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, ev)
         msg = await asyncio.wait_for(recorded.get(), 5)
-        assert msg.data["id"] == str(ev.id)
+        assert msg.data.id == ev.id
         stored = await store.events.get(ev.id)
-        assert stored is not None and msg.data["seq"] == stored.seq  # stored before announced
+        assert stored is not None and msg.data.seq == stored.seq  # stored before announced
 
         # Redelivery of the same event: stored once, announced once.
-        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
-        # Garbage on the topic is dropped without stopping the recorder.
-        await bus.publish(TOPIC_DETECTIONS, {"camera_id": "cam-a", "type": "alien"})
+        await bus.publish(DETECTIONS, ev)
+        # A payload of the wrong type never reaches the bus.
+        with pytest.raises(TypeError):
+            await bus.publish(DETECTIONS, Box(x=0, y=0, w=1, h=1))  # type: ignore[arg-type]
         ev2 = event()
-        await bus.publish(TOPIC_DETECTIONS, ev2.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, ev2)
         msg = await asyncio.wait_for(recorded.get(), 5)
-        assert msg.data["id"] == str(ev2.id)
+        assert msg.data.id == ev2.id
         assert len(await store.events.list()) == 2
     finally:
         await rec.stop()
@@ -80,33 +81,33 @@ async def test_records_then_announces(store: Store) -> None:
 
 async def test_end_updates_the_stored_event_and_is_announced_again(store: Store) -> None:
     bus = MemoryBus()
-    recorded = bus.subscribe(TOPIC_EVENTS_RECORDED)
+    recorded = bus.subscribe(EVENTS_RECORDED)
     rec = EventRecorder(store.events, bus)
     await rec.start()
     try:
         start = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
         ev = event(type="loitering", start=start, snapshot="cam-a/x.jpg", dwell_seconds=10.0)
-        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, ev)
         first = await asyncio.wait_for(recorded.get(), 5)
-        assert first.data["end"] is None
+        assert first.data.end is None
 
         ended = ev.model_copy(
             update={"end": start + timedelta(seconds=12.5), "dwell_seconds": 22.5}
         )
-        await bus.publish(TOPIC_DETECTIONS, ended.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, ended)
         second = await asyncio.wait_for(recorded.get(), 5)
-        assert second.data["id"] == str(ev.id) and second.data["seq"] == first.data["seq"]
-        assert datetime.fromisoformat(second.data["end"]) == start + timedelta(seconds=12.5)
-        assert second.data["dwell_seconds"] == 22.5
-        assert second.data["snapshot"] == "cam-a/x.jpg"
+        assert second.data.id == ev.id and second.data.seq == first.data.seq
+        assert second.data.end == start + timedelta(seconds=12.5)
+        assert second.data.dwell_seconds == 22.5
+        assert second.data.snapshot == "cam-a/x.jpg"
 
         # Replaying either message changes nothing and announces nothing.
-        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
-        await bus.publish(TOPIC_DETECTIONS, ended.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, ev)
+        await bus.publish(DETECTIONS, ended)
         marker = event()
-        await bus.publish(TOPIC_DETECTIONS, marker.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, marker)
         nxt = await asyncio.wait_for(recorded.get(), 5)
-        assert nxt.data["id"] == str(marker.id)
+        assert nxt.data.id == marker.id
 
         stored = await store.events.get(ev.id)
         assert stored is not None
@@ -119,15 +120,15 @@ async def test_end_updates_the_stored_event_and_is_announced_again(store: Store)
 
 async def test_failed_writes_are_retried(store: Store) -> None:
     bus = MemoryBus()
-    recorded = bus.subscribe(TOPIC_EVENTS_RECORDED)
+    recorded = bus.subscribe(EVENTS_RECORDED)
     flaky = FlakyEvents(store.events, failures=3)
     rec = EventRecorder(flaky, bus, retry_min=0.01, retry_max=0.05)  # type: ignore[arg-type]
     await rec.start()
     try:
         ev = event()
-        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, ev)
         msg = await asyncio.wait_for(recorded.get(), 5)
-        assert msg.data["id"] == str(ev.id)
+        assert msg.data.id == ev.id
         assert flaky.calls == 4
         assert await store.events.get(ev.id) is not None
     finally:
@@ -140,7 +141,7 @@ async def test_stop_records_what_was_queued(store: Store) -> None:
     await rec.start()
     evs = [event(track_id=i) for i in range(30)]
     for ev in evs:
-        await bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+        await bus.publish(DETECTIONS, ev)
     await rec.stop()
     assert len(await store.events.list(limit=100)) == 30
 

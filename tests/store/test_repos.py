@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.bus.events import DetectionEvent
+from hub.bus.contracts import DetectionEvent
 from hub.errors import ConflictError, NotFoundError
 from hub.store import Store, open_store
 

@@ -15,7 +15,7 @@ from media_helpers import make_clip
 from prometheus_client import REGISTRY, generate_latest
 
 from hub.bus import MemoryBus
-from hub.bus.events import TOPIC_CAMERA_HEALTH, TOPIC_DETECTIONS, CameraHealth, DetectionEvent
+from hub.bus.contracts import CAMERA_HEALTH, DETECTIONS, CameraHealth
 from hub.config import Settings, Site, parse_site
 from hub.errors import NotFoundError
 from hub.video.analytics import AnalysisFrame, FrameResult, RawEvent
@@ -130,13 +130,13 @@ async def test_events_health_metrics_and_clean_stop(
     tmp_path: Path, clips: tuple[Path, Path]
 ) -> None:
     bus = MemoryBus()
-    events = bus.subscribe(TOPIC_DETECTIONS)
-    health = bus.subscribe(TOPIC_CAMERA_HEALTH)
+    events = bus.subscribe(DETECTIONS)
+    health = bus.subscribe(CAMERA_HEALTH)
     core = StandInCore()
     svc = CameraService(_settings(tmp_path), _site(clips), bus, core=core)  # type: ignore[arg-type]
     await svc.start()
     try:
-        got = [DetectionEvent.model_validate((await _next(events)).data) for _ in range(2)]
+        got = [(await _next(events)).data for _ in range(2)]
         assert {e.camera_id for e in got} == {"cam-a", "cam-b"}
         for ev in got:
             assert ev.grid_id == "g1" and ev.type == "intrusion" and ev.track_id == 7
@@ -148,7 +148,7 @@ async def test_events_health_metrics_and_clean_stop(
         await asyncio.sleep(1.2)
         seen: dict[str, CameraHealth] = {}
         while len(seen) < 3:
-            h = CameraHealth.model_validate((await _next(health)).data)
+            h = (await _next(health)).data
             seen[h.camera_id] = h
         assert seen["cam-off"].state == "disabled"
         now = {h.camera_id: h for h in svc.health()}
@@ -215,11 +215,11 @@ async def test_real_core_raises_intrusion_with_snapshot(
     tmp_path: Path, clips: tuple[Path, Path]
 ) -> None:
     bus = MemoryBus()
-    events = bus.subscribe(TOPIC_DETECTIONS)
+    events = bus.subscribe(DETECTIONS)
     svc = CameraService(_settings(tmp_path), _site(clips), bus)
     await svc.start()
     try:
-        ev = DetectionEvent.model_validate((await _next(events, 8)).data)
+        ev = (await _next(events, 8)).data
         assert ev.camera_id == "cam-a" and ev.zone_id == "z1" and ev.type == "intrusion"
         assert ev.snapshot and (tmp_path / "evidence" / ev.snapshot).exists()
     finally:

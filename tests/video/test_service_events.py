@@ -14,7 +14,7 @@ import pytest
 from media_helpers import make_clip
 
 from hub.bus import MemoryBus
-from hub.bus.events import TOPIC_DETECTIONS, DetectionEvent
+from hub.bus.contracts import DETECTIONS, DetectionEvent
 from hub.config import Camera, Settings, Site
 from hub.video import service as service_mod
 from hub.video.analytics import AnalysisFrame, FrameResult, RawEvent
@@ -109,15 +109,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 
 async def _events(sub: Any, n: int, wait: float = 8.0) -> list[DetectionEvent]:
-    return [
-        DetectionEvent.model_validate((await asyncio.wait_for(sub.get(), wait)).data)
-        for _ in range(n)
-    ]
+    return [(await asyncio.wait_for(sub.get(), wait)).data for _ in range(n)]
 
 
 async def test_start_then_end_with_the_same_id_and_snapshot(tmp_path: Path, site: Site) -> None:
     bus = MemoryBus()
-    sub = bus.subscribe(TOPIC_DETECTIONS)
+    sub = bus.subscribe(DETECTIONS)
     core = EndingCore()
     svc = CameraService(Settings(data_dir=tmp_path), site, bus, core=core)  # type: ignore[arg-type]
     await svc.start()
@@ -153,7 +150,7 @@ async def test_a_lost_stream_ends_its_open_events(
 ) -> None:
     monkeypatch.setattr(service_mod, "lost_after", lambda camera: 0.5)
     bus = MemoryBus()
-    sub = bus.subscribe(TOPIC_DETECTIONS)
+    sub = bus.subscribe(DETECTIONS)
     core = EndingCore()
     svc = CameraService(
         Settings(data_dir=tmp_path),

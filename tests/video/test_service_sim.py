@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hub.bus import MemoryBus
-from hub.bus.events import CameraHealth
+from hub.bus.contracts import CameraHealth
 from hub.config import (
     Camera,
     Settings,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from web_helpers import SITE_YAML, make_settings, run_hub_with_users
 
-from hub.bus.events import TOPIC_DEVICE_TELEMETRY
+from hub.bus.contracts import DEVICE_TELEMETRY, DeviceTelemetry, DeviceTelemetryBatch
 
 DEVICES_YAML = """\
 device_profiles:
@@ -33,8 +33,12 @@ async def test_metrics_route_exposes_rule_and_alarm_metrics(tmp_path: Path) -> N
     async with run_hub_with_users(settings) as h:
         headers = await h.auth("operator")
         await h.bus.publish(
-            TOPIC_DEVICE_TELEMETRY,
-            {"readings": [{"device_id": "wl-001", "ts": time.time(), "values": {"level": 9.0}}]},
+            DEVICE_TELEMETRY,
+            DeviceTelemetryBatch(
+                readings=[
+                    DeviceTelemetry(device_id="wl-001", ts=time.time(), values={"level": 9.0})
+                ]
+            ),
         )
         async with asyncio.timeout(5):
             while True:

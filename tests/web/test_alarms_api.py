@@ -14,7 +14,7 @@ import pytest
 from web_helpers import PASSWORDS, SITE_YAML, RunningHub, make_settings, run_hub_with_users
 from websockets.asyncio.client import connect
 
-from hub.bus.events import TOPIC_DEVICE_TELEMETRY
+from hub.bus.contracts import DEVICE_TELEMETRY, DeviceTelemetry, DeviceTelemetryBatch
 
 DEVICES_YAML = """\
 device_profiles:
@@ -44,8 +44,10 @@ async def ahub(tmp_path: Path) -> AsyncIterator[RunningHub]:
 
 async def _telemetry(h: RunningHub, device_id: str, level: float) -> None:
     await h.bus.publish(
-        TOPIC_DEVICE_TELEMETRY,
-        {"readings": [{"device_id": device_id, "ts": time.time(), "values": {"level": level}}]},
+        DEVICE_TELEMETRY,
+        DeviceTelemetryBatch(
+            readings=[DeviceTelemetry(device_id=device_id, ts=time.time(), values={"level": level})]
+        ),
     )
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from web_helpers import PASSWORDS, RunningHub, detection, record
 
+from hub.bus.contracts import DETECTIONS
+
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
 
@@ -82,10 +84,7 @@ async def test_event_end_reaches_the_api(hub: RunningHub, operator: dict[str, st
     body = (await hub.client.get(f"/api/events/{ev.id}", headers=operator)).json()
     assert body["end"] is None
     end = ev.start + timedelta(seconds=42)
-    await hub.bus.publish(
-        "video.detections",
-        ev.model_copy(update={"end": end, "dwell_seconds": 72.0}).model_dump(mode="json"),
-    )
+    await hub.bus.publish(DETECTIONS, ev.model_copy(update={"end": end, "dwell_seconds": 72.0}))
     for _ in range(500):
         body = (await hub.client.get(f"/api/events/{ev.id}", headers=operator)).json()
         if body["end"] is not None:

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from web_helpers import PASSWORDS, RunningHub, detection, make_settings, record, run_hub
 
+from hub.bus.contracts import DETECTIONS
+
 REPO = Path(__file__).resolve().parents[2]
 UI_DIST = REPO / "hub" / "web" / "ui" / "dist"
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -84,7 +86,7 @@ async def test_end_updates_the_item_in_place(ui_hub: RunningHub, page: Any) -> N
         "() => document.querySelectorAll('.tile.flash').forEach(t => t.classList.remove('flash'))"
     )
     ended = ev.model_copy(update={"end": start + timedelta(seconds=12), "dwell_seconds": 72.0})
-    await ui_hub.bus.publish("video.detections", ended.model_dump(mode="json"))
+    await ui_hub.bus.publish(DETECTIONS, ended)
     await page.wait_for_selector(f"{item} .ev-dur:not(.ongoing)")
     assert await page.locator(item).count() == 1  # updated, not duplicated
     assert "持续 Duration 12 s" in await page.inner_text(item)
@@ -101,7 +103,7 @@ async def test_end_updates_the_item_in_place(ui_hub: RunningHub, page: Any) -> N
     # A line crossing is an instant: no duration, one time.
     line = detection(type="line_crossing", zone_id=None, line_id="l1", direction="forward")
     line = line.model_copy(update={"end": line.start})
-    await ui_hub.bus.publish("video.detections", line.model_dump(mode="json"))
+    await ui_hub.bus.publish(DETECTIONS, line)
     line_item = f'#event-list li.event[data-event-id="{line.id}"]'
     await page.wait_for_selector(line_item)
     assert await page.locator(f"{line_item} .ev-dur").count() == 0

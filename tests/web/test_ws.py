@@ -14,6 +14,7 @@ from web_helpers import INIT, SEGMENTS, RunningHub, detection, record
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from hub.bus.contracts import DETECTIONS
 from hub.web.fanout import WsClient
 
 
@@ -44,7 +45,7 @@ async def test_events_ws(hub: RunningHub, tokens: dict[str, str]) -> None:
         assert [h["camera_id"] for h in health["data"]] == ["cam-a", "cam-b"]
 
         ev = detection(snapshot="cam-a/x.jpg")
-        await hub.bus.publish("video.detections", ev.model_dump(mode="json"))
+        await hub.bus.publish(DETECTIONS, ev)
         msg = await recv_json(ws, "event")
         data = msg["data"]
         assert data["id"] == str(ev.id)
@@ -55,19 +56,19 @@ async def test_events_ws(hub: RunningHub, tokens: dict[str, str]) -> None:
         assert stored is not None and stored.seq == data["seq"]
 
         # A duplicate delivery (same id) is stored once and announced once.
-        await hub.bus.publish("video.detections", ev.model_dump(mode="json"))
+        await hub.bus.publish(DETECTIONS, ev)
         ev2 = detection()
         await record(hub, ev2)
         assert (await recv_json(ws, "event"))["data"]["id"] == str(ev2.id)
 
         # The event's end: the same id again, now with an end; a replay is not announced.
         ended = ev.model_copy(update={"end": ev.start + timedelta(seconds=9)})
-        await hub.bus.publish("video.detections", ended.model_dump(mode="json"))
+        await hub.bus.publish(DETECTIONS, ended)
         again = (await recv_json(ws, "event"))["data"]
         assert again["id"] == str(ev.id) and again["seq"] == data["seq"]
         assert datetime.fromisoformat(again["end"]) == ev.start + timedelta(seconds=9)
         assert again["snapshot_url"] == data["snapshot_url"]
-        await hub.bus.publish("video.detections", ended.model_dump(mode="json"))
+        await hub.bus.publish(DETECTIONS, ended)
         ev3 = detection()
         await record(hub, ev3)
         assert (await recv_json(ws, "event"))["data"]["id"] == str(ev3.id)

@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from hub.app import create_app
-from hub.bus.events import TOPIC_DETECTIONS, CameraHealth, DetectionEvent
+from hub.bus.contracts import DETECTIONS, CameraHealth, DetectionEvent
 from hub.bus.memory import MemoryBus
 from hub.config import Settings
 from hub.errors import NotFoundError
@@ -228,7 +228,7 @@ def detection(camera_id: str = "cam-a", **kw: Any) -> DetectionEvent:
 async def record(hub: RunningHub, *events: DetectionEvent) -> None:
     """Publish on the bus like the video service does, and wait until the store has them."""
     for ev in events:
-        await hub.bus.publish(TOPIC_DETECTIONS, ev.model_dump(mode="json"))
+        await hub.bus.publish(DETECTIONS, ev)
     for ev in events:
         for _ in range(500):
             if await hub.state.store.events.get(ev.id) is not None:

@@ -50,7 +50,7 @@ class RawEvent:
 
     camera_id: str
     type: str
-    """``intrusion`` | ``line_crossing`` | ``loitering`` (hub.bus.events.DetectionType)."""
+    """``intrusion`` | ``line_crossing`` | ``loitering`` (hub.bus.contracts.DetectionType)."""
     zone_id: str | None
     line_id: str | None
     direction: str | None

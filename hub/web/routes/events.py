@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
-from hub.bus.events import DetectionType
+from hub.bus.contracts import DetectionType
 from hub.errors import NotFoundError
 from hub.store.events import MAX_PAGE
 from hub.web.auth import WALL_ROLES, require_roles

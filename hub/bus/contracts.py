@@ -1,4 +1,9 @@
-"""Typed events that travel on the bus. Topics are constants here so producers and consumers agree.
+"""The bus contracts: every topic is a :class:`Topic` naming its one payload type, which producers
+build and consumers receive. Nothing else travels on the bus (no hand-built dicts).
+
+On the wire a payload is its JSON (what Redis Streams will carry); the in-process bus goes through
+the same JSON, so no consumer can depend on sharing objects with its producer. Consumers must not
+mutate a payload they receive: in-process, every subscriber of a message gets the same object.
 
 Times are UTC. ``media_time`` is seconds since the start of the stream or file the event came
 from (what `hub analyze` reports); ``start``/``end`` are wall-clock capture times.
@@ -6,18 +11,34 @@ from (what `hub analyze` reports); ``start``/``end`` are wall-clock capture time
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from hub.config.devices import Severity
 from hub.ids import new_id
 
-TOPIC_DETECTIONS = "video.detections"
-TOPIC_CAMERA_HEALTH = "video.health"
-TOPIC_EVENTS_RECORDED = "events.recorded"
-"""A DetectionEvent after the store accepted it: its JSON plus ``seq`` and ``created_at``."""
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Topic(Generic[P]):
+    """A bus topic and the one payload type it carries."""
+
+    name: str
+    payload: type[P]
+
+    def encode(self, payload: P) -> bytes:
+        if not isinstance(payload, self.payload):
+            raise TypeError(f"{self.name} carries {self.payload.__name__}, not {type(payload)}")
+        return payload.model_dump_json().encode()
+
+    def decode(self, raw: bytes | str) -> P:
+        return self.payload.model_validate_json(raw)
+
 
 DetectionType = Literal["intrusion", "line_crossing", "loitering"]
 CameraState = Literal["connecting", "online", "stalled", "offline", "disabled"]
@@ -72,17 +93,16 @@ class CameraHealth(BaseModel):
     codec: str | None = None
 
 
+class RecordedEvent(DetectionEvent):
+    """A DetectionEvent after the store accepted it."""
+
+    seq: int
+    created_at: datetime
+
+
 # ---------------------------------------------------------------------------------------------
 # Devices (MQTT sensors)
 # ---------------------------------------------------------------------------------------------
-
-TOPIC_DEVICE_PRESENCE = "devices.presence"
-"""DevicePresence, on every online/offline change."""
-TOPIC_DEVICE_TELEMETRY = "devices.telemetry"
-"""DeviceTelemetryBatch: accepted (validated and stored) telemetry, one message per ingest batch
-(up to 2,000 readings): a message per reading cost as much as validating it."""
-TOPIC_DEVICE_EVENTS = "devices.events"
-"""DeviceEvent: what devices publish on hub/v1/devices/{id}/events."""
 
 PresenceState = Literal["online", "offline"]
 PresenceReason = Literal["status", "will", "inactivity", "telemetry"]
@@ -120,6 +140,52 @@ class DeviceEvent(BaseModel):
 # Alarms (device rules)
 # ---------------------------------------------------------------------------------------------
 
-TOPIC_ALARMS = "alarms"
-"""The full alarm JSON (hub.devices.alarms.alarm_json) on every change: created, refreshed,
-severity changed, acknowledged, assigned, cleared. The incident loop consumes it."""
+AlarmState = Literal["active", "acknowledged", "cleared"]
+
+
+class Alarm(BaseModel):
+    """An alarm as stored, on every change."""
+
+    id: int
+    device_id: str
+    device_name: str
+    profile: str
+    grid_id: str | None
+    rule_id: str
+    rule_name: str
+    severity: Severity
+    state: AlarmState
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None = None
+    cleared_at: datetime | None = None
+    count: int
+    value: Any = None
+    key: str | None = None
+    position: tuple[float, float]
+    """lon, lat"""
+    assignee: str | None = None
+    cameras: list[dict[str, Any]] = Field(default_factory=list)
+    """The cameras that see the device (linkage), nearest first."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Topics
+# ---------------------------------------------------------------------------------------------
+
+DETECTIONS = Topic("video.detections", DetectionEvent)
+"""Every detection the analytics core raises (and its updates: same id, ``end`` set)."""
+CAMERA_HEALTH = Topic("video.health", CameraHealth)
+"""Each camera's health figures, every few seconds."""
+EVENTS_RECORDED = Topic("events.recorded", RecordedEvent)
+"""A detection after the store accepted it (created or updated)."""
+DEVICE_PRESENCE = Topic("devices.presence", DevicePresence)
+"""Every online/offline change of a device."""
+DEVICE_TELEMETRY = Topic("devices.telemetry", DeviceTelemetryBatch)
+"""Accepted (validated and stored) telemetry, one message per ingest batch (up to 2,000
+readings): a message per reading cost as much as validating it."""
+DEVICE_EVENTS = Topic("devices.events", DeviceEvent)
+"""What devices publish on hub/v1/devices/{id}/events, once validated and stored."""
+ALARMS = Topic("alarms", Alarm)
+"""An alarm on every change: created, refreshed, severity changed, acknowledged, assigned,
+cleared. The case loop consumes it."""
