@@ -1,7 +1,8 @@
 """`python -m hub demo`: the simulated district and the hub on embedded defaults, in one command.
 
-The simulator (cameras over RTSP, sensors over MQTT) runs as its own process, as real devices would
-be elsewhere; the hub serves on SQLite, the in-process bus and a Mosquitto it starts itself.
+The simulator (cameras over RTSP, sensors over MQTT) runs as its own process, `python -m simulators
+city`, as real devices would be elsewhere: the product starts it but never imports it. The hub
+serves on SQLite, the in-process bus and a Mosquitto it starts itself.
 The admin gets a fresh one-time password printed on every run so a newcomer can always log in.
 """
 
@@ -49,8 +50,7 @@ def _simulator_command(settings: Settings) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "hub",
-        "simulate",
+        "simulators",
         "city",
         "--site",
         str(settings.site),

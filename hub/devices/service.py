@@ -36,7 +36,7 @@ DEAD_LETTER_DAYS = 30.0
 
 
 DEVICE_CREDENTIALS_FILE = "device-credentials.txt"
-"""New site-device credentials, ``id:password`` per line (read by `hub simulate city`)."""
+"""New site-device credentials, ``id:password`` per line (read by `python -m simulators city`)."""
 
 
 class DeviceService:

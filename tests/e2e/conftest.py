@@ -186,7 +186,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         _wait("device credentials", creds.is_file, HUB_START_S, server, hub_log)
         with sim_log.open("wb") as out:
             sim = subprocess.Popen(
-                [py, "-m", "hub", "simulate", "city", "--site", str(site),
+                [py, "-m", "simulators", "city", "--site", str(site),
                  "--rtsp-port", str(rtsp_port), "--truth", str(truth),
                  "--mqtt", f"mqtt://127.0.0.1:{mqtt_port}", "--mqtt-passwords", str(creds),
                  "--sensor-truth", str(tmp / "sensor-truth.jsonl"), "--skip-sensor", drill],
@@ -202,7 +202,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 @dataclass
 class SensorDrill:
-    """`hub simulate sensors` for the drill device against the hub's broker, as an operator
+    """`python -m simulators sensors` for the drill device against the hub's broker, as an operator
     rehearsing an alarm would run it; its anomaly ground truth goes to `truth`."""
 
     hub: Hub
@@ -214,7 +214,7 @@ class SensorDrill:
         args = [a for spec in anomalies for a in ("--anomaly", spec)]
         with (ARTIFACTS / "drill.log").open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub", "simulate", "sensors", "--site", str(self.hub.site),
+                [sys.executable, "-m", "simulators", "sensors", "--site", str(self.hub.site),
                  "--mqtt", f"mqtt://127.0.0.1:{self.hub.mqtt_port}", "--mqtt-passwords",
                  str(creds), "--device", self.hub.drill_device, "--speed", str(speed),
                  "--truth", str(self.truth), *args],

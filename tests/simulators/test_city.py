@@ -116,8 +116,7 @@ def test_cli_simulate_city_subprocess(free_port: int, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "hub",
-            "simulate",
+            "simulators",
             "city",
             "--site",
             str(site),

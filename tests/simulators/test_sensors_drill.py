@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
 from hub.config import Site, load_site
+from simulators.cli import app
 from simulators.sensors import PlannedAnomaly
 from simulators.sensors.run import make_fleet, plan_anomalies
 
@@ -89,8 +89,6 @@ def test_cli_refuses_a_drill_the_site_cannot_show(site: Site, tmp_path: Path) ->
     pw = tmp_path / "pw.txt"
     pw.write_text(f"{gas}:x\n", encoding="utf-8")
     args = ["--site", str(SITE), "--mqtt", "mqtt://127.0.0.1:1", "--mqtt-passwords", str(pw)]
-    out = CliRunner().invoke(
-        app, ["simulate", "sensors", *args, "--anomaly", f"smoke_spike:{gas}:3"]
-    )
+    out = CliRunner().invoke(app, ["sensors", *args, "--anomaly", f"smoke_spike:{gas}:3"])
     assert out.exit_code == 2
     assert "needs a smoke device" in out.output
