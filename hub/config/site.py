@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from hub.config.calendar import WorkCalendar, default_calendar
 from hub.config.cameras import Camera
+from hub.config.categories import Category, CategoryCatalogue, Department, default_data
 from hub.config.common import Strict
 from hub.config.devices import Device, DeviceProfile
 from hub.config.grids import Community, District, GeoPolygon, Grid, Street
@@ -24,11 +26,48 @@ class SiteInfo(Strict):
 
 
 class Site(Strict):
+    """The site file.
+
+    ``calendar``: the working calendar case time limits count on; None: the shipped one
+    (standard hours and China's public holidays for the years it lists, see
+    :func:`~hub.config.calendar.default_calendar`). A site's calendar replaces the shipped one
+    entirely, so a site that adds a year lists the shipped years' dates too.
+
+    ``departments`` and ``categories``: the case catalogue. When the site lists none, the shipped
+    defaults apply (:meth:`CategoryCatalogue.default`); when it lists some, they replace the
+    defaults (each list on its own: a site may list its departments and keep the shipped
+    categories, which must then find every department they name among the site's).
+    """
+
     site: SiteInfo
     district: District
     cameras: list[Camera] = Field(default_factory=list)
     device_profiles: list[DeviceProfile] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
+    calendar: WorkCalendar | None = None
+    departments: list[Department] = Field(default_factory=list)
+    categories: list[Category] = Field(default_factory=list)
+
+    @field_validator("departments")
+    @classmethod
+    def _department_ids(cls, departments: list[Department]) -> list[Department]:
+        ids = [d.id for d in departments]
+        if len(set(ids)) != len(ids):
+            raise ValueError("department ids must be unique")
+        return departments
+
+    @field_validator("categories")
+    @classmethod
+    def _catalogue_consistent(
+        cls, categories: list[Category], info: ValidationInfo
+    ) -> list[Category]:
+        # Here rather than in _references so that the error names the categories' line.
+        # `departments` is validated first (declared first); absent from info.data when invalid.
+        if "departments" not in info.data:
+            return categories
+        departments: list[Department] = info.data["departments"]
+        _build_catalogue(departments, categories)
+        return categories
 
     @model_validator(mode="after")
     def _references(self) -> Site:
@@ -53,6 +92,10 @@ class Site(Strict):
                 raise ValueError(f"device {d.id} names unknown profile {d.profile!r}")
             if d.grid not in known:
                 raise ValueError(f"device {d.id} names unknown grid {d.grid!r}")
+        if self.departments and not self.categories:
+            # The shipped categories against the site's departments (the categories check
+            # above ran only when the site lists categories).
+            _build_catalogue(self.departments, self.categories)
         return self
 
     @classmethod
@@ -137,6 +180,19 @@ class Site(Strict):
     def device_by_id(self) -> dict[str, Device]:
         return {d.id: d for d in self.devices}
 
+    def work_calendar(self) -> WorkCalendar:
+        """The site's working calendar, or the shipped one when the site has none."""
+        return self.calendar if self.calendar is not None else default_calendar()
+
+    def catalogue(self) -> CategoryCatalogue:
+        """The case catalogue: the site's departments and categories, each list replaced by the
+        shipped one when the site lists none. Built once per site."""
+        return self._catalogue
+
+    @cached_property
+    def _catalogue(self) -> CategoryCatalogue:
+        return _build_catalogue(self.departments, self.categories)
+
     def camera(self, camera_id: str) -> Camera:
         try:
             return self.camera_by_id[camera_id]
@@ -152,6 +208,26 @@ class Site(Strict):
                 for g in c.grids:
                     out[g.id] = (s, c, g)
         return out
+
+
+def _build_catalogue(
+    departments: Sequence[Department], categories: Sequence[Category]
+) -> CategoryCatalogue:
+    """The catalogue of a site's lists, the shipped list standing in for an empty one."""
+    if not departments and not categories:
+        return CategoryCatalogue.default()
+    shipped = default_data()
+    try:
+        return CategoryCatalogue(
+            departments or shipped.departments, categories or shipped.categories
+        )
+    except ValueError as exc:
+        if categories:
+            raise
+        raise ValueError(
+            f"{exc}: the site lists departments but no categories, so the shipped categories"
+            " apply and need their departments (list categories too, or keep those ids)"
+        ) from None
 
 
 def _construct(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
