@@ -18,7 +18,7 @@ system-deps:
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-.stamp-ui: $(shell find $(UI)/src $(UI)/index.html $(UI)/package.json $(UI)/vite.config.ts -type f 2>/dev/null)
+.stamp-ui: $(shell find $(UI)/src $(UI)/index.html $(UI)/package.json $(UI)/package-lock.json $(UI)/vite.config.ts -type f 2>/dev/null)
 	cd $(UI) && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund) && npm run build
 	@touch $@
 

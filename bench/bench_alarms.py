@@ -140,7 +140,7 @@ async def run(a: argparse.Namespace, tmp: Path) -> None:
                 async with asyncio.timeout(10):
                     while True:
                         d = (await alarms.get()).data
-                        if d["device_id"] == probe and d["state"] == want:
+                        if d.device_id == probe and d.state == want:
                             t1 = time.monotonic()
                             break
                 t_raw = await asyncio.wait_for(raw.get(), 10)

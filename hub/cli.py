@@ -1,4 +1,4 @@
-"""`python -m hub ...`: serve, demo, analyze, users.
+"""`python -m hub ...`: serve, demo, analyze, users, openapi.
 
 Heavy imports happen inside the commands so `--help` stays instant. The simulators are not part
 of the product: they have their own command line, `python -m simulators ...`.
@@ -82,6 +82,29 @@ def analyze(
         raise typer.Exit(2) from exc
     if not as_json:
         typer.echo(f"{n} events", err=True)
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the API's OpenAPI document (JSON) without starting any service.
+
+    scripts/gen-ui-types.sh turns it into the UI's types (hub/web/ui/src/api-types.ts)."""
+    import json
+
+    from hub.app import create_app
+
+    # The document depends on the routes only: the lifespan (store, bus, video) never runs.
+    doc = create_app(Settings()).openapi()
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.buffer.write(text.encode())
+        sys.stdout.flush()
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 @users_app.command("add")

@@ -1,5 +1,6 @@
-"""Prometheus metrics of the MQTT ingest, presence, rule engine and alarms (module-level: one
-registration per process; docs/operations.md lists them)."""
+"""Prometheus metrics of the MQTT ingest, presence and rule engine (module-level: one
+registration per process; docs/operations.md lists them). The alarms' own are in
+hub.alarms.metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 REJECTED = Counter(
@@ -30,7 +31,7 @@ STORE_REFUSED = Counter(
     ["kind"],
 )
 
-# -- rule engine and alarms ------------------------------------------------------------------
+# -- rule engine -----------------------------------------------------------------------------
 
 RULE_EVALUATIONS = Counter(
     "hub_rules_evaluations_total", "Telemetry readings evaluated against a device's alarm rules"
@@ -50,13 +51,6 @@ RULE_EXPIRE_SECONDS = Histogram(
 )
 MISSING_FIRED = Counter(
     "hub_rules_missing_fired_total", "Missing-data deadlines that raised or escalated an alarm"
-)
-ALARMS_RAISED = Counter("hub_alarms_raised_total", "Alarms created, by severity", ["severity"])
-ALARMS_CLEARED = Counter("hub_alarms_cleared_total", "Open alarms cleared (by rule or operator)")
-ALARMS_ACTIVE = Gauge(
-    "hub_alarms_active",
-    "Open (active or acknowledged, not cleared) alarms, by current severity",
-    ["severity"],
 )
 
 

@@ -31,11 +31,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.aio import cancel_and_wait
+from hub.alarms.models import Trigger
+from hub.alarms.service import AlarmService
 from hub.bus.base import Bus, Subscription
 from hub.bus.contracts import DEVICE_TELEMETRY, DeviceTelemetryBatch
 from hub.config import SEVERITIES, AlarmRule, Condition, Severity
 from hub.devices import metrics
-from hub.devices.alarms import AlarmBook, Trigger
 from hub.devices.registry import DeviceRegistry, Known
 from hub.geo.coverage import Linkage
 from hub.store.bulk import insert_rows
@@ -168,7 +169,7 @@ class RuleEngine:
     def __init__(
         self,
         registry: DeviceRegistry,
-        alarms: AlarmBook,
+        alarms: AlarmService,
         linkage: Linkage,
         bus: Bus,
         engine: AsyncEngine,
@@ -429,8 +430,26 @@ class RuleEngine:
         if sev is None:
             await self.alarms.condition_cleared(k.device.id, rule.id)
             return
-        cams = self.linkage.for_device(k.device.id, k.device.position)
-        await self.alarms.trigger(Trigger(k, rule, sev, value, ts), cams)
+        await self.alarms.trigger(self._trigger(k, rule, sev, value, ts))
+
+    def _trigger(
+        self, k: Known, rule: AlarmRule, sev: Severity, value: Value | None, ts: float
+    ) -> Trigger:
+        d = k.device
+        return Trigger(
+            device_id=d.id,
+            device_name=d.name,
+            profile=k.profile.id,
+            grid_id=d.grid,
+            position=(d.position[0], d.position[1]),
+            rule_id=rule.id,
+            rule_name=rule.name,
+            key=rule.key,
+            severity=sev,
+            value=value,
+            ts=ts,
+            cameras=self.linkage.for_device(d.id, d.position),
+        )
 
     # -- missing-data deadlines ------------------------------------------------------------
 

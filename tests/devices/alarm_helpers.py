@@ -1,5 +1,5 @@
-"""A small site with rules of every kind and cameras around its devices, and an engine over a
-private SQLite store and a MemoryBus, for the rule / alarm / linkage tests."""
+"""A small site with rules of every kind and cameras around its devices, and a rule engine with its
+alarm service over a private SQLite store and a MemoryBus, for the rule / linkage tests."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.alarms.service import AlarmService
 from hub.bus.base import Subscription
 from hub.bus.contracts import ALARMS
 from hub.bus.memory import MemoryBus
 from hub.config import Camera, Device, DeviceProfile, Site
-from hub.devices.alarms import AlarmBook
 from hub.devices.registry import DeviceRegistry
 from hub.devices.rules import RuleEngine
 from hub.geo.coverage import Linkage
@@ -82,11 +82,13 @@ class Rig:
     site: Site
     store: Store
     bus: MemoryBus
-    book: AlarmBook
+    service: AlarmService
     engine: RuleEngine
     alarms: Subscription
+    """Topic ``alarms``."""
 
     def drain(self) -> list[dict[str, Any]]:
+        """The alarm messages published so far, as their JSON."""
         out: list[dict[str, Any]] = []
         q = getattr(self.alarms, "queue", None) or getattr(self.alarms, "_queue", None)
         assert q is not None
@@ -109,11 +111,11 @@ async def rig(
     st = store or await open_store(f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     bus = MemoryBus(queue_size=1_000_000)
     sub = bus.subscribe(ALARMS)
-    book = AlarmBook(st.engine, bus)
-    await book.load()
+    service = AlarmService(st.engine, bus)
+    await service.load()
     eng = RuleEngine(
         DeviceRegistry(s),
-        book,
+        service,
         Linkage(s.cameras),
         bus,
         st.engine,
@@ -122,7 +124,7 @@ async def rig(
     )
     await eng.start()
     try:
-        yield Rig(s, st, bus, book, eng, sub)
+        yield Rig(s, st, bus, service, eng, sub)
     finally:
         await eng.stop()
         if own:

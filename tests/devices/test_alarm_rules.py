@@ -38,14 +38,14 @@ async def test_threshold_escalates_deescalates_refreshes_and_clears(tmp_path: Pa
             ("warning", "cleared", 3),
         ]
         assert len({d["id"] for d in docs}) == 1
-        full = await r.book.get(docs[0]["id"], timeline=True)
-        assert [(c["action"], c["actor"]) for c in full["timeline"]] == [
+        full = await r.service.detail(docs[0]["id"])
+        assert [(c.action, c.actor) for c in full.timeline] == [
             ("created", "system"),
             ("severity", "system"),
             ("severity", "system"),
             ("cleared", "system"),
         ]
-        assert full["value"] == 5.5 and full["key"] == "level"
+        assert full.value == 5.5 and full.key == "level"
         # A new trigger after the clear is a new alarm.
         await e.on_telemetry("dev-1", T0 + 40, {"level": 7.0})
         again = [d for d in r.drain() if d["rule_id"] == "level-high"]
@@ -53,6 +53,23 @@ async def test_threshold_escalates_deescalates_refreshes_and_clears(tmp_path: Pa
         # Other devices and other values do not touch it.
         await e.on_telemetry("dev-2", T0 + 40, {"open": False})
         assert r.drain() == []
+
+
+async def test_alarm_copies_the_device_the_rule_and_the_linked_cameras(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        await r.engine.on_telemetry("dev-1", T0, {"level": 9.0})
+        (a,) = r.drain()
+        assert (a["device_id"], a["device_name"], a["profile"], a["grid_id"]) == (
+            "dev-1",
+            "一号",
+            "probe",
+            "g1",
+        )
+        assert (a["rule_id"], a["rule_name"], a["key"]) == ("level-high", "水位过高", "level")
+        assert (a["severity"], a["value"], a["position"]) == ("critical", 9.0, [120.05, 31.05])
+        # Linkage: the cameras that see the device, nearest first.
+        assert [c["camera_id"] for c in a["cameras"]] == ["cam-dome", "cam-east"]
+        assert r.service.open_id("dev-1", "level-high") == a["id"]
 
 
 async def test_clear_condition_must_hold(tmp_path: Path) -> None:

@@ -69,8 +69,8 @@ async def test_scripted_anomalies_over_mqtt_raise_alarms(
                 d = (await alarms.get()).data.model_dump(mode="json")
                 seen.add((d["device_id"], d["rule_id"], d["severity"]))
                 assert d["cameras"] == svc.linkage.for_device(d["device_id"], d["position"])
-        stored = await svc.alarms.list(limit=500)
-        assert {(x["device_id"], x["rule_id"]) for x in stored} >= {(d, r) for d, r, _ in truth}
+        stored = (await svc.alarms.page(limit=500)).items
+        assert {(x.device_id, x.rule_id) for x in stored} >= {(d, r) for d, r, _ in truth}
     finally:
         for pub in pubs:
             pub.close()

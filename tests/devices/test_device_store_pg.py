@@ -1,6 +1,7 @@
 """The device paths' SQL on SQLite and on the real local PostgreSQL: the ingest's batch write,
-telemetry history and its rollups, alarms and rule state. Each PostgreSQL run gets a private
-database on the test session's private cluster (tests/pg_cluster.py); nothing skips."""
+telemetry history and its rollups, rule state (the alarms' SQL: tests/alarms). Each PostgreSQL
+run gets a private database on the test session's private cluster (tests/pg_cluster.py); nothing
+skips."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ import pytest
 from alarm_helpers import Clock, rig
 from store.conftest import open_test_store
 
-from hub.bus.memory import MemoryBus
 from hub.config import DeviceProfile, TelemetryField
 from hub.devices import validate
-from hub.devices.alarms import AlarmBook
 from hub.devices.history import DAY, Retention, TelemetryHistory
 from hub.devices.repo import DeviceRepo, DeviceState, TelemetryTuple
 from hub.store.db import Store
@@ -193,59 +192,6 @@ async def test_history_series_rollups_and_retention(store: Store) -> None:
     # d1's three hours (the last one folded at ``later``), d2's one, d1's last minute.
     assert out["pruned_rollups"] == 3 + 1 + 1
     assert (await hist.series("d1", "level", old, old + 7200, 500, NOW + 20 * DAY))["points"] == []
-
-
-async def test_alarm_lifecycle_persists_across_books(store: Store, tmp_path: Path) -> None:
-    async with rig(tmp_path, store=store) as r:
-        await r.engine.on_telemetry("dev-1", T0, {"level": 6.0})
-        await r.engine.on_telemetry("dev-1", T0 + 1, {"level": 9.5})  # refresh: severity
-        await r.engine.on_telemetry("dev-2", T0 + 1, {"level": 5.0})
-        docs = r.drain()
-        a1 = next(d["id"] for d in docs if d["device_id"] == "dev-1")
-        a2 = next(d["id"] for d in docs if d["device_id"] == "dev-2")
-        await r.book.ack(a1, "op")
-        await r.book.assign(a1, "worker", "op")
-
-    book = AlarmBook(store.engine, MemoryBus())
-    await book.load()
-    assert book.open_id("dev-1", "level-high") == a1
-    assert book.open_id("dev-2", "level-high") == a2
-    doc = await book.get(a1, timeline=True)
-    assert (doc["state"], doc["severity"], doc["count"], doc["value"]) == (
-        "acknowledged",
-        "critical",
-        2,
-        9.5,
-    )
-    assert doc["assignee"] == "worker" and doc["acknowledged_at"] is not None
-    assert doc["created_at"].endswith("Z") and doc["position"] == [120.05, 31.05]
-    assert {c["camera_id"] for c in doc["cameras"]} == {"cam-dome", "cam-east"}
-    assert [(c["action"], c["actor"]) for c in doc["timeline"]] == [
-        ("created", "system"),
-        ("severity", "system"),
-        ("acked", "op"),
-        ("assigned", "op"),
-    ]
-    assert doc["timeline"][1]["from"] == "warning" and doc["timeline"][1]["to"] == "critical"
-    assert doc["timeline"][3]["assignee"] == "worker"
-
-    # The reloaded book refreshes the open alarm, clears it, and a new trigger is a new alarm.
-    async with rig(tmp_path, store=store) as r:
-        await r.engine.on_telemetry("dev-1", T0 + 2, {"level": 9.0})
-        await r.engine.on_telemetry("dev-1", T0 + 3, {"level": 1.0})
-        assert [(d["id"], d["state"], d["count"]) for d in r.drain()] == [
-            (a1, "acknowledged", 3),
-            (a1, "cleared", 3),
-        ]
-        assert await r.book.condition_cleared("dev-1", "level-high") is None
-        await r.engine.on_telemetry("dev-1", T0 + 4, {"level": 5.0})
-        (new,) = r.drain()
-        assert new["id"] not in (a1, a2) and new["state"] == "active"
-        listed = await r.book.list(state="open")
-        assert {d["id"] for d in listed} == {a2, new["id"]}
-        assert [d["id"] for d in await r.book.list(severity="critical")] == [a1]
-        assert [d["id"] for d in await r.book.list(device_id="dev-2")] == [a2]
-        assert [d["id"] for d in await r.book.list(before_id=new["id"], limit=1)] == [a2]
 
 
 async def test_rule_state_flush_and_load_across_engines(store: Store, tmp_path: Path) -> None:

@@ -57,9 +57,9 @@ async def _feed(
         assert fed > 0 and r.engine.evaluated == fed
         for d in r.drain():
             seen.add((d["device_id"], d["rule_id"], d["severity"]))
-        # A cleared alarm stays cleared; the book holds no duplicates of open ones.
-        open_ = await r.book.list(state="open", limit=500)
-        assert len({(a["device_id"], a["rule_id"]) for a in open_}) == len(open_)
+        # A cleared alarm stays cleared; there are no duplicates of open ones.
+        open_ = (await r.service.page(state="open", limit=500)).items
+        assert len({(a.device_id, a.rule_id) for a in open_}) == len(open_)
     return seen
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import AuthError, ForbiddenError
 from hub.store.passwords import MAX_LENGTH, MIN_LENGTH
-from hub.store.users import User
+from hub.store.users import Role, User
 from hub.web.auth import AnyCurrentUser
+from hub.web.schemas import Out
 from hub.web.state import HubState, hub_state
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -23,18 +24,18 @@ MAX_USERNAME = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class TokenOut(BaseModel):
+class TokenOut(Out):
     access_token: str
-    token_type: str = "bearer"
+    token_type: Literal["bearer"] = "bearer"
     username: str
-    role: str
+    role: Role
     expires_at: datetime
     must_change_password: bool
 
 
-class MeOut(BaseModel):
+class MeOut(Out):
     username: str
-    role: str
+    role: Role
     must_change_password: bool
 
 

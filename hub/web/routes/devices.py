@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.config import Device
+from hub.config import Device, LonLat, TelemetryField
 from hub.devices.repo import MAX_DEAD_LETTER_PAGE
 from hub.devices.service import DeviceService
 from hub.devices.validate import Reason
 from hub.errors import HubError, NotFoundError, ReservedNameError
 from hub.web.auth import WALL_ROLES, require_roles
 from hub.web.params import FILTER_TEXT, MAX_ROW_ID, TIME_RANGE, FilterText, Time
+from hub.web.schemas import Out
 from hub.web.state import hub_state
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
@@ -38,28 +39,14 @@ class DevicesUnavailableError(HubError):
 
 
 def _service(request: Request) -> DeviceService:
-    svc = getattr(hub_state(request), "devices", None)
+    svc = hub_state(request).devices
     if svc is None:
         raise DevicesUnavailableError("the device service is not running")
-    assert isinstance(svc, DeviceService)
     return svc
 
 
 def _epoch(t: datetime | None, default: float) -> float:
     return default if t is None else t.timestamp()
-
-
-def _broker_account(svc: DeviceService, device_id: str) -> bool:
-    """The hub's own broker account or another service account: a device with this id would log
-    in as, or be refused as, that account. Without a broker the hub's name is still reserved for
-    when ingest is turned on."""
-    broker = svc.broker
-    if broker is None:
-        return device_id == svc.settings.mqtt_username
-    accounts = broker.accounts
-    return device_id == broker.hub_username or (
-        accounts is not None and accounts.is_service(device_id)
-    )
 
 
 Lon = Annotated[float, Field(ge=-180, le=180)]
@@ -78,10 +65,101 @@ class DeviceCreate(BaseModel):
     enabled: bool = True
 
 
+# -- responses -------------------------------------------------------------------------------
+
+
+class TelemetryFieldOut(TelemetryField, Out):
+    """A telemetry key the device's profile declares."""
+
+
+class DeviceOut(Out):
+    """A device with its presence and the last value of each key it reported."""
+
+    id: str
+    name: str
+    profile: str
+    kind: str
+    """The profile's kind: smoke, water_level, manhole, gas, air_quality, door, gps, other."""
+    grid: str
+    grid_name: str | None
+    position: LonLat
+    enabled: bool
+    source: Literal["site", "api"]
+    """Defined in the site file or provisioned through the API."""
+    state: Literal["online", "offline", "unknown"]
+    state_reason: str | None
+    state_changed_at: float | None
+    """Epoch seconds (UTC), as ``last_seen``."""
+    last_seen: float | None
+    last_values: dict[str, int | float | bool | str | None]
+    telemetry: list[TelemetryFieldOut]
+
+
+class MqttTopics(Out):
+    telemetry: str
+    status: str
+    events: str
+
+
+class MqttCredentials(Out):
+    username: str
+    password: str | None
+    """Shown once; null when the hub runs without MQTT ingest (no broker)."""
+    topics: MqttTopics
+
+
+class DeviceProvisioned(DeviceOut):
+    mqtt: MqttCredentials
+
+
+class DeadLetterOut(Out):
+    id: int
+    ts: float
+    """Epoch seconds (UTC) of the rejection."""
+    reason: str
+    device_id: str | None
+    topic: str
+    detail: str
+    payload: str
+    """What the device sent, cut short."""
+
+
+class DeadLetterPage(Out):
+    items: list[DeadLetterOut]
+    next_before_id: int | None
+    rejected_since_start: dict[str, int]
+    """Every rejection since this hub started, by reason (the items are only a sample)."""
+
+
+class RawPoint(Out):
+    t: float
+    value: float
+
+
+class BucketPoint(Out):
+    t: float
+    """Start of the bucket."""
+    avg: float
+    min: float
+    max: float
+    count: int
+
+
+class SeriesOut(Out):
+    device_id: str
+    key: str
+    resolution: Literal["raw"] | int | float
+    """``raw``: one point per reading; else the width in seconds of each bucket."""
+    points: list[RawPoint | BucketPoint]
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+
 @router.get("", dependencies=[Wall])
-async def list_devices(request: Request, grid: FilterText | None = None) -> list[dict[str, Any]]:
+async def list_devices(request: Request, grid: FilterText | None = None) -> list[DeviceOut]:
     svc = _service(request)
-    return [svc.describe(k) for k in svc.registry.all() if grid is None or k.device.grid == grid]
+    return [DeviceOut.model_validate(svc.describe(k)) for k in svc.devices(grid)]
 
 
 @router.get("/dead-letters", dependencies=[Wall])
@@ -91,26 +169,25 @@ async def dead_letters(
     device_id: FilterText | None = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DEAD_LETTER_PAGE)] = 100,
-) -> dict[str, Any]:
+) -> DeadLetterPage:
     """A sample of rejected messages (newest first) and the counts of all rejections since
     this hub started, by reason."""
     svc = _service(request)
-    rows = await svc.repo.dead_letters(
+    rows = await svc.dead_letters(
         reason=reason, device_id=device_id, before_id=before_id, limit=limit + 1
     )
-    page = rows[:limit]
-    counts = dict(svc.worker.rejected) if svc.worker is not None else {}
-    return {
-        "items": page,
-        "next_before_id": page[-1]["id"] if len(rows) > limit else None,
-        "rejected_since_start": counts,
-    }
+    page = [DeadLetterOut.model_validate(r) for r in rows[:limit]]
+    return DeadLetterPage(
+        items=page,
+        next_before_id=page[-1].id if len(rows) > limit else None,
+        rejected_since_start=svc.rejected_since_start(),
+    )
 
 
 @router.get("/{device_id}", dependencies=[Wall])
-async def get_device(request: Request, device_id: str) -> dict[str, Any]:
+async def get_device(request: Request, device_id: str) -> DeviceOut:
     svc = _service(request)
-    return svc.describe(svc.get(device_id))
+    return DeviceOut.model_validate(svc.describe(svc.get(device_id)))
 
 
 @router.get("/{device_id}/telemetry", dependencies=[Wall])
@@ -121,40 +198,45 @@ async def telemetry(
     since: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
     until: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
     max_points: Annotated[int, Query(ge=2, le=MAX_POINTS)] = 500,
-) -> dict[str, Any]:
+) -> SeriesOut:
     """A series of one key: raw readings when they fit in ``max_points``, else min/max/avg
     buckets (from raw data or the 1-minute / 1-hour rollups, whichever the range needs).
     ``t`` is epoch seconds (UTC). Default range: the last 24 hours."""
     svc = _service(request)
-    known = svc.get(device_id)
-    if key not in known.fields:
+    if key not in svc.get(device_id).fields:
         raise NotFoundError(f"device {device_id!r} reports no key {key!r}")
     now = time.time()
     end = _epoch(until, now)
     start = _epoch(since, end - DEFAULT_RANGE)
     if start >= end:
         raise BadRangeError("since must be before until")
-    return await svc.history.series(device_id, key, start, end, max_points, now)
+    return SeriesOut.model_validate(await svc.series(device_id, key, start, end, max_points, now))
 
 
 @router.post("", status_code=201, dependencies=[Admin])
-async def provision(request: Request, body: DeviceCreate) -> dict[str, Any]:
+async def provision(request: Request, body: DeviceCreate) -> DeviceProvisioned:
     """Provision a device: stored, and its MQTT account created. The password is returned
     once (``mqtt.password``); the hub keeps only its hash in the broker's password file."""
     svc = _service(request)
-    if _broker_account(svc, body.id):
+    if svc.is_service_account(body.id):
         raise ReservedNameError(f"device id {body.id!r} is a broker service account")
     device = Device.model_validate({**body.model_dump(), "position": list(body.position)})
     known, password = await svc.provision(device)
-    out = svc.describe(known)
-    out["mqtt"] = {
-        "username": known.device.id,
-        "password": password,
-        "topics": {
-            k: f"hub/v1/devices/{known.device.id}/{k}" for k in ("telemetry", "status", "events")
-        },
-    }
-    return out
+    topic = f"hub/v1/devices/{known.device.id}"
+    return DeviceProvisioned.model_validate(
+        {
+            **svc.describe(known),
+            "mqtt": MqttCredentials(
+                username=known.device.id,
+                password=password,
+                topics=MqttTopics(
+                    telemetry=f"{topic}/telemetry",
+                    status=f"{topic}/status",
+                    events=f"{topic}/events",
+                ),
+            ),
+        }
+    )
 
 
 @router.delete("/{device_id}", status_code=204, dependencies=[Admin])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,7 +13,8 @@ from hub.errors import NotFoundError
 from hub.store.events import MAX_PAGE
 from hub.web.auth import WALL_ROLES, require_roles
 from hub.web.params import MAX_ROW_ID, TIME_RANGE, FilterText, Time
-from hub.web.serialize import event_json
+from hub.web.schemas import EventOut, EventPage
+from hub.web.serialize import event_out
 from hub.web.state import hub_state
 
 router = APIRouter(
@@ -30,7 +31,8 @@ async def list_events(
     until: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_seq: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
-) -> dict[str, Any]:
+) -> EventPage:
+    """Newest first (by ``seq``); ``since``/``until`` bound the event's start."""
     state = hub_state(request)
     rows = await state.store.events.list(
         camera_id=camera_id,
@@ -42,22 +44,26 @@ async def list_events(
     )
     page = rows[:limit]
     more = len(rows) > limit
-    return {
-        "items": [event_json(r, state.site) for r in page],
-        "next_before_seq": page[-1].seq if more else None,
-    }
+    return EventPage(
+        items=[event_out(r.recorded(), state.site) for r in page],
+        next_before_seq=page[-1].seq if more else None,
+    )
 
 
 @router.get("/{event_id}")
-async def get_event(request: Request, event_id: UUID) -> dict[str, Any]:
+async def get_event(request: Request, event_id: UUID) -> EventOut:
     state = hub_state(request)
     stored = await state.store.events.get(event_id)
     if stored is None:
         raise NotFoundError(f"no event {event_id}")
-    return event_json(stored, state.site)
+    return event_out(stored.recorded(), state.site)
 
 
-@router.get("/{event_id}/snapshot", response_class=FileResponse)
+@router.get(
+    "/{event_id}/snapshot",
+    response_class=FileResponse,
+    responses={200: {"description": "The event's JPEG snapshot", "content": {"image/jpeg": {}}}},
+)
 async def get_snapshot(request: Request, event_id: UUID) -> FileResponse:
     state = hub_state(request)
     stored = await state.store.events.get(event_id)

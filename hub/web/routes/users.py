@@ -13,6 +13,7 @@ from hub.store.passwords import MAX_LENGTH, MIN_LENGTH, generate_password
 from hub.store.users import Role, User
 from hub.web.auth import require_roles
 from hub.web.params import FILTER_TEXT
+from hub.web.schemas import Out
 from hub.web.state import hub_state
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -22,7 +23,7 @@ USERNAME = r"^[\w.@-]{1,64}$"
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
-class UserOut(BaseModel):
+class UserOut(Out):
     username: str
     role: Role
     active: bool

@@ -15,9 +15,10 @@ function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, 
   return e;
 }
 
-function valueOf(p: SeriesPoint): number | undefined {
-  const v = p.value ?? p.avg;
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+/** The drawn value and its band: a reading is its own band, a bucket spans min..max. */
+function valueOf(p: SeriesPoint): { v: number; lo: number; hi: number } | undefined {
+  const [v, lo, hi] = "value" in p ? [p.value, p.value, p.value] : [p.avg, p.min, p.max];
+  return Number.isFinite(v) ? { v, lo, hi } : undefined;
 }
 
 /** Tick positions at "nice" steps (1, 2, 5 x 10^n) covering [lo, hi]. */
@@ -42,7 +43,7 @@ export class LineChart {
   draw(points: SeriesPoint[], since: number, until: number, unit: string): void {
     const pts = points.flatMap((p) => {
       const v = valueOf(p);
-      return v === undefined ? [] : [{ t: p.t, v, lo: p.min ?? v, hi: p.max ?? v }];
+      return v === undefined ? [] : [{ t: p.t, ...v }];
     });
     this.el.replaceChildren();
     this.el.dataset["points"] = String(pts.length);
