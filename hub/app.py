@@ -16,12 +16,16 @@ from fastapi import FastAPI
 
 import hub
 from hub import redact
+from hub.alarms import routes as alarm_routes
 from hub.bus.base import Bus
 from hub.bus.factory import open_bus
 from hub.config import Settings, Site, load_site
 from hub.datadir import private_dir
 from hub.devices.broker import Broker, open_broker
 from hub.devices.service import DeviceService
+from hub.dispatch import routes as case_routes
+from hub.dispatch.flows import CaseFlows
+from hub.dispatch.service import CaseService
 from hub.errors import HubError
 from hub.geo.grids import GridMap
 from hub.store.db import Store, open_store
@@ -32,7 +36,7 @@ from hub.web.fanout import EventFanout
 from hub.web.limits import BodyLimitMiddleware
 from hub.web.metrics import MetricsMiddleware
 from hub.web.problems import install_problem_handlers
-from hub.web.routes import alarms, auth, devices, events, site, system, users
+from hub.web.routes import auth, devices, events, site, system, users
 from hub.web.security_headers import SecurityHeadersMiddleware
 from hub.web.sessions import LiveSessions
 from hub.web.state import HubState
@@ -69,6 +73,25 @@ async def _start_devices(
     service = DeviceService(settings, site, store, bus, broker)
     await service.start(url)
     stack.push_async_callback(service.stop)
+    return service
+
+
+async def _start_cases(
+    settings: Settings,
+    site: Site,
+    store: Store,
+    bus: Bus,
+    grids: GridMap,
+    stack: AsyncExitStack,
+) -> CaseService:
+    service = CaseService(
+        store.engine, bus, site, grids, store.users, timezone=_timezone(settings, site)
+    )
+    await service.start()
+    stack.push_async_callback(service.stop)
+    flows = CaseFlows(bus, service)
+    await flows.start()
+    stack.push_async_callback(flows.stop)
     return service
 
 
@@ -129,6 +152,7 @@ def create_app(
             stack.push_async_callback(fanout.stop)
 
             devices_ = await _start_devices(settings, site_, store, bus_, stack)
+            cases_ = await _start_cases(settings, site_, store, bus_, grids, stack)
 
             app.state.hub = HubState(
                 settings=settings,
@@ -143,6 +167,8 @@ def create_app(
                 sessions=LiveSessions(),
                 grids=grids,
                 devices=devices_,
+                alarms=devices_.alarms,
+                cases=cases_,
             )
             log.info(
                 "hub ready",
@@ -173,7 +199,8 @@ def create_app(
         events.router,
         users.router,
         devices.router,
-        alarms.router,
+        alarm_routes.router,
+        case_routes.router,
     ):
         app.include_router(router)
     app.include_router(ws_router)

@@ -112,6 +112,10 @@ class Deadlines(Generic[K]):
             first = self.next_due()
             delay = None if first is None else first - self.clock()
             if delay is None or delay > 0:
+                # asyncio.timeout, not wait_for: 3.11's wait_for wraps the wait in a task of its
+                # own, and a cancel landing as the event is set left that task pending forever
+                # (a stop that never returned).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
             await self.fire_due()

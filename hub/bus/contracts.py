@@ -189,3 +189,75 @@ DEVICE_EVENTS = Topic("devices.events", DeviceEvent)
 ALARMS = Topic("alarms", Alarm)
 """An alarm on every change: created, refreshed, severity changed, acknowledged, assigned,
 cleared. The case loop consumes it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases (the closed loop, hub.dispatch)
+# ---------------------------------------------------------------------------------------------
+
+CaseSource = Literal["video", "alarm", "device", "worker", "citizen", "operator"]
+Light = Literal["green", "yellow", "red"]
+
+
+class Case(BaseModel):
+    """A case as stored, on every change."""
+
+    id: int
+    version: int
+    category: str
+    kind: Literal["event", "component"]
+    title: str
+    description: str
+    source: CaseSource
+    source_ref: str | None = None
+    state: str
+    pending: Literal["extension", "return"] | None = None
+    grid_id: str | None = None
+    community_id: str | None = None
+    street_id: str | None = None
+    position: tuple[float, float] | None = None
+    """lon, lat"""
+    address: str | None = None
+    department: str | None = None
+    reporter: str
+    assignee: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    yellow_at: datetime | None = None
+    deadline: datetime | None = None
+    """When the whole case must be closed (its total time limit, in working time); its light
+    turns yellow at ``yellow_at``."""
+    stage: Literal["accept", "dispatch", "handle", "check"] | None = None
+    stage_started_at: datetime | None = None
+    stage_yellow_at: datetime | None = None
+    stage_deadline: datetime | None = None
+    light: Light = "green"
+    escalation: int = 0
+    """How many levels the case was escalated for being overdue (督办)."""
+    evidence_count: int = 0
+    last_evidence_at: datetime
+    accepted_at: datetime | None = None
+    opened_at: datetime | None = None
+    dispatched_at: datetime | None = None
+    received_at: datetime | None = None
+    handled_at: datetime | None = None
+    closed_at: datetime | None = None
+    evaluated_at: datetime | None = None
+    rating: int | None = None
+    rework_count: int = 0
+
+
+class CaseChange(BaseModel):
+    """A case after a change, and what the change was."""
+
+    case: Case
+    action: str
+    """created, evidence, a workflow action (accept, dispatch, ...), light, supervise."""
+    actor: str
+    notify: list[str] = Field(default_factory=list)
+    """Usernames the change concerns directly (the assigned worker, the supervisors asked to
+    act): their field apps and walls ring."""
+
+
+CASES = Topic("cases", CaseChange)
+"""Every change of a case; the wall and the field apps follow it."""

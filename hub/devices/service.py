@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from hub.aio import cancel_and_wait
+from hub.alarms.service import AlarmService
 from hub.bus.base import Bus
 from hub.bus.contracts import DEVICE_PRESENCE
 from hub.config import Device, Settings, Site
-from hub.devices.alarms import AlarmBook
 from hub.devices.broker import Broker, EmbeddedBroker
 from hub.devices.history import Retention, TelemetryHistory
 from hub.devices.ingest import IngestWorker, presence_of
@@ -69,7 +69,7 @@ class DeviceService:
         )
         self.registry = DeviceRegistry(site)
         self.presence = Presence(self.registry.timeout_of, self._expired)
-        self.alarms = AlarmBook(store.engine, bus)
+        self.alarms = AlarmService(store.engine, bus)
         self.linkage = Linkage(site.cameras)
         self.rules = RuleEngine(self.registry, self.alarms, self.linkage, bus, store.engine)
         self.link: MqttLink | None = None
@@ -187,6 +187,45 @@ class DeviceService:
         if k is None:
             raise NotFoundError(f"no device {device_id!r}")
         return k
+
+    def devices(self, grid: str | None = None) -> list[Known]:
+        """Every known device (site file and provisioned), or those of one grid."""
+        return [k for k in self.registry.all() if grid is None or k.device.grid == grid]
+
+    async def series(
+        self, device_id: str, key: str, since: float, until: float, max_points: int, now: float
+    ) -> dict[str, Any]:
+        """One key's telemetry series between ``since`` and ``until`` (epoch seconds); see
+        :meth:`TelemetryHistory.series`."""
+        return await self.history.series(device_id, key, since, until, max_points, now)
+
+    async def dead_letters(
+        self,
+        *,
+        reason: str | None = None,
+        device_id: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The kept sample of rejected messages, newest first."""
+        return await self.repo.dead_letters(
+            reason=reason, device_id=device_id, before_id=before_id, limit=limit
+        )
+
+    def rejected_since_start(self) -> dict[str, int]:
+        """Every message the ingest rejected since it started, counted by reason."""
+        return dict(self.worker.rejected) if self.worker is not None else {}
+
+    def is_service_account(self, device_id: str) -> bool:
+        """The hub's own broker account or another service account: a device with this id would
+        log in as, or be refused as, that account. Without a broker the hub's name is still
+        reserved for when ingest is turned on."""
+        if self.broker is None:
+            return device_id == self.settings.mqtt_username
+        accounts = self.broker.accounts
+        return device_id == self.broker.hub_username or (
+            accounts is not None and accounts.is_service(device_id)
+        )
 
     async def provision(self, device: Device) -> tuple[Known, str | None]:
         """Store a new device and create its MQTT account; returns its password (once)."""

@@ -203,7 +203,7 @@ class DeadLetterRow(Base):
 
 
 class AlarmRow(Base):
-    """An alarm raised by a device's rule (see hub.devices.alarms). Device details and linked
+    """An alarm raised by a device's rule (see hub.alarms). Device details and linked
     cameras are copied in when it is created, so it reads the same after the device changes."""
 
     __tablename__ = "alarms"
@@ -257,3 +257,92 @@ class RuleStateRow(Base):
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CaseRow(Base):
+    """A case (案件) of the closed loop: where, what, whose, how far and how late (see
+    hub.dispatch). ``version`` grows with every change: an update naming an older one is
+    refused, so a concurrent edit is never lost."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_state_id", "state", "id"),
+        Index("ix_cases_assignee_state", "assignee", "state"),
+        Index("ix_cases_grid_state", "grid_id", "state"),
+        Index("ix_cases_fusion", "category", "state", "last_evidence_at"),
+        Index("ix_cases_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(2000))
+    source: Mapped[str] = mapped_column(String(16))
+    source_ref: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    pending: Mapped[str | None] = mapped_column(String(16))
+    grid_id: Mapped[str | None] = mapped_column(String(64))
+    community_id: Mapped[str | None] = mapped_column(String(64))
+    street_id: Mapped[str | None] = mapped_column(String(64))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(64))
+    reporter: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    yellow_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_yellow_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    light: Mapped[str] = mapped_column(String(8))
+    escalation: Mapped[int] = mapped_column(Integer)
+    evidence_count: Mapped[int] = mapped_column(Integer)
+    last_evidence_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rework_count: Mapped[int] = mapped_column(Integer)
+
+
+class CaseTimelineRow(Base):
+    """One entry of a case's timeline, written in the transaction of the change it records."""
+
+    __tablename__ = "case_timeline"
+    __table_args__ = (Index("ix_case_timeline_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    action: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CaseEvidenceRow(Base):
+    """What a case rests on: detections, alarms, photos, notes. (case, kind, ref) is unique, so
+    a repeated alarm or a redelivered detection is one piece of evidence."""
+
+    __tablename__ = "case_evidence"
+    __table_args__ = (Index("ix_case_evidence_ref", "kind", "ref", "case_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

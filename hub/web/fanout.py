@@ -1,4 +1,4 @@
-"""Fan-out of recorded events, alarms and camera health to the wall's WebSocket clients.
+"""Fan-out of recorded events, alarms, case changes and camera health to the wall's WebSockets.
 
 Each message is serialised once and offered to every client's bounded queue; a client whose
 queue is full is dropped (it reconnects and reloads the list) instead of buffering without bound.
@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from prometheus_client import Counter, Gauge
+from pydantic import BaseModel
 
 from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
-from hub.bus.contracts import ALARMS, EVENTS_RECORDED, Alarm, RecordedEvent
+from hub.bus.contracts import ALARMS, CASES, EVENTS_RECORDED, RecordedEvent, Topic
 from hub.config import Site
 from hub.video.interfaces import VideoService
 from hub.web.serialize import decorate_event
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
 
 WS_CLIENTS = Gauge("hub_ws_clients", "Connected event WebSocket clients")
 WS_DROPPED = Counter("hub_ws_clients_dropped_total", "WebSocket clients dropped for being slow")
@@ -54,28 +58,28 @@ class EventFanout:
         self._video = video
         self._health_interval = health_interval
         self._clients: set[WsClient] = set()
-        self._sub: Subscription[RecordedEvent] | None = None
-        self._alarm_sub: Subscription[Alarm] | None = None
+        self._subs: list[Subscription[Any]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._sub = self._bus.subscribe(EVENTS_RECORDED)
-        self._alarm_sub = self._bus.subscribe(ALARMS)
-        self._tasks = [
-            asyncio.create_task(self._events(), name="ws-fanout-events"),
-            asyncio.create_task(self._alarms(), name="ws-fanout-alarms"),
-            asyncio.create_task(self._health(), name="ws-fanout-health"),
-        ]
+        self._forward(EVENTS_RECORDED, "event", self._event_json)
+        self._forward(ALARMS, "alarm", lambda a: a.model_dump(mode="json"))
+        self._forward(CASES, "case", lambda c: c.model_dump(mode="json"))
+        self._tasks.append(asyncio.create_task(self._health(), name="ws-fanout-health"))
+
+    def _forward(self, topic: Topic[P], type_: str, to_json: Callable[[P], Any]) -> None:
+        sub = self._bus.subscribe(topic)
+        self._subs.append(sub)
+        self._tasks.append(
+            asyncio.create_task(self._relay(sub, type_, to_json), name=f"ws-fanout-{type_}")
+        )
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks = []
-        if self._sub is not None:
-            await self._sub.close()
-            self._sub = None
-        if self._alarm_sub is not None:
-            await self._alarm_sub.close()
-            self._alarm_sub = None
+        for sub in self._subs:
+            await sub.close()
+        self._subs = []
 
     def register(self, client: WsClient) -> None:
         self._clients.add(client)
@@ -92,27 +96,16 @@ class EventFanout:
     def health_message(self) -> str:
         return message("health", [h.model_dump(mode="json") for h in self._video.health()])
 
-    async def _events(self) -> None:
-        assert self._sub is not None
-        while True:
-            msg = await self._sub.get()
-            try:
-                text = message(
-                    "event", decorate_event(msg.data.model_dump(mode="json"), self._site)
-                )
-            except Exception:
-                log.exception("cannot serialise recorded event %s", msg.data.id)
-                continue
-            self.broadcast(text)
+    def _event_json(self, ev: RecordedEvent) -> Any:
+        return decorate_event(ev.model_dump(mode="json"), self._site)
 
-    async def _alarms(self) -> None:
-        assert self._alarm_sub is not None
+    async def _relay(self, sub: Subscription[P], type_: str, to_json: Callable[[P], Any]) -> None:
         while True:
-            msg = await self._alarm_sub.get()
+            msg = await sub.get()
             try:
-                text = message("alarm", msg.data.model_dump(mode="json"))
+                text = message(type_, to_json(msg.data))
             except Exception:
-                log.exception("cannot serialise alarm %s", msg.data.id)
+                log.exception("cannot serialise %s #%d", msg.topic, msg.seq)
                 continue
             self.broadcast(text)
 

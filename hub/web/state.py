@@ -14,7 +14,9 @@ from hub.store.db import Store
 from hub.video.interfaces import VideoService
 
 if TYPE_CHECKING:
+    from hub.alarms.service import AlarmService
     from hub.devices.service import DeviceService
+    from hub.dispatch.service import CaseService
     from hub.web.auth import LoginThrottle
     from hub.web.fanout import EventFanout
     from hub.web.sessions import LiveSessions
@@ -35,6 +37,8 @@ class HubState:
     sessions: LiveSessions
     grids: GridMap
     devices: DeviceService | None = None
+    alarms: AlarmService | None = None
+    cases: CaseService | None = None
 
 
 def hub_state(conn: HTTPConnection) -> HubState:

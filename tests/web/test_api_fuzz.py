@@ -409,7 +409,7 @@ def test_far_times_are_refused(
     params = _params(openapi, "string:date-time")
     assert {(p.path, p.name) for p in params} == {
         (path, name)
-        for path in ("/api/events", "/api/devices/{device_id}/telemetry")
+        for path in ("/api/events", "/api/devices/{device_id}/telemetry", "/api/cases")
         for name in ("since", "until")
     }
     headers = fuzz_hub.headers("admin")

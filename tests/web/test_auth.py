@@ -29,6 +29,7 @@ PARAMS = {
     "{username}": "operator",
     "{device_id}": "dev-1",
     "{alarm_id}": "1",
+    "{case_id}": "1",
     "{path:path}": "x.js",
 }
 

@@ -1,0 +1,59 @@
+"""How the case loop hears of the world: recorded detections and device alarms from the bus
+become cases (or evidence of running ones)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from hub.aio import cancel_and_wait
+from hub.bus.base import Bus, Subscription
+from hub.bus.contracts import ALARMS, EVENTS_RECORDED, Topic
+from hub.dispatch.service import CaseService
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
+
+GROUP = "cases"
+
+
+class CaseFlows:
+    def __init__(self, bus: Bus, service: CaseService) -> None:
+        self.bus = bus
+        self.service = service
+        self._subs: list[Subscription[BaseModel]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._follow(EVENTS_RECORDED, self.service.on_detection)
+        self._follow(ALARMS, self.service.on_alarm)
+
+    def _follow(self, topic: Topic[P], handle: Callable[[P], Awaitable[object]]) -> None:
+        sub = self.bus.subscribe(topic, group=GROUP)
+        self._subs.append(sub)  # type: ignore[arg-type]
+        self._tasks.append(
+            asyncio.create_task(self._consume(sub, handle), name=f"cases-{topic.name}")
+        )
+
+    async def _consume(
+        self, sub: Subscription[P], handle: Callable[[P], Awaitable[object]]
+    ) -> None:
+        while True:
+            msg = await sub.get()
+            try:
+                await handle(msg.data)
+            except Exception:
+                # One bad message must not stop the loop; the source keeps its own record.
+                log.exception("turning %s #%d into a case failed", msg.topic, msg.seq)
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._tasks)
+        self._tasks = []
+        for sub in self._subs:
+            await sub.close()
+        self._subs = []

@@ -1,0 +1,102 @@
+"""Typed records of the case loop: the case itself is the bus payload
+(:class:`hub.bus.contracts.Case`); here are its timeline, evidence, pages and the inputs the API
+takes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.bus.contracts import Case, CaseChange, CaseSource, Light
+from hub.config.common import LonLat
+from hub.dispatch.workflow import Action
+
+__all__ = [
+    "Case",
+    "CaseAction",
+    "CaseChange",
+    "CaseDetail",
+    "CasePage",
+    "CaseSource",
+    "EvidenceItem",
+    "EvidenceKind",
+    "Light",
+    "NewCase",
+    "TimelineEntry",
+]
+
+EvidenceKind = Literal["detection", "alarm", "device_event", "photo", "note"]
+
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""No control characters (tabs and newlines are fine)."""
+
+
+class TimelineEntry(BaseModel):
+    ts: datetime
+    action: str
+    actor: str
+    role: str
+    from_state: str | None
+    to_state: str
+    version: int
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvidenceItem(BaseModel):
+    id: int
+    ts: datetime
+    kind: EvidenceKind
+    ref: str
+    """The detection's event id, the alarm id, the photo's file id..."""
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class CaseDetail(Case):
+    timeline: list[TimelineEntry]
+    evidence: list[EvidenceItem]
+    category_name: str | None = None
+    department_name: str | None = None
+
+
+class CasePage(BaseModel):
+    items: list[Case]
+    total: int
+    """Cases matching the filters (all pages)."""
+    next_before_id: int | None
+
+
+class NewCase(BaseModel):
+    """A case entered by an operator (or reported by a worker or citizen through their own
+    routes). The place is a position, a grid, or both; the grid is found from the position."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(pattern=r"^\d{2}\.\d{2}$")
+    title: str = Field(min_length=1, max_length=200, pattern=_TEXT)
+    description: str = Field(default="", max_length=2000, pattern=_TEXT)
+    position: LonLat | None = None
+    grid_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    address: str | None = Field(default=None, max_length=200, pattern=_TEXT)
+
+
+class CaseAction(BaseModel):
+    """One step of the loop on a case. ``version`` is the case version the caller saw: a
+    change made since gets 409 (reload and decide again) instead of being overwritten."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Action
+    version: int = Field(ge=1, le=2**31 - 1)
+    note: str | None = Field(default=None, max_length=2000, pattern=_TEXT)
+    assignee: str | None = Field(default=None, min_length=1, max_length=64)
+    """dispatch / check_fail: the worker (username) the case goes to."""
+    rating: int | None = Field(default=None, ge=1, le=5)
+    """evaluate: 1 (poor) to 5 (excellent)."""
+    photos: list[str] = Field(default_factory=list, max_length=9)
+    """feedback: ids of photos uploaded before (evidence)."""
+    extension: Literal["1 working_days", "2 working_days", "3 working_days", "5 working_days"] = (
+        "1 working_days"
+    )
+    """request_extension: how much more time (approved as asked)."""

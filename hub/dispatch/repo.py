@@ -1,0 +1,245 @@
+"""The only place with the case loop's SQL (tables cases, case_timeline, case_evidence).
+
+Every write happens inside a transaction the service opens (``async with repo.begin() as
+conn``), so a change, its timeline entry and its evidence commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Select
+
+from hub.dispatch.models import Case, EvidenceItem, TimelineEntry
+from hub.dispatch.workflow import OPEN_STATES
+from hub.store.models import CaseEvidenceRow, CaseRow, CaseTimelineRow
+
+_COLUMNS = [c.key for c in CaseRow.__table__.columns]
+
+
+def _case(row: Any) -> Case:
+    m = row._mapping
+    data = {k: m[k] for k in _COLUMNS if k not in ("lon", "lat")}
+    data["position"] = None if m["lon"] is None else (m["lon"], m["lat"])
+    return Case.model_validate(data)
+
+
+def _values(case_values: dict[str, Any]) -> dict[str, Any]:
+    """Case fields to column values (``position`` -> lon, lat)."""
+    out = dict(case_values)
+    if "position" in out:
+        pos = out.pop("position")
+        out["lon"], out["lat"] = (None, None) if pos is None else (pos[0], pos[1])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    state: Sequence[str] = ()
+    """Any of these states; "open" stands for every running state."""
+    category: str | None = None
+    grid_id: str | None = None
+    street_id: str | None = None
+    department: str | None = None
+    assignee: str | None = None
+    light: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, q: Select[Any]) -> Select[Any]:
+        states = set(self.state)
+        if "open" in states:
+            states = (states - {"open"}) | set(OPEN_STATES)
+        if states:
+            q = q.where(CaseRow.state.in_(sorted(states)))
+        for col, value in (
+            (CaseRow.category, self.category),
+            (CaseRow.grid_id, self.grid_id),
+            (CaseRow.street_id, self.street_id),
+            (CaseRow.department, self.department),
+            (CaseRow.assignee, self.assignee),
+            (CaseRow.light, self.light),
+            (CaseRow.source, self.source),
+        ):
+            if value is not None:
+                q = q.where(col == value)
+        if self.since is not None:
+            q = q.where(CaseRow.created_at >= self.since)
+        if self.until is not None:
+            q = q.where(CaseRow.created_at < self.until)
+        return q
+
+
+class CaseRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    # -- writes (inside the caller's transaction) -------------------------------------------
+
+    async def insert(self, conn: AsyncConnection, values: dict[str, Any]) -> int:
+        res = await conn.execute(insert(CaseRow).values(**_values(values)).returning(CaseRow.id))
+        return int(res.scalar_one())
+
+    async def update(
+        self, conn: AsyncConnection, case_id: int, version: int, values: dict[str, Any]
+    ) -> bool:
+        """Apply ``values`` and move the version on, if the case is still at ``version``;
+        False when someone changed it first."""
+        res = await conn.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id, CaseRow.version == version)
+            .values(**_values(values), version=version + 1)
+        )
+        return bool(res.rowcount == 1)
+
+    async def log(
+        self,
+        conn: AsyncConnection,
+        case_id: int,
+        *,
+        ts: datetime,
+        action: str,
+        actor: str,
+        role: str,
+        from_state: str | None,
+        to_state: str,
+        version: int,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        await conn.execute(
+            insert(CaseTimelineRow).values(
+                case_id=case_id,
+                ts=ts,
+                action=action,
+                actor=actor,
+                role=role,
+                from_state=from_state,
+                to_state=to_state,
+                version=version,
+                detail=detail or {},
+            )
+        )
+
+    async def add_evidence(
+        self,
+        conn: AsyncConnection,
+        case_id: int,
+        *,
+        ts: datetime,
+        kind: str,
+        ref: str,
+        detail: dict[str, Any],
+    ) -> bool:
+        """Attach a piece of evidence once; False when the case has it already."""
+        values = {"case_id": case_id, "ts": ts, "kind": kind, "ref": ref, "detail": detail}
+        if conn.dialect.name == "postgresql":
+            stmt: Any = postgresql.insert(CaseEvidenceRow).values(**values)
+        else:
+            stmt = sqlite.insert(CaseEvidenceRow).values(**values)
+        res = await conn.execute(stmt.on_conflict_do_nothing())
+        return bool(res.rowcount == 1)
+
+    async def touch(self, conn: AsyncConnection, case_id: int, now: datetime) -> None:
+        """One more piece of evidence arrived. Not a change of the case's course, so its
+        version stays: a worker acting on it is not refused because a camera saw more."""
+        await conn.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id)
+            .values(evidence_count=CaseRow.evidence_count + 1, last_evidence_at=now)
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def last_detail(
+        self, conn: AsyncConnection, case_id: int, action: str
+    ) -> dict[str, Any] | None:
+        """The detail of the case's latest timeline entry of ``action``."""
+        row = (
+            await conn.execute(
+                select(CaseTimelineRow.detail)
+                .where(CaseTimelineRow.case_id == case_id, CaseTimelineRow.action == action)
+                .order_by(CaseTimelineRow.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else dict(row[0])
+
+    async def get(self, conn: AsyncConnection, case_id: int) -> Case | None:
+        row = (await conn.execute(select(CaseRow).where(CaseRow.id == case_id))).first()
+        return None if row is None else _case(row)
+
+    async def timeline(self, conn: AsyncConnection, case_id: int) -> list[TimelineEntry]:
+        rows = await conn.execute(
+            select(CaseTimelineRow)
+            .where(CaseTimelineRow.case_id == case_id)
+            .order_by(CaseTimelineRow.id)
+        )
+        return [TimelineEntry.model_validate(r, from_attributes=True) for r in rows]
+
+    async def evidence(self, conn: AsyncConnection, case_id: int) -> list[EvidenceItem]:
+        rows = await conn.execute(
+            select(CaseEvidenceRow)
+            .where(CaseEvidenceRow.case_id == case_id)
+            .order_by(CaseEvidenceRow.id)
+        )
+        return [EvidenceItem.model_validate(r, from_attributes=True) for r in rows]
+
+    async def case_of_evidence(self, conn: AsyncConnection, kind: str, ref: str) -> int | None:
+        """The case that holds this piece of evidence already (a redelivered detection)."""
+        row = (
+            await conn.execute(
+                select(CaseEvidenceRow.case_id)
+                .where(CaseEvidenceRow.kind == kind, CaseEvidenceRow.ref == ref)
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else int(row[0])
+
+    async def fusion_candidates(
+        self, conn: AsyncConnection, category: str, since: datetime
+    ) -> list[Case]:
+        """Running cases of ``category`` whose last evidence is not older than ``since``."""
+        rows = await conn.execute(
+            select(CaseRow)
+            .where(
+                CaseRow.category == category,
+                CaseRow.state.in_(sorted(OPEN_STATES)),
+                CaseRow.last_evidence_at >= since,
+            )
+            .order_by(CaseRow.id.desc())
+            .limit(50)
+        )
+        return [_case(r) for r in rows]
+
+    async def running(self, conn: AsyncConnection) -> list[Case]:
+        rows = await conn.execute(select(CaseRow).where(CaseRow.state.in_(sorted(OPEN_STATES))))
+        return [_case(r) for r in rows]
+
+    async def page(
+        self, conn: AsyncConnection, f: CaseFilter, *, limit: int, before_id: int | None
+    ) -> tuple[list[Case], int]:
+        """Newest first, ``limit`` cases below ``before_id``, and how many match in all."""
+        q = f.apply(select(CaseRow)).order_by(CaseRow.id.desc()).limit(limit)
+        if before_id is not None:
+            q = q.where(CaseRow.id < before_id)
+        rows = await conn.execute(q)
+        total = (await conn.execute(f.apply(select(func.count()).select_from(CaseRow)))).scalar()
+        return [_case(r) for r in rows], int(total or 0)

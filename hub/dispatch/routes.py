@@ -1,0 +1,110 @@
+"""The case loop's API: cases (list, detail, new, workflow steps) and the category catalogue.
+
+Thin: parse and bound the input, call :class:`~hub.dispatch.service.CaseService`, return typed
+models. Who may take which step is the workflow table's business, not the routes'.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
+
+from hub.bus.contracts import CaseSource, Light
+from hub.config.categories import Category, Department
+from hub.dispatch.models import Case, CaseAction, CaseDetail, CasePage, NewCase
+from hub.dispatch.repo import CaseFilter
+from hub.dispatch.service import MAX_PAGE, CaseService
+from hub.dispatch.workflow import CaseState
+from hub.errors import HubError
+from hub.store.users import User
+from hub.web.auth import require_roles
+from hub.web.params import MAX_ROW_ID, FilterText, Time
+from hub.web.state import hub_state
+
+router = APIRouter(prefix="/api", tags=["cases"])
+Viewer = Annotated[User, Depends(require_roles("admin", "operator", "supervisor", "worker"))]
+Reporter = Annotated[User, Depends(require_roles("admin", "operator"))]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+class CasesUnavailableError(HubError):
+    status = 503
+    title = "Case loop unavailable"
+
+
+class Catalogue(BaseModel):
+    departments: list[Department]
+    categories: list[Category]
+
+
+def cases(request: Request) -> CaseService:
+    svc = hub_state(request).cases
+    if svc is None:
+        raise CasesUnavailableError("the case loop is not running")
+    return svc
+
+
+Cases = Annotated[CaseService, Depends(cases)]
+
+
+@router.get("/cases")
+async def list_cases(
+    svc: Cases,
+    user: Viewer,
+    state: Annotated[list[CaseState | Literal["open"]] | None, Query(max_length=12)] = None,
+    category: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}$")] = None,
+    grid_id: FilterText | None = None,
+    street_id: FilterText | None = None,
+    department: FilterText | None = None,
+    assignee: FilterText | None = None,
+    light: Light | None = None,
+    source: CaseSource | None = None,
+    since: Time | None = None,
+    until: Time | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+) -> CasePage:
+    """Newest first, filtered and paged on the server; ``open`` is every running state. A
+    worker sees only the cases assigned to them."""
+    f = CaseFilter(
+        state=tuple(state or ()),
+        category=category,
+        grid_id=grid_id,
+        street_id=street_id,
+        department=department,
+        assignee=assignee,
+        light=light,
+        source=source,
+        since=since,
+        until=until,
+    )
+    return await svc.page(f, viewer=user.username, role=user.role, limit=limit, before_id=before_id)
+
+
+@router.get("/cases/{case_id}")
+async def get_case(svc: Cases, user: Viewer, case_id: CaseId) -> CaseDetail:
+    return await svc.get(case_id, viewer=user.username, role=user.role)
+
+
+@router.post("/cases", status_code=201)
+async def new_case(svc: Cases, user: Reporter, body: NewCase) -> Case:
+    """A case entered at the center (operator entry, a phoned-in report)."""
+    return await svc.report(body, source="operator", actor=user.username, role=user.role)
+
+
+@router.post("/cases/{case_id}/actions")
+async def act(svc: Cases, user: Viewer, case_id: CaseId, body: CaseAction) -> Case:
+    """One step of the loop (受理 accept, 立案 open, 作废 void, 派遣 dispatch, 签收 receive,
+    arrive, 处置反馈 feedback, 核查 check_pass / check_fail (返工), 评价 evaluate, and the
+    extension and return requests and their approvals). 409 when ``version`` is stale or the
+    case's state does not allow the step; 403 when the role or person may not take it."""
+    return await svc.act(case_id, body, actor=user.username, role=user.role)
+
+
+@router.get("/categories")
+async def catalogue(svc: Cases, _user: Viewer) -> Catalogue:
+    """Departments and case categories (大类/小类, limits, sources)."""
+    cat = svc.catalogue
+    return Catalogue(departments=list(cat.departments), categories=list(cat.categories))

@@ -1,0 +1,639 @@
+"""The case loop's behaviour: report and fuse, move cases through the workflow table, keep their
+time limits and traffic lights on the deadline scheduler, and announce every change on the bus.
+
+Every change is one transaction: the case row (guarded by its version), its timeline entry and
+its evidence commit together; the bus hears of it after the commit. Time limits live in the
+case row (``stage_yellow_at``, ``stage_deadline``, ``yellow_at``, ``deadline``), so a restart
+rebuilds the scheduler from the running cases and the lights change when they would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.bus.base import Bus
+from hub.bus.contracts import CASES, Alarm, CaseChange, CaseSource, RecordedEvent
+from hub.config import Site
+from hub.config.calendar import TimeLimit
+from hub.config.categories import Category, CategoryCatalogue
+from hub.dispatch import metrics
+from hub.dispatch.limits import Calendar, Clock, case_light, next_change
+from hub.dispatch.models import (
+    Case,
+    CaseAction,
+    CaseDetail,
+    CasePage,
+    NewCase,
+)
+from hub.dispatch.repo import CaseFilter, CaseRepo
+from hub.dispatch.workflow import (
+    FINAL_STATES,
+    STAGE_OF,
+    Refused,
+    Role,
+    Stage,
+    plan,
+)
+from hub.errors import ConflictError, ForbiddenError, HubError, NotFoundError
+from hub.geo.distance import haversine_m
+from hub.geo.grids import GridMap
+from hub.store.users import UserRepo
+from hub.timers import Deadlines
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"
+MAX_PAGE = 500
+
+_STAMP: dict[str, str] = {
+    "accepted": "accepted_at",
+    "opened": "opened_at",
+    "dispatched": "dispatched_at",
+    "received": "received_at",
+    "handled": "handled_at",
+    "closed": "closed_at",
+    "evaluated": "evaluated_at",
+}
+"""The time column each state stamps when a case enters it."""
+
+
+class InvalidCaseError(HubError):
+    status = 422
+    title = "Invalid case"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CaseService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bus: Bus,
+        site: Site,
+        grids: GridMap,
+        users: UserRepo,
+        *,
+        timezone: str,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.repo = CaseRepo(engine)
+        self.bus = bus
+        self.site = site
+        self.grids = grids
+        self.users = users
+        self.catalogue: CategoryCatalogue = site.catalogue()
+        self.calendar = Calendar(site.work_calendar(), timezone)
+        self.clock = clock
+        self.timers: Deadlines[int] = Deadlines(
+            self._due, clock=lambda: self.clock().timestamp(), name="case-limits"
+        )
+        # One fusion decision at a time per category: two detections of one scene must not
+        # both find no case and open two.
+        self._fusing: dict[str, asyncio.Lock] = {}
+
+    # -- life --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild the time-limit timers from the running cases, then serve them."""
+        async with self.repo.read() as conn:
+            running = await self.repo.running(conn)
+        now = self.clock()
+        late = []
+        for case in running:
+            self._schedule(case, now)
+            if case_light(now, *self._clocks(case)) != case.light:
+                late.append(case.id)
+        # Lights that should have changed while the hub was down change now.
+        await self._due(late, now.timestamp())
+        self.timers.start()
+        log.info("case loop ready", extra={"running_cases": len(running)})
+
+    async def stop(self) -> None:
+        await self.timers.stop()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def get(self, case_id: int, *, viewer: str, role: Role) -> CaseDetail:
+        async with self.repo.read() as conn:
+            case = await self.repo.get(conn, case_id)
+            if case is None or not _may_see(case, viewer, role):
+                raise NotFoundError(f"no case {case_id}")
+            timeline = await self.repo.timeline(conn, case_id)
+            evidence = await self.repo.evidence(conn, case_id)
+        cat = self.catalogue.get(case.category)
+        dept = self.catalogue.department_by_id.get(case.department or "")
+        return CaseDetail(
+            **dict(case),
+            timeline=timeline,
+            evidence=evidence,
+            category_name=cat.name if cat else None,
+            department_name=dept.name if dept else None,
+        )
+
+    async def page(
+        self, f: CaseFilter, *, viewer: str, role: Role, limit: int, before_id: int | None
+    ) -> CasePage:
+        if role == "worker":
+            f = CaseFilter(**{**_fields(f), "assignee": viewer})
+        async with self.repo.read() as conn:
+            items, total = await self.repo.page(conn, f, limit=limit + 1, before_id=before_id)
+        page = items[:limit]
+        nxt = page[-1].id if len(items) > limit else None
+        return CasePage(items=page, total=total, next_before_id=nxt)
+
+    # -- new cases ---------------------------------------------------------------------------
+
+    async def report(
+        self,
+        new: NewCase,
+        *,
+        source: CaseSource,
+        actor: str,
+        role: Role,
+        evidence: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    ) -> Case:
+        """A case entered by a person (operator, worker, citizen)."""
+        cat = self.catalogue.get(new.category)
+        if cat is None:
+            raise InvalidCaseError(f"no category {new.category!r}")
+        place = self._place(new.position, new.grid_id)
+        case = await self._create(
+            cat,
+            source=source,
+            source_ref=None,
+            title=new.title,
+            description=new.description,
+            position=new.position,
+            place=place,
+            address=new.address,
+            actor=actor,
+            role=role,
+            evidence=list(evidence),
+        )
+        return await self._auto(case, cat)
+
+    async def on_detection(self, ev: RecordedEvent) -> Case | None:
+        """A recorded video detection: join the running case of its kind nearby, or open one."""
+        # Intrusions and loitering are announced at their start and again at their end: the
+        # start opens or joins the case; the end only completes the stored event.
+        if ev.end is not None and ev.type != "line_crossing":
+            return None
+        cat = self.catalogue.for_video(ev.type)
+        cam = self.site.camera_by_id.get(ev.camera_id)
+        if cat is None or cam is None:
+            return None
+        detail = {
+            "camera_id": cam.id,
+            "camera_name": cam.name,
+            "type": ev.type,
+            "zone_id": ev.zone_id,
+            "line_id": ev.line_id,
+            "snapshot": ev.snapshot,
+            "start": ev.start.isoformat(),
+        }
+        title = f"{cat.name}: {cam.name}"
+        return await self._fuse(
+            cat,
+            source="video",
+            source_ref=str(ev.id),
+            kind="detection",
+            at=ev.start,
+            position=(cam.position[0], cam.position[1]),
+            grid_id=cam.grid,
+            title=title,
+            detail=detail,
+        )
+
+    async def on_alarm(self, alarm: Alarm) -> Case | None:
+        """A device alarm, when raised or repeated while active."""
+        if alarm.state != "active":
+            return None
+        cat = self.catalogue.for_alarm_rule(alarm.rule_id)
+        if cat is None:
+            return None
+        detail = {
+            "device_id": alarm.device_id,
+            "device_name": alarm.device_name,
+            "rule_id": alarm.rule_id,
+            "rule_name": alarm.rule_name,
+            "severity": alarm.severity,
+            "value": alarm.value,
+            "cameras": [c.get("id") for c in alarm.cameras][:8],
+        }
+        return await self._fuse(
+            cat,
+            source="alarm",
+            source_ref=str(alarm.id),
+            kind="alarm",
+            at=alarm.updated_at,
+            position=alarm.position,
+            grid_id=alarm.grid_id,
+            title=f"{cat.name}: {alarm.device_name}",
+            detail=detail,
+        )
+
+    async def _fuse(
+        self,
+        cat: Category,
+        *,
+        source: CaseSource,
+        source_ref: str,
+        kind: str,
+        at: datetime,
+        position: tuple[float, float],
+        grid_id: str | None,
+        title: str,
+        detail: dict[str, Any],
+    ) -> Case:
+        lock = self._fusing.setdefault(cat.code, asyncio.Lock())
+        async with lock:
+            now = self.clock()
+            since = min(at, now) - timedelta(seconds=cat.fusion.window_seconds)
+            fused: Case | None = None
+            added = False
+            async with self.repo.begin() as conn:
+                held = await self.repo.case_of_evidence(conn, kind, source_ref)
+                seen = None if held is None else await self.repo.get(conn, held)
+                if seen is not None:  # a redelivery: nothing new
+                    return seen
+                for c in await self.repo.fusion_candidates(conn, cat.code, since):
+                    if c.position is None:
+                        continue
+                    if haversine_m(c.position, position) <= cat.fusion.radius_m:
+                        added = await self.repo.add_evidence(
+                            conn, c.id, ts=now, kind=kind, ref=source_ref, detail=detail
+                        )
+                        if added:
+                            await self.repo.touch(conn, c.id, now)
+                        fused = await self.repo.get(conn, c.id)
+                        break
+            if fused is not None:
+                if added:
+                    metrics.FUSED.labels(source).inc()
+                    await self._announce(fused, "evidence", SYSTEM)
+                return fused
+            place = self._place(position, grid_id)
+            case = await self._create(
+                cat,
+                source=source,
+                source_ref=source_ref,
+                title=title,
+                description="",
+                position=position,
+                place=place,
+                address=None,
+                actor=SYSTEM,
+                role="system",
+                evidence=[(kind, source_ref, detail)],
+            )
+        return await self._auto(case, cat)
+
+    def _place(
+        self, position: tuple[float, float] | list[float] | None, grid_id: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """(grid, community, street) of a case: the grid holding its position, else the grid
+        it names."""
+        if position is not None:
+            hit = self.grids.locate(position)
+            if hit is not None:
+                return hit.grid.id, hit.community.id, hit.street.id
+        if grid_id is not None:
+            path = self.site.grid_path.get(grid_id)
+            if path is None:
+                raise InvalidCaseError(f"no grid {grid_id!r}")
+            street, community, grid = path
+            return grid.id, community.id, street.id
+        if position is None:
+            raise InvalidCaseError("a case needs a position or a grid")
+        return None, None, None
+
+    async def _create(
+        self,
+        cat: Category,
+        *,
+        source: CaseSource,
+        source_ref: str | None,
+        title: str,
+        description: str,
+        position: tuple[float, float] | list[float] | None,
+        place: tuple[str | None, str | None, str | None],
+        address: str | None,
+        actor: str,
+        role: Role,
+        evidence: list[tuple[str, str, dict[str, Any]]],
+    ) -> Case:
+        now = self.clock()
+        stage = self.calendar.stage_clock(cat, "accept", now)
+        total = self.calendar.total_clock(cat, now)
+        values: dict[str, Any] = {
+            "version": 1,
+            "category": cat.code,
+            "kind": cat.kind,
+            "title": title[:200],
+            "description": description,
+            "source": source,
+            "source_ref": source_ref,
+            "state": "reported",
+            "pending": None,
+            "grid_id": place[0],
+            "community_id": place[1],
+            "street_id": place[2],
+            "position": None if position is None else (float(position[0]), float(position[1])),
+            "address": address,
+            "department": cat.department,
+            "reporter": actor,
+            "assignee": None,
+            "created_at": now,
+            "updated_at": now,
+            "yellow_at": total.yellow_at,
+            "deadline": total.due,
+            "stage": "accept",
+            "stage_started_at": now,
+            "stage_yellow_at": stage.yellow_at,
+            "stage_deadline": stage.due,
+            "light": case_light(now, stage, total),
+            "escalation": 0,
+            "evidence_count": len(evidence),
+            "last_evidence_at": now,
+            "rework_count": 0,
+        }
+        async with self.repo.begin() as conn:
+            case_id = await self.repo.insert(conn, values)
+            await self.repo.log(
+                conn,
+                case_id,
+                ts=now,
+                action="created",
+                actor=actor,
+                role=role,
+                from_state=None,
+                to_state="reported",
+                version=1,
+                detail={"source": source, "category": cat.code},
+            )
+            for kind, ref, detail in evidence:
+                await self.repo.add_evidence(
+                    conn, case_id, ts=now, kind=kind, ref=ref, detail=detail
+                )
+            case = await self.repo.get(conn, case_id)
+            assert case is not None
+        metrics.CREATED.labels(source, cat.code).inc()
+        self._schedule(case, now)
+        await self._announce(case, "created", actor)
+        return case
+
+    async def _auto(self, case: Case, cat: Category) -> Case:
+        """Categories with automatic dispatch are accepted and opened by the system at once
+        (受理, 立案); the dispatch itself waits for a worker to send it to."""
+        if not cat.auto_dispatch or case.state != "reported":
+            return case
+        for action in ("accept", "open"):
+            case = await self.act(
+                case.id,
+                CaseAction.model_validate({"action": action, "version": case.version}),
+                actor=SYSTEM,
+                role="system",
+            )
+        return case
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def act(self, case_id: int, body: CaseAction, *, actor: str, role: Role) -> Case:
+        """Take one step of the loop, as the transition table allows; 409 when the case moved
+        on since ``body.version``."""
+        now = self.clock()
+        if body.action in ("dispatch", "check_fail") and body.assignee is not None:
+            await self._check_worker(body.assignee)
+        async with self.repo.begin() as conn:
+            case = await self.repo.get(conn, case_id)
+            if case is None or not _may_see(case, actor, role):
+                raise NotFoundError(f"no case {case_id}")
+            if case.version != body.version:
+                raise ConflictError(
+                    f"case {case_id} changed since version {body.version} (now {case.version})"
+                )
+            try:
+                step = plan(
+                    body.action,
+                    case.state,  # type: ignore[arg-type]
+                    role=role,
+                    actor=actor,
+                    assignee=case.assignee,
+                    pending=case.pending,
+                )
+            except Refused as exc:
+                if exc.status == 403:
+                    raise ForbiddenError(str(exc)) from exc
+                raise ConflictError(str(exc)) from exc
+            asked = None
+            if body.action == "approve_extension":
+                asked = await self.repo.last_detail(conn, case_id, "request_extension")
+            values, detail = self._effects(case, body, step.target, now, asked)
+            values["state"] = step.target
+            values["pending"] = step.pending
+            values["updated_at"] = now
+            if step.target not in FINAL_STATES:
+                # A new stage starts a new clock: the light is the new clocks', now.
+                merged = case.model_copy(update=values)
+                values["light"] = case_light(now, *self._clocks(merged))
+            if not await self.repo.update(conn, case_id, case.version, values):
+                raise ConflictError(f"case {case_id} changed meanwhile; reload it")
+            await self.repo.log(
+                conn,
+                case_id,
+                ts=now,
+                action=body.action,
+                actor=actor,
+                role=role,
+                from_state=case.state,
+                to_state=step.target,
+                version=case.version + 1,
+                detail=detail,
+            )
+            for photo in body.photos if body.action == "feedback" else ():
+                await self.repo.add_evidence(
+                    conn, case_id, ts=now, kind="photo", ref=photo, detail={"by": actor}
+                )
+            after = await self.repo.get(conn, case_id)
+            assert after is not None
+        metrics.TRANSITIONS.labels(body.action).inc()
+        self._schedule(after, now)
+        await self._announce(after, body.action, actor, notify=_concerned(after, body.action))
+        return after
+
+    def _effects(
+        self,
+        case: Case,
+        body: CaseAction,
+        target: str,
+        now: datetime,
+        asked: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Column values and timeline detail of a step, beyond state and pending."""
+        values: dict[str, Any] = {}
+        detail: dict[str, Any] = {}
+        if body.note:
+            detail["note"] = body.note
+        action = body.action
+        if action in ("dispatch", "check_fail"):
+            assignee = body.assignee or case.assignee
+            if assignee is None:
+                raise InvalidCaseError(f"{action} needs an assignee")
+            values["assignee"] = assignee
+            detail["assignee"] = assignee
+        if action == "check_fail":
+            values["rework_count"] = case.rework_count + 1
+        if action == "approve_return":
+            values["assignee"] = None
+            detail["returned_by"] = case.assignee
+        if action == "evaluate":
+            if body.rating is None:
+                raise InvalidCaseError("evaluate needs a rating (1-5)")
+            values["rating"] = body.rating
+            detail["rating"] = body.rating
+        if action == "feedback" and body.photos:
+            detail["photos"] = list(body.photos)
+            values["evidence_count"] = case.evidence_count + len(body.photos)
+        if action == "request_extension":
+            detail["extension"] = body.extension
+        if action == "approve_extension":
+            more = TimeLimit.model_validate((asked or {}).get("extension", "1 working_days"))
+            detail["extension"] = str(more)
+            if case.stage_yellow_at is not None and case.stage_deadline is not None:
+                clock = self.calendar.extended(
+                    Clock(case.stage_yellow_at, case.stage_deadline), more
+                )
+                values["stage_yellow_at"] = clock.yellow_at
+                values["stage_deadline"] = clock.due
+                detail["stage_deadline"] = clock.due.isoformat()
+        stamp = _STAMP.get(target)
+        if stamp is not None and target != case.state:
+            values[stamp] = now
+        stage: Stage | None = STAGE_OF.get(target)  # type: ignore[call-overload]
+        if target in FINAL_STATES:
+            values.update(stage=None, stage_started_at=None)
+            values.update(stage_yellow_at=None, stage_deadline=None)
+        elif target != case.state and (stage != case.stage or action == "check_fail"):
+            cat = self.catalogue.category(case.category)
+            clock = self.calendar.stage_clock(cat, stage, now)  # type: ignore[arg-type]
+            values.update(stage=stage, stage_started_at=now)
+            values.update(stage_yellow_at=clock.yellow_at, stage_deadline=clock.due)
+        return values, detail
+
+    async def _check_worker(self, username: str) -> None:
+        user = await self.users.get(username)
+        if user is None or not user.active or user.role != "worker":
+            raise InvalidCaseError(f"{username!r} is not an active worker")
+
+    # -- time limits -------------------------------------------------------------------------
+
+    def _clocks(self, case: Case) -> tuple[Clock | None, Clock | None]:
+        stage = (
+            Clock(case.stage_yellow_at, case.stage_deadline)
+            if case.stage_yellow_at is not None and case.stage_deadline is not None
+            else None
+        )
+        total = (
+            Clock(case.yellow_at, case.deadline)
+            if case.yellow_at is not None and case.deadline is not None
+            else None
+        )
+        return stage, total
+
+    def _schedule(self, case: Case, now: datetime) -> None:
+        if case.state in FINAL_STATES:
+            self.timers.cancel(case.id)
+            return
+        when = next_change(now, *self._clocks(case))
+        if when is None:
+            self.timers.cancel(case.id)
+        else:
+            # Replace, not keep the earlier: an extension moves a deadline later.
+            self.timers.cancel(case.id)
+            self.timers.schedule(case.id, when.timestamp())
+
+    async def _due(self, case_ids: list[int], now_ts: float) -> None:
+        now = datetime.fromtimestamp(now_ts, UTC)
+        for case_id in case_ids:
+            try:
+                await self._relight(case_id, now)
+            except Exception:
+                log.exception("updating the light of case %s failed", case_id)
+
+    async def _relight(self, case_id: int, now: datetime) -> None:
+        for _ in range(5):  # a concurrent step moved the version: read again
+            async with self.repo.begin() as conn:
+                case = await self.repo.get(conn, case_id)
+                if case is None or case.state in FINAL_STATES:
+                    return
+                stage, total = self._clocks(case)
+                light = case_light(now, stage, total)
+                if light == case.light:
+                    break
+                values: dict[str, Any] = {"light": light, "updated_at": now}
+                red = light == "red"
+                if red:
+                    values["escalation"] = case.escalation + 1
+                if not await self.repo.update(conn, case_id, case.version, values):
+                    continue
+                await self.repo.log(
+                    conn,
+                    case_id,
+                    ts=now,
+                    action="supervise" if red else "light",
+                    actor=SYSTEM,
+                    role="system",
+                    from_state=case.state,
+                    to_state=case.state,
+                    version=case.version + 1,
+                    detail={
+                        "light": light,
+                        "stage": case.stage,
+                        **({"escalation": case.escalation + 1} if red else {}),
+                    },
+                )
+                after = await self.repo.get(conn, case_id)
+                assert after is not None
+            metrics.LIGHTS.labels(light).inc()
+            await self._announce(after, "supervise" if red else "light", SYSTEM)
+            case = after
+            break
+        else:
+            log.warning("case %s kept changing; its light is updated at its next change", case_id)
+            return
+        self._schedule(case, now)
+
+    # -- bus ---------------------------------------------------------------------------------
+
+    async def _announce(
+        self, case: Case, action: str, actor: str, *, notify: list[str] | None = None
+    ) -> None:
+        try:
+            await self.bus.publish(
+                CASES, CaseChange(case=case, action=action, actor=actor, notify=notify or [])
+            )
+        except Exception:
+            # Stored already; the wall catches up on its next reload.
+            log.exception("announcing case %s failed", case.id)
+
+
+def _may_see(case: Case, viewer: str, role: Role) -> bool:
+    return role != "worker" or case.assignee == viewer
+
+
+def _concerned(case: Case, action: str) -> list[str]:
+    if action in ("dispatch", "check_fail") and case.assignee:
+        return [case.assignee]
+    return []
+
+
+def _fields(f: CaseFilter) -> dict[str, Any]:
+    return {k: getattr(f, k) for k in f.__dataclass_fields__}
