@@ -30,6 +30,7 @@ from hub.config.devices import (
 from hub.config.grids import Community, District, GeoPolygon, Grid, Street
 from hub.config.settings import Settings
 from hub.config.site import Site, SiteInfo, load_site, parse_site
+from hub.config.workers import Worker
 
 __all__ = [
     "SEVERITIES",
@@ -63,6 +64,7 @@ __all__ = [
     "Unit",
     "VideoType",
     "WorkCalendar",
+    "Worker",
     "Zone",
     "default_calendar",
     "load_site",

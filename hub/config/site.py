@@ -17,6 +17,7 @@ from hub.config.categories import Category, CategoryCatalogue, Department, defau
 from hub.config.common import Strict
 from hub.config.devices import Device, DeviceProfile
 from hub.config.grids import Community, District, GeoPolygon, Grid, Street
+from hub.config.workers import Worker
 from hub.errors import SiteFileError
 
 
@@ -47,6 +48,7 @@ class Site(Strict):
     calendar: WorkCalendar | None = None
     departments: list[Department] = Field(default_factory=list)
     categories: list[Category] = Field(default_factory=list)
+    workers: list[Worker] = Field(default_factory=list)
 
     @field_validator("departments")
     @classmethod
@@ -87,6 +89,13 @@ class Site(Strict):
         dev_ids = [d.id for d in self.devices]
         if len(set(dev_ids)) != len(dev_ids):
             raise ValueError("device ids must be unique")
+        usernames = [w.username for w in self.workers]
+        if len(set(usernames)) != len(usernames):
+            raise ValueError("worker usernames must be unique")
+        for w in self.workers:
+            for g in w.grids:
+                if g not in known:
+                    raise ValueError(f"worker {w.username} names unknown grid {g!r}")
         for d in self.devices:
             if d.profile not in profiles:
                 raise ValueError(f"device {d.id} names unknown profile {d.profile!r}")

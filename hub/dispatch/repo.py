@@ -229,6 +229,15 @@ class CaseRepo:
         )
         return [_case(r) for r in rows]
 
+    async def loads(self, conn: AsyncConnection) -> dict[str, int]:
+        """Running cases per assigned worker."""
+        rows = await conn.execute(
+            select(CaseRow.assignee, func.count())
+            .where(CaseRow.state.in_(sorted(OPEN_STATES)), CaseRow.assignee.is_not(None))
+            .group_by(CaseRow.assignee)
+        )
+        return {str(a): int(n) for a, n in rows}
+
     async def running(self, conn: AsyncConnection) -> list[Case]:
         rows = await conn.execute(select(CaseRow).where(CaseRow.state.in_(sorted(OPEN_STATES))))
         return [_case(r) for r in rows]

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from hub.bus.contracts import CaseSource, Light
 from hub.config.categories import Category, Department
+from hub.dispatch.assign import Recommendation
 from hub.dispatch.models import Case, CaseAction, CaseDetail, CasePage, NewCase
 from hub.dispatch.repo import CaseFilter
 from hub.dispatch.service import MAX_PAGE, CaseService
@@ -26,6 +27,7 @@ from hub.web.state import hub_state
 router = APIRouter(prefix="/api", tags=["cases"])
 Viewer = Annotated[User, Depends(require_roles("admin", "operator", "supervisor", "worker"))]
 Reporter = Annotated[User, Depends(require_roles("admin", "operator"))]
+Dispatcher = Annotated[User, Depends(require_roles("admin", "operator", "supervisor"))]
 CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
@@ -86,6 +88,13 @@ async def list_cases(
 @router.get("/cases/{case_id}")
 async def get_case(svc: Cases, user: Viewer, case_id: CaseId) -> CaseDetail:
     return await svc.get(case_id, viewer=user.username, role=user.role)
+
+
+@router.get("/cases/{case_id}/recommendations")
+async def recommendations(svc: Cases, user: Dispatcher, case_id: CaseId) -> list[Recommendation]:
+    """Whom to send the case to, best first: the grid's own workers, then the same community,
+    street, department, fewest running cases; each with its reasons."""
+    return await svc.recommendations(case_id, viewer=user.username, role=user.role)
 
 
 @router.post("/cases", status_code=201)

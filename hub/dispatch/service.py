@@ -23,6 +23,7 @@ from hub.config import Site
 from hub.config.calendar import TimeLimit
 from hub.config.categories import Category, CategoryCatalogue
 from hub.dispatch import metrics
+from hub.dispatch.assign import Recommendation, recommend
 from hub.dispatch.limits import Calendar, Clock, case_light, next_change
 from hub.dispatch.models import (
     Case,
@@ -137,6 +138,20 @@ class CaseService:
             category_name=cat.name if cat else None,
             department_name=dept.name if dept else None,
         )
+
+    async def recommendations(
+        self, case_id: int, *, viewer: str, role: Role
+    ) -> list[Recommendation]:
+        """The workers to send the case to, best first, with the reasons."""
+        async with self.repo.read() as conn:
+            case = await self.repo.get(conn, case_id)
+            if case is None or not _may_see(case, viewer, role):
+                raise NotFoundError(f"no case {case_id}")
+            load = await self.repo.loads(conn)
+        return recommend(self.site, case, active=await self._active_workers(), load=load)
+
+    async def _active_workers(self) -> set[str]:
+        return {u.username for u in await self.users.list() if u.role == "worker" and u.active}
 
     async def page(
         self, f: CaseFilter, *, viewer: str, role: Role, limit: int, before_id: int | None
@@ -392,17 +407,20 @@ class CaseService:
 
     async def _auto(self, case: Case, cat: Category) -> Case:
         """Categories with automatic dispatch are accepted and opened by the system at once
-        (受理, 立案); the dispatch itself waits for a worker to send it to."""
+        (受理, 立案) and sent to the grid's own worker when it has one with an active account;
+        otherwise they wait, opened, for an operator to dispatch them."""
         if not cat.auto_dispatch or case.state != "reported":
             return case
         for action in ("accept", "open"):
-            case = await self.act(
-                case.id,
-                CaseAction.model_validate({"action": action, "version": case.version}),
-                actor=SYSTEM,
-                role="system",
-            )
+            case = await self._system_step(case, action)
+        recs = await self.recommendations(case.id, viewer=SYSTEM, role="system")
+        if recs and recs[0].rank == 0:
+            case = await self._system_step(case, "dispatch", assignee=recs[0].username)
         return case
+
+    async def _system_step(self, case: Case, action: str, **kw: Any) -> Case:
+        body = CaseAction.model_validate({"action": action, "version": case.version, **kw})
+        return await self.act(case.id, body, actor=SYSTEM, role="system")
 
     # -- the loop ----------------------------------------------------------------------------
 

@@ -72,7 +72,14 @@ class Rig:
 
 
 def make_site() -> Site:
-    return Site.for_cameras(CAMERAS, name="测试区")
+    site = Site.for_cameras(CAMERAS, name="测试区")
+    data = site.model_dump()
+    data["workers"] = [
+        {"username": "wang", "name": "王网格员", "grids": ["g1"]},
+        {"username": "li", "name": "李网格员", "grids": ["g2"], "department": "municipal"},
+        {"username": "ghost", "name": "没有账号", "grids": ["g1"]},
+    ]
+    return Site.model_validate(data)
 
 
 def make_service(store: Store, bus: MemoryBus, site: Site, clock: Clock) -> CaseService:

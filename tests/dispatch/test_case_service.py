@@ -163,13 +163,16 @@ async def test_a_redelivered_detection_after_close_opens_nothing(rig: Rig) -> No
     assert again is not None and again.id == case.id and again.state == "voided"
 
 
-async def test_auto_dispatch_categories_are_accepted_and_opened_by_the_system(rig: Rig) -> None:
-    case = await rig.svc.on_detection(detection())  # 区域入侵: auto_dispatch
-    assert case is not None and case.state == "opened" and case.stage == "dispatch"
+async def test_auto_dispatch_sends_the_case_to_the_grids_worker(rig: Rig) -> None:
+    case = await rig.svc.on_detection(detection())  # 区域入侵 at cam-a (grid g1): auto_dispatch
+    assert case is not None and case.state == "dispatched" and case.assignee == "wang"
     detail = await rig.svc.get(case.id, viewer="op", role="operator")
     assert [(t.action, t.actor) for t in detail.timeline] == [
-        ("created", "system"), ("accept", "system"), ("open", "system")
+        ("created", "system"), ("accept", "system"), ("open", "system"), ("dispatch", "system")
     ]  # fmt: skip
+    assert [ch.notify for ch in rig.drain() if ch.action == "dispatch"] == [["wang"]]
+    far = await rig.svc.on_detection(detection("cam-far"))
+    assert far is not None and far.assignee == "li"
     line = await rig.svc.on_detection(detection(kind="line_crossing"))  # not automatic
     assert line is not None and line.state == "reported"
 
@@ -237,3 +240,22 @@ async def test_lights_skip_the_night(rig: Rig) -> None:
 
 async def _get(rig: Rig, case_id: int):  # type: ignore[no-untyped-def]
     return await rig.svc.get(case_id, viewer="op", role="operator")
+
+
+async def test_recommendations_put_the_grids_worker_first_with_reasons(rig: Rig) -> None:
+    case = await rig.svc.report(
+        _new(grid_id="g1", category="02.01"), source="operator", actor="op", role="operator"
+    )
+    recs = await rig.svc.recommendations(case.id, viewer="op", role="operator")
+    # ghost has no account: never recommended.
+    assert [(r.username, r.rank) for r in recs] == [("wang", 0), ("li", 1)]  # one community
+    assert "本网格网格员" in recs[0].reasons[0]
+    assert any("本部门" in r for r in recs[1].reasons)  # li is of 市政, the case's department
+    with pytest.raises(NotFoundError):
+        await rig.svc.recommendations(case.id, viewer="li", role="worker")
+
+
+async def test_without_the_grids_worker_an_auto_case_waits_opened(rig: Rig) -> None:
+    await rig.store.users.update("wang", active=False)
+    case = await rig.svc.on_detection(detection())
+    assert case is not None and case.state == "opened" and case.assignee is None

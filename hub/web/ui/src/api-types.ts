@@ -491,6 +491,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cases/{case_id}/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recommendations
+         * @description Whom to send the case to, best first: the grid's own workers, then the same community,
+         *     street, department, fewest running cases; each with its reasons.
+         */
+        get: operations["recommendations_api_cases__case_id__recommendations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cases/{case_id}/actions": {
         parameters: {
             query?: never;
@@ -1624,6 +1645,19 @@ export interface components {
             t: number;
             /** Value */
             value: number;
+        };
+        /** Recommendation */
+        Recommendation: {
+            /** Username */
+            username: string;
+            /** Name */
+            name: string;
+            /** Rank */
+            rank: number;
+            /** Reasons */
+            reasons: string[];
+            /** Running Cases */
+            running_cases: number;
         };
         /** SeriesOut */
         SeriesOut: {
@@ -2777,6 +2811,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CaseDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    recommendations_api_cases__case_id__recommendations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recommendation"][];
                 };
             };
             /** @description Validation Error */

@@ -1,0 +1,71 @@
+"""Whom to send a case to, with the reasons (派遣建议).
+
+The grid's own workers first (专职网格员), then workers of the same community, then of the same
+street, then the rest; inside each rank, workers of the case's department before others, then
+by how many running cases they hold. Workers whose accounts are missing or disabled are left
+out. Pure: the service hands in the workers, their loads and the active accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel
+
+from hub.config import Site, Worker
+from hub.dispatch.models import Case
+
+RANK_REASON = {
+    0: "本网格网格员 the grid's own worker",
+    1: "同社区网格员 a worker of the same community",
+    2: "同街道网格员 a worker of the same street",
+    3: "其他网格员 another worker",
+}
+
+
+class Recommendation(BaseModel):
+    username: str
+    name: str
+    rank: int
+    """0 the grid's own, 1 same community, 2 same street, 3 elsewhere."""
+    reasons: list[str]
+    running_cases: int
+
+
+def _rank(site: Site, worker: Worker, case: Case) -> int:
+    if case.grid_id is not None and case.grid_id in worker.grids:
+        return 0
+    paths = [site.grid_path[g] for g in worker.grids if g in site.grid_path]
+    if case.community_id is not None and any(c.id == case.community_id for _, c, _ in paths):
+        return 1
+    if case.street_id is not None and any(s.id == case.street_id for s, _, _ in paths):
+        return 2
+    return 3
+
+
+def recommend(
+    site: Site,
+    case: Case,
+    *,
+    active: set[str],
+    load: Mapping[str, int],
+    workers: Sequence[Worker] | None = None,
+    limit: int = 10,
+) -> list[Recommendation]:
+    out: list[tuple[tuple[int, int, int, str], Recommendation]] = []
+    for w in site.workers if workers is None else workers:
+        if w.username not in active:
+            continue
+        rank = _rank(site, w, case)
+        reasons = [RANK_REASON[rank]]
+        same_dept = case.department is not None and w.department == case.department
+        if same_dept:
+            reasons.append("本部门 the case's department")
+        n = load.get(w.username, 0)
+        reasons.append(f"在办 {n} 件 running cases")
+        rec = Recommendation(
+            username=w.username, name=w.name, rank=rank, reasons=reasons, running_cases=n
+        )
+        out.append(((rank, 0 if same_dept else 1, n, w.username), rec))
+    out.sort(key=lambda item: item[0])
+    return [rec for _, rec in out[:limit]]
