@@ -25,6 +25,7 @@ from hub.devices.broker import Broker, open_broker
 from hub.devices.service import DeviceService
 from hub.dispatch import routes as case_routes
 from hub.dispatch.flows import CaseFlows
+from hub.dispatch.photos import MAX_BYTES as PHOTO_MAX_BYTES
 from hub.dispatch.service import CaseService
 from hub.errors import HubError
 from hub.geo.grids import GridMap
@@ -85,7 +86,13 @@ async def _start_cases(
     stack: AsyncExitStack,
 ) -> CaseService:
     service = CaseService(
-        store.engine, bus, site, grids, store.users, timezone=_timezone(settings, site)
+        store.engine,
+        bus,
+        site,
+        grids,
+        store.users,
+        timezone=_timezone(settings, site),
+        photo_dir=settings.data_dir / "photos",
     )
     await service.start()
     stack.push_async_callback(service.stop)
@@ -189,7 +196,11 @@ def create_app(
     install_problem_handlers(app)
     redact.install_on_root()
     # Added innermost first: metrics see every answer, the body limit acts before routing.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger=[("/api/photos", PHOTO_MAX_BYTES)],
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     for router in (

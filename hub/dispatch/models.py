@@ -5,7 +5,7 @@ takes."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,9 @@ __all__ = [
     "EvidenceKind",
     "Light",
     "NewCase",
+    "PhotoInfo",
     "TimelineEntry",
+    "WorkerReport",
 ]
 
 EvidenceKind = Literal["detection", "alarm", "device_event", "photo", "note"]
@@ -81,6 +83,29 @@ class NewCase(BaseModel):
     address: str | None = Field(default=None, max_length=200, pattern=_TEXT)
 
 
+class WorkerReport(BaseModel):
+    """A patrol report from the field app (随手拍): what, where, photos uploaded before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(pattern=r"^\d{2}\.\d{2}$")
+    title: str = Field(min_length=1, max_length=200, pattern=_TEXT)
+    description: str = Field(default="", max_length=2000, pattern=_TEXT)
+    position: LonLat
+    photos: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(
+        default_factory=list, max_length=9
+    )
+    on_spot: bool = False
+    """Handled there by the reporter (自行处置; only categories that allow it)."""
+
+
+class PhotoInfo(BaseModel):
+    id: str
+    width: int
+    height: int
+    size: int
+
+
 class CaseAction(BaseModel):
     """One step of the loop on a case. ``version`` is the case version the caller saw: a
     change made since gets 409 (reload and decide again) instead of being overwritten."""
@@ -94,7 +119,9 @@ class CaseAction(BaseModel):
     """dispatch / check_fail: the worker (username) the case goes to."""
     rating: int | None = Field(default=None, ge=1, le=5)
     """evaluate: 1 (poor) to 5 (excellent)."""
-    photos: list[str] = Field(default_factory=list, max_length=9)
+    photos: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(
+        default_factory=list, max_length=9
+    )
     """feedback: ids of photos uploaded before (evidence)."""
     extension: Literal["1 working_days", "2 working_days", "3 working_days", "5 working_days"] = (
         "1 working_days"

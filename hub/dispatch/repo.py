@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 
 from hub.dispatch.models import Case, EvidenceItem, TimelineEntry
 from hub.dispatch.workflow import OPEN_STATES
-from hub.store.models import CaseEvidenceRow, CaseRow, CaseTimelineRow
+from hub.store.models import CaseEvidenceRow, CaseRow, CaseTimelineRow, PhotoRow
 
 _COLUMNS = [c.key for c in CaseRow.__table__.columns]
 
@@ -166,7 +166,39 @@ class CaseRepo:
             .values(evidence_count=CaseRow.evidence_count + 1, last_evidence_at=now)
         )
 
+    async def add_photo(
+        self, conn: AsyncConnection, photo_id: str, uploader: str, now: datetime, w: int, h: int,
+        size: int,
+    ) -> None:  # fmt: skip
+        await conn.execute(
+            insert(PhotoRow).values(
+                id=photo_id, uploader=uploader, created_at=now, width=w, height=h, size=size
+            )
+        )
+
     # -- reads -------------------------------------------------------------------------------
+
+    async def photo_uploaders(self, conn: AsyncConnection, ids: Sequence[str]) -> dict[str, str]:
+        rows = await conn.execute(
+            select(PhotoRow.id, PhotoRow.uploader).where(PhotoRow.id.in_(list(ids)))
+        )
+        return {str(i): str(u) for i, u in rows}
+
+    async def photo_in_case_of(self, conn: AsyncConnection, photo_id: str, assignee: str) -> bool:
+        """Whether the photo is evidence of a case assigned to ``assignee``."""
+        row = (
+            await conn.execute(
+                select(CaseEvidenceRow.id)
+                .join(CaseRow, CaseRow.id == CaseEvidenceRow.case_id)
+                .where(
+                    CaseEvidenceRow.kind == "photo",
+                    CaseEvidenceRow.ref == photo_id,
+                    CaseRow.assignee == assignee,
+                )
+                .limit(1)
+            )
+        ).first()
+        return row is not None
 
     async def last_detail(
         self, conn: AsyncConnection, case_id: int, action: str

@@ -9,12 +9,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from hub.bus.contracts import CaseSource, Light
 from hub.config.categories import Category, Department
 from hub.dispatch.assign import Recommendation
-from hub.dispatch.models import Case, CaseAction, CaseDetail, CasePage, NewCase
+from hub.dispatch.models import (
+    Case,
+    CaseAction,
+    CaseDetail,
+    CasePage,
+    NewCase,
+    PhotoInfo,
+    WorkerReport,
+)
+from hub.dispatch.photos import PHOTO_ID
 from hub.dispatch.repo import CaseFilter
 from hub.dispatch.service import MAX_PAGE, CaseService
 from hub.dispatch.workflow import CaseState
@@ -27,6 +37,7 @@ from hub.web.state import hub_state
 router = APIRouter(prefix="/api", tags=["cases"])
 Viewer = Annotated[User, Depends(require_roles("admin", "operator", "supervisor", "worker"))]
 Reporter = Annotated[User, Depends(require_roles("admin", "operator"))]
+Worker = Annotated[User, Depends(require_roles("worker"))]
 Dispatcher = Annotated[User, Depends(require_roles("admin", "operator", "supervisor"))]
 CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
@@ -110,6 +121,48 @@ async def act(svc: Cases, user: Viewer, case_id: CaseId, body: CaseAction) -> Ca
     extension and return requests and their approvals). 409 when ``version`` is stale or the
     case's state does not allow the step; 403 when the role or person may not take it."""
     return await svc.act(case_id, body, actor=user.username, role=user.role)
+
+
+@router.post("/reports", status_code=201)
+async def worker_report(svc: Cases, user: Worker, body: WorkerReport) -> Case:
+    """A patrol report from the field app (随手拍). Upload its photos first (POST
+    /api/photos); with ``on_spot`` the reporter handled it there (自行处置) and it waits for
+    the check."""
+    return await svc.worker_report(body, actor=user.username)
+
+
+@router.post(
+    "/photos",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def upload_photo(request: Request, svc: Cases, user: Viewer) -> PhotoInfo:
+    """A JPEG or PNG photo as the request body (at most 10 MB, 8192 px a side). It is checked
+    by its content and stored re-encoded (EXIF dropped); the answer's ``id`` goes into a
+    feedback or report."""
+    data = await request.body()
+    stored = await svc.upload_photo(data, uploader=user.username)
+    return PhotoInfo(id=stored.id, width=stored.width, height=stored.height, size=stored.size)
+
+
+@router.get(
+    "/photos/{photo_id}",
+    response_class=FileResponse,
+    responses={200: {"description": "The photo (JPEG)", "content": {"image/jpeg": {}}}},
+)
+async def get_photo(
+    svc: Cases, user: Viewer, photo_id: Annotated[str, Path(pattern=PHOTO_ID)]
+) -> FileResponse:
+    path = await svc.photo_file(photo_id, viewer=user.username, role=user.role)
+    return FileResponse(path, media_type="image/jpeg")
 
 
 @router.get("/categories")

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,7 +32,9 @@ from hub.dispatch.models import (
     CaseDetail,
     CasePage,
     NewCase,
+    WorkerReport,
 )
+from hub.dispatch.photos import InvalidPhotoError, PhotoFiles, StoredPhoto, reencode
 from hub.dispatch.repo import CaseFilter, CaseRepo
 from hub.dispatch.workflow import (
     FINAL_STATES,
@@ -83,6 +86,7 @@ class CaseService:
         users: UserRepo,
         *,
         timezone: str,
+        photo_dir: Path | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.repo = CaseRepo(engine)
@@ -93,6 +97,7 @@ class CaseService:
         self.catalogue: CategoryCatalogue = site.catalogue()
         self.calendar = Calendar(site.work_calendar(), timezone)
         self.clock = clock
+        self.photos = PhotoFiles(photo_dir) if photo_dir is not None else None
         self.timers: Deadlines[int] = Deadlines(
             self._due, clock=lambda: self.clock().timestamp(), name="case-limits"
         )
@@ -164,7 +169,76 @@ class CaseService:
         nxt = page[-1].id if len(items) > limit else None
         return CasePage(items=page, total=total, next_before_id=nxt)
 
+    # -- photos ------------------------------------------------------------------------------
+
+    async def upload_photo(self, data: bytes, *, uploader: str) -> StoredPhoto:
+        """Check a photo by its content, store a clean re-encoded copy, remember who sent it."""
+        if self.photos is None:
+            raise InvalidPhotoError("photo storage is off")
+        jpeg, w, h = await asyncio.to_thread(reencode, data)
+        photo_id = await asyncio.to_thread(self.photos.save, jpeg)
+        async with self.repo.begin() as conn:
+            await self.repo.add_photo(conn, photo_id, uploader, self.clock(), w, h, len(jpeg))
+        return StoredPhoto(photo_id, w, h, len(jpeg))
+
+    async def photo_file(self, photo_id: str, *, viewer: str, role: Role) -> Path:
+        """The file of a photo the viewer may see: the center sees all; a worker their own
+        uploads and the photos of cases assigned to them."""
+        if self.photos is None:
+            raise NotFoundError("no such photo")
+        async with self.repo.read() as conn:
+            owners = await self.repo.photo_uploaders(conn, [photo_id])
+            allowed = photo_id in owners and (
+                role != "worker"
+                or owners[photo_id] == viewer
+                or await self.repo.photo_in_case_of(conn, photo_id, viewer)
+            )
+        if not allowed:
+            raise NotFoundError("no such photo")
+        return self.photos.path(photo_id)
+
+    async def _check_photos(self, photos: Sequence[str], actor: str, role: Role) -> None:
+        if not photos:
+            return
+        async with self.repo.read() as conn:
+            owners = await self.repo.photo_uploaders(conn, photos)
+        for p in photos:
+            if p not in owners or (role == "worker" and owners[p] != actor):
+                raise InvalidCaseError(f"no photo {p!r} uploaded by {actor}")
+
     # -- new cases ---------------------------------------------------------------------------
+
+    async def worker_report(self, report: WorkerReport, *, actor: str) -> Case:
+        """A patrol report (随手拍) from the field app: photo, note, position. With
+        ``on_spot`` and a category that allows it, the reporter handled it there (自行处置):
+        the case is dispatched to them and fed back at once, and waits for the check."""
+        await self._check_photos(report.photos, actor, "worker")
+        cat = self.catalogue.get(report.category)
+        if cat is None:
+            raise InvalidCaseError(f"no category {report.category!r}")
+        if report.on_spot and not cat.minor_on_spot:
+            raise InvalidCaseError(f"{cat.name} cannot be handled on the spot")
+        new = NewCase(
+            category=report.category,
+            title=report.title,
+            description=report.description,
+            position=report.position,
+        )
+        evidence = [("photo", p, {"by": actor}) for p in report.photos]
+        case = await self.report(
+            new, source="worker", actor=actor, role="worker", evidence=evidence, auto=False
+        )
+        if not report.on_spot:
+            return await self._auto(case, cat)
+        for action in ("accept", "open"):
+            case = await self._system_step(case, action)
+        case = await self._system_step(case, "dispatch", assignee=actor, note="自行处置")
+        for action in ("receive", "feedback"):
+            body = CaseAction.model_validate(
+                {"action": action, "version": case.version, "note": "自行处置 handled on the spot"}
+            )
+            case = await self.act(case.id, body, actor=actor, role="worker")
+        return case
 
     async def report(
         self,
@@ -174,6 +248,7 @@ class CaseService:
         actor: str,
         role: Role,
         evidence: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        auto: bool = True,
     ) -> Case:
         """A case entered by a person (operator, worker, citizen)."""
         cat = self.catalogue.get(new.category)
@@ -193,7 +268,7 @@ class CaseService:
             role=role,
             evidence=list(evidence),
         )
-        return await self._auto(case, cat)
+        return await self._auto(case, cat) if auto else case
 
     async def on_detection(self, ev: RecordedEvent) -> Case | None:
         """A recorded video detection: join the running case of its kind nearby, or open one."""
@@ -430,6 +505,8 @@ class CaseService:
         now = self.clock()
         if body.action in ("dispatch", "check_fail") and body.assignee is not None:
             await self._check_worker(body.assignee)
+        if body.action == "feedback":
+            await self._check_photos(body.photos, actor, role)
         async with self.repo.begin() as conn:
             case = await self.repo.get(conn, case_id)
             if case is None or not _may_see(case, actor, role):

@@ -346,3 +346,16 @@ class CaseEvidenceRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     ref: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PhotoRow(Base):
+    """A photo uploaded as evidence; the file is ``<data_dir>/photos/<id>.jpg``."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    uploader: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)

@@ -1,6 +1,23 @@
 // HTTP and WebSocket plumbing. Every 401 ends the session and returns to the login page.
 import { clearSession, type Session, saveSession, token } from "./auth";
-import type { Alarm, AlarmPage, Camera, Device, EventPage, EventType, Series, SiteInfo, TokenResponse } from "./types";
+import type {
+  Alarm,
+  AlarmPage,
+  Camera,
+  Case,
+  CaseActionBody,
+  CaseDetail,
+  CasePage,
+  Catalogue,
+  Device,
+  EventPage,
+  EventType,
+  Recommendation,
+  Series,
+  SiteInfo,
+  TokenResponse,
+  UserInfo,
+} from "./types";
 
 /** An API error carrying the RFC 9457 problem `detail`, which is what the user should read. */
 export class ApiError extends Error {
@@ -154,6 +171,54 @@ export function getAlarms(q: { state?: string; limit?: number } = {}): Promise<A
 
 export function alarmAction(id: string | number, action: "ack" | "clear"): Promise<Alarm | undefined> {
   return request<Alarm | undefined>(`/api/alarms/${encodeURIComponent(String(id))}/${action}`, { method: "POST" });
+}
+
+export interface CaseQuery {
+  /** "open" (every running state), a state, or "" for all. */
+  state?: string;
+  light?: string;
+  gridId?: string;
+  source?: string;
+  limit?: number;
+  beforeId?: number | null;
+}
+
+/** Newest first, filtered and paged on the hub (`next_before_id` pages on). */
+export function getCases(q: CaseQuery = {}): Promise<CasePage> {
+  const p = new URLSearchParams();
+  if (q.state) p.set("state", q.state);
+  if (q.light) p.set("light", q.light);
+  if (q.gridId) p.set("grid_id", q.gridId);
+  if (q.source) p.set("source", q.source);
+  p.set("limit", String(q.limit ?? 50));
+  if (q.beforeId !== undefined && q.beforeId !== null) p.set("before_id", String(q.beforeId));
+  return request<CasePage>(`/api/cases?${p.toString()}`);
+}
+
+export function getCase(id: number): Promise<CaseDetail> {
+  return request<CaseDetail>(`/api/cases/${id}`);
+}
+
+export function getRecommendations(id: number): Promise<Recommendation[]> {
+  return request<Recommendation[]>(`/api/cases/${id}/recommendations`);
+}
+
+/** One step of the loop; 409 when `version` is stale (reload and decide again). */
+export function caseAction(id: number, body: Partial<CaseActionBody> & Pick<CaseActionBody, "action" | "version">): Promise<Case> {
+  return request<Case>(`/api/cases/${id}/actions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export function getCategories(): Promise<Catalogue> {
+  return request<Catalogue>("/api/categories");
+}
+
+/** Admin only: the accounts (the assignee picker offers the active workers). */
+export function getUsers(): Promise<UserInfo[]> {
+  return request<UserInfo[]>("/api/users");
 }
 
 /** URL of an authenticated resource that the browser loads itself (img src, WebSocket). */

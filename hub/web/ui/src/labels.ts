@@ -1,5 +1,5 @@
 // Words the operators use: Chinese first, English beside it (see DOMAIN.md).
-import type { AlarmState, CameraState, Direction, EventType, Severity } from "./types";
+import type { AlarmState, CameraState, CaseActionName, CaseLight, CaseSource, CaseStage, CaseState, Direction, EventType, Severity } from "./types";
 
 export const EVENT_LABEL: Record<EventType, string> = {
   intrusion: "区域入侵 Intrusion",
@@ -74,4 +74,95 @@ export const ALARM_STATE_LABEL: Record<AlarmState, string> = {
   active: "未处理 Active",
   acknowledged: "已确认 Acknowledged",
   cleared: "已清除 Cleared",
+};
+
+// The case loop (六步闭环): states, steps, lights. docs/api.md "Cases: the closed loop".
+export const CASE_STATE_LABEL: Record<CaseState, string> = {
+  reported: "待受理 Reported",
+  accepted: "已受理 Accepted",
+  opened: "待派遣 Opened",
+  voided: "已作废 Voided",
+  dispatched: "已派遣 Dispatched",
+  received: "已签收 Received",
+  on_scene: "已到场 On scene",
+  handled: "待核查 Handled",
+  closed: "已结案 Closed",
+  evaluated: "已评价 Evaluated",
+};
+
+/** Timeline actions: the workflow steps plus what the system records (created, evidence, lights). */
+export const CASE_ACTION_LABEL: Record<CaseActionName | "created" | "evidence" | "light" | "supervise", string> = {
+  created: "上报 Reported",
+  evidence: "新增证据 Evidence",
+  accept: "受理 Accept",
+  open: "立案 Open",
+  void: "作废 Void",
+  dispatch: "派遣 Dispatch",
+  receive: "签收 Receive",
+  arrive: "到场 Arrive",
+  feedback: "处置反馈 Feedback",
+  check_pass: "核查通过 Check passed",
+  check_fail: "返工 Rework",
+  evaluate: "评价 Evaluate",
+  request_extension: "申请延期 Extension requested",
+  approve_extension: "批准延期 Approve extension",
+  reject_extension: "驳回延期 Reject extension",
+  request_return: "申请回退 Return requested",
+  approve_return: "批准回退 Approve return",
+  reject_return: "驳回回退 Reject return",
+  light: "亮灯 Light",
+  supervise: "督办 Supervise",
+};
+
+export function caseStateLabel(state: string): string {
+  return CASE_STATE_LABEL[state as CaseState] ?? state;
+}
+
+export function caseActionLabel(action: string): string {
+  return CASE_ACTION_LABEL[action as keyof typeof CASE_ACTION_LABEL] ?? action;
+}
+
+export const LIGHT_LABEL: Record<CaseLight, string> = {
+  green: "绿灯 On time",
+  yellow: "黄灯 Due soon",
+  red: "红灯 Overdue",
+};
+
+export const CASE_SOURCE_LABEL: Record<CaseSource, string> = {
+  video: "视频 Video",
+  alarm: "告警 Alarm",
+  device: "设备 Device",
+  worker: "网格员 Worker",
+  citizen: "市民 Citizen",
+  operator: "值班员 Operator",
+};
+
+export const STAGE_LABEL: Record<CaseStage, string> = {
+  accept: "受理 Accept",
+  dispatch: "派遣 Dispatch",
+  handle: "处置 Handle",
+  check: "核查 Check",
+};
+
+export const PENDING_LABEL: Record<"extension" | "return", string> = {
+  extension: "延期待批 Extension pending",
+  return: "回退待批 Return pending",
+};
+
+export const EVIDENCE_KIND_LABEL: Record<string, string> = {
+  detection: "视频检测 Detection",
+  alarm: "设备告警 Alarm",
+  device_event: "设备事件 Device event",
+  photo: "照片 Photo",
+  note: "备注 Note",
+};
+
+export const ROLE_LABEL: Record<string, string> = {
+  admin: "管理员 Admin",
+  operator: "值班员 Operator",
+  supervisor: "领导 Supervisor",
+  worker: "网格员 Worker",
+  viewer: "查看 Viewer",
+  system: "系统 System",
+  device: "设备 Device",
 };

@@ -3,6 +3,8 @@ import "./style.css";
 import { AlarmsPanel } from "./alarms";
 import { ApiError, getCameras, getEvents, getSite, logout as logoutOnHub, setUnauthorizedHandler } from "./api";
 import { clearSession, loadSession, type Session } from "./auth";
+import { CaseDetailView } from "./casedetail";
+import { CasesPanel } from "./cases";
 import { DevicePage } from "./devicepage";
 import { DevicePanel } from "./devices";
 import { h } from "./dom";
@@ -12,8 +14,8 @@ import { renderChangePassword, renderLogin } from "./login";
 import { StatusBar } from "./status";
 import { clockText, isToday, setTimezone } from "./time";
 import { CameraTree } from "./tree";
-import { SEVERITY_LABEL } from "./labels";
-import type { Alarm, Camera, CameraState, Device, HubEvent, HubMessage } from "./types";
+import { ROLE_LABEL, SEVERITY_LABEL } from "./labels";
+import type { Alarm, Camera, CameraState, Case, CaseChange, Device, HubEvent, HubMessage } from "./types";
 import { LAYOUTS, type LayoutId, Wall } from "./wall";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -26,7 +28,10 @@ class WallApp {
   private readonly devices: DevicePanel;
   private readonly alarms: AlarmsPanel;
   private devicePage: DevicePage | null = null;
+  private readonly cases: CasesPanel;
+  private readonly caseDetail: CaseDetailView;
   private readonly alarmCount: HTMLSpanElement;
+  private readonly caseCount: HTMLSpanElement;
   private readonly status: StatusBar;
   private readonly socket: HubSocket;
   private readonly clock: HTMLSpanElement;
@@ -37,6 +42,8 @@ class WallApp {
   private clockTimer: number | undefined;
   private toastTimer: number | undefined;
   private eventsToday = 0;
+  private linked = false;
+  private linkLost = false;
 
   constructor(
     private session: Session,
@@ -56,11 +63,24 @@ class WallApp {
       (a) => this.linkAlarm(a),
       (msg) => this.showError(msg),
     );
+    this.cases = new CasesPanel(
+      (id) => this.openCase(id),
+      (msg) => this.showError(msg),
+    );
+    this.caseDetail = new CaseDetailView({
+      role: () => this.session.role,
+      places: () => this.cases.places,
+      categoryName: (code) => this.cases.categoryName(code),
+      onCameras: (ids) => this.showCameras(ids),
+      onCase: (c) => this.onCaseUpdate(c),
+      onClose: () => this.cases.select(0),
+    });
     this.alarmCount = h("span", { class: "tab-count", id: "alarm-count" });
+    this.caseCount = h("span", { class: "tab-count", id: "case-red-count", title: "红灯案件 Red cases", hidden: true });
     this.status = new StatusBar();
     this.socket = new HubSocket(
       (m) => this.onMessage(m),
-      (s: LinkState) => this.status.setLink(s),
+      (s: LinkState) => this.onLink(s),
     );
     this.clock = h("span", { class: "clock", id: "clock" });
     this.toast = h("div", { class: "toast", role: "alert", hidden: true });
@@ -83,13 +103,18 @@ class WallApp {
       this.events.setCameras(cameras);
       this.wall.start(cameras, this.tree.order);
       this.devices.start(site);
+      this.cases.setSite(site);
       this.updateCounts();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
       this.showError(err instanceof ApiError ? err.detail : String(err));
     }
     this.socket.start();
-    await Promise.all([this.events.load(), this.alarms.load().then(() => this.updateAlarmCount())]);
+    await Promise.all([
+      this.events.load(),
+      this.alarms.load().then(() => this.updateAlarmCount()),
+      this.cases.start().then(() => this.updateCaseCount()),
+    ]);
     await this.countToday();
   }
 
@@ -98,6 +123,8 @@ class WallApp {
     window.clearTimeout(this.toastTimer);
     this.socket.stop();
     this.devices.stop();
+    this.cases.stop();
+    this.caseDetail.dispose();
     this.devicePage?.close();
     this.wall.stop();
   }
@@ -144,8 +171,9 @@ class WallApp {
     const right = tabs("side-tabs right", [
       { id: "tab-events", label: "事件 Events", panel: this.events.el },
       { id: "tab-alarms", label: "告警 Alarms", panel: this.alarms.el, extra: this.alarmCount },
+      { id: "tab-cases", label: "案件 Cases", panel: this.cases.el, extra: this.caseCount },
     ]);
-    return h("div", { class: "app" }, header, h("div", { class: "body" }, left, centre, right), this.status.el, this.toast);
+    return h("div", { class: "app" }, header, h("div", { class: "body" }, left, centre, right), this.status.el, this.caseDetail.el, this.toast);
   }
 
   private markLayout(id: LayoutId): void {
@@ -155,6 +183,7 @@ class WallApp {
   private onMessage(m: HubMessage): void {
     if (m.type === "event") this.onEvent(m.data);
     else if (m.type === "alarm") this.onAlarm(m.data);
+    else if (m.type === "case") this.onCase(m.data);
     else if (m.type === "health") {
       for (const hl of m.data) {
         const cam = this.cameras.find((c) => c.id === hl.camera_id);
@@ -190,6 +219,64 @@ class WallApp {
     selectTab(this.host, "tab-alarms");
     const where = shown.length ? ` · 联动 ${shown.length} 路摄像机 ${shown.length} camera(s) on the wall` : "";
     this.showToast(`${SEVERITY_LABEL[a.severity] ?? a.severity} · ${a.device_name || a.device_id} · ${a.rule_name || a.rule_id || ""}${where}`, `alarm sev-${a.severity}`);
+  }
+
+  /** A case changed on the hub: the queue and the open detail follow; a new case from a
+   * video detection is announced with a link that opens it and shows its camera. */
+  private onCase(ch: CaseChange): void {
+    this.onCaseUpdate(ch.case);
+    if (ch.action === "created" && ch.case.source === "video") this.announceCase(ch.case);
+  }
+
+  private onCaseUpdate(c: Case): void {
+    this.cases.upsert(c);
+    this.updateCaseCount();
+    this.caseDetail.changed(c);
+  }
+
+  private announceCase(c: Case): void {
+    const grid = this.cases.places.gridShort(c.grid_id);
+    const text = `新案件 New case #${c.id} · ${this.cases.categoryName(c.category)} · ${c.title}${grid ? ` · ${grid}` : ""}`;
+    this.showToast(text, `case light-${c.light}`, {
+      label: "查看并上墙 Open · camera on wall",
+      id: "toast-open-case",
+      data: { "data-case-id": String(c.id) },
+      run: () => this.openCase(c.id, true),
+    });
+  }
+
+  /** The case detail beside the queue; `focusCamera` puts its camera on the big tile. */
+  private openCase(id: number, focusCamera = false): void {
+    selectTab(this.host, "tab-cases");
+    this.cases.select(id);
+    this.caseDetail.show(id, { focusCamera });
+  }
+
+  private showCameras(ids: string[]): void {
+    if (ids.length === 1 && ids[0]) this.wall.focus(ids[0]);
+    else this.wall.link(ids);
+  }
+
+  private updateCaseCount(): void {
+    const n = this.cases.redCount;
+    this.caseCount.textContent = n ? String(n) : "";
+    this.caseCount.hidden = n === 0;
+  }
+
+  /** After the link comes back, the queue and the open case are reloaded to fill the gap. */
+  private onLink(s: LinkState): void {
+    this.status.setLink(s);
+    if (s !== "connected") {
+      if (this.linked) this.linkLost = true;
+      return;
+    }
+    const back = this.linkLost;
+    this.linked = true;
+    this.linkLost = false;
+    if (back && this.cases.available) {
+      void this.cases.load();
+      if (this.caseDetail.openId) void this.caseDetail.reload();
+    }
   }
 
   private updateAlarmCount(): void {
@@ -253,13 +340,28 @@ class WallApp {
     this.showToast(msg, "info");
   }
 
-  private showToast(msg: string, kind: string): void {
-    this.toast.textContent = msg;
+  private showToast(msg: string, kind: string, action?: ToastAction): void {
+    this.toast.replaceChildren(h("span", { class: "toast-text", text: msg }));
+    if (action) {
+      const link = h("button", { class: "toast-link", id: action.id, ...action.data, text: action.label });
+      link.addEventListener("click", () => {
+        this.toast.hidden = true;
+        action.run();
+      });
+      this.toast.append(link);
+    }
     this.toast.className = `toast ${kind}`;
     this.toast.hidden = false;
     window.clearTimeout(this.toastTimer);
     this.toastTimer = window.setTimeout(() => (this.toast.hidden = true), 6000);
   }
+}
+
+interface ToastAction {
+  label: string;
+  id: string;
+  data: Record<string, string>;
+  run: () => void;
 }
 
 interface Tab {
@@ -295,8 +397,7 @@ function selectTab(root: HTMLElement, id: string): void {
 }
 
 function roleLabel(role: string): string {
-  const labels: Record<string, string> = { admin: "管理员 Admin", operator: "值班员 Operator", supervisor: "领导 Supervisor", viewer: "查看 Viewer" };
-  return labels[role] ?? role;
+  return ROLE_LABEL[role] ?? role;
 }
 
 function showLogin(message: string): void {

@@ -47,4 +47,53 @@ export type HubMessage =
   | { type: "hello"; [k: string]: unknown }
   | { type: "event"; data: HubEvent }
   | { type: "health"; data: Health[] }
-  | { type: "alarm"; data: Alarm };
+  | { type: "alarm"; data: Alarm }
+  | { type: "case"; data: CaseChange };
+
+export type Case = Schemas["Case"];
+export type CaseDetail = Schemas["CaseDetail"];
+export type CasePage = Schemas["CasePage"];
+export type CaseActionBody = Schemas["CaseAction"];
+export type CaseActionName = CaseActionBody["action"];
+export type CaseLight = Case["light"];
+export type CaseSource = Case["source"];
+export type CaseStage = NonNullable<Case["stage"]>;
+export type TimelineEntry = Schemas["TimelineEntry"];
+export type EvidenceItem = Schemas["EvidenceItem"];
+export type Recommendation = Schemas["Recommendation"];
+export type Catalogue = Schemas["Catalogue"];
+export type CaseCategory = Schemas["Category"];
+export type UserInfo = Schemas["UserOut"];
+
+/** The case loop's states (the API types `state` as a plain string). */
+export type CaseState = "reported" | "accepted" | "opened" | "voided" | "dispatched" | "received" | "on_scene" | "handled" | "closed" | "evaluated";
+
+/** `detail` of a detection's evidence (the API types it as a plain object; `ref` is the event id). */
+export interface DetectionEvidence {
+  camera_id?: string;
+  camera_name?: string;
+  type?: string;
+  zone_id?: string | null;
+  line_id?: string | null;
+  snapshot?: string | null;
+  start?: string;
+}
+
+/** `detail` of an alarm's evidence (`ref` is the alarm id). */
+export interface AlarmEvidence {
+  device_id?: string;
+  device_name?: string;
+  rule_id?: string | null;
+  rule_name?: string | null;
+  severity?: string;
+  value?: unknown;
+  cameras?: (string | null)[];
+}
+
+/** `data` of a `case` message of the hub WebSocket. */
+export interface CaseChange {
+  case: Case;
+  action: string;
+  actor: string;
+  notify: string[];
+}

@@ -1,0 +1,606 @@
+// Case detail (案件详情): a drawer beside the case queue that leaves the wall's big tile in
+// view. Every field, the place, the time limits with a live countdown, the evidence (detection
+// snapshots, alarms) with buttons that put their cameras on the wall, the timeline, the
+// recommended workers, and the steps the operator's role may take now. Each step sends the
+// version shown; a 409 (someone moved the case meanwhile) reloads it and says so.
+import { ApiError, caseAction, getCase, getRecommendations, getUsers, snapshotUrl } from "./api";
+import { allowedActions, countdown, paintCountdown, type Places } from "./cases";
+import { h } from "./dom";
+import {
+  CASE_SOURCE_LABEL,
+  caseActionLabel,
+  caseStateLabel,
+  EVENT_LABEL,
+  EVIDENCE_KIND_LABEL,
+  LIGHT_LABEL,
+  PENDING_LABEL,
+  ROLE_LABEL,
+  SEVERITY_LABEL,
+  STAGE_LABEL,
+} from "./labels";
+import { stampText } from "./time";
+import type {
+  AlarmEvidence,
+  Case,
+  CaseActionBody,
+  CaseActionName,
+  CaseDetail,
+  DetectionEvidence,
+  EventType,
+  EvidenceItem,
+  Recommendation,
+  Severity,
+  TimelineEntry,
+} from "./types";
+
+const MAX_EVIDENCE = 40;
+export const STALE_MESSAGE = "案件已被他人更新 The case changed; reloaded";
+
+export interface CaseDetailDeps {
+  role: () => string;
+  places: () => Places;
+  categoryName: (code: string) => string;
+  /** Cameras onto the wall (one: the big tile; several: linkage). */
+  onCameras: (cameraIds: string[]) => void;
+  /** A case as an action answered it (the queue updates before the WebSocket says so). */
+  onCase: (c: Case) => void;
+  onClose: () => void;
+}
+
+/** Simple steps: one button each, in this order. */
+const SIMPLE: { action: CaseActionName; cls: string }[] = [
+  { action: "accept", cls: "primary" },
+  { action: "open", cls: "primary" },
+  { action: "check_pass", cls: "primary" },
+  { action: "approve_extension", cls: "primary" },
+  { action: "reject_extension", cls: "" },
+  { action: "approve_return", cls: "primary" },
+  { action: "reject_return", cls: "" },
+  { action: "void", cls: "danger" },
+];
+
+function detectionOf(e: EvidenceItem): DetectionEvidence {
+  return (e.detail ?? {}) as DetectionEvidence;
+}
+
+function alarmOf(e: EvidenceItem): AlarmEvidence {
+  return (e.detail ?? {}) as AlarmEvidence;
+}
+
+function valueText(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  if (typeof v === "string") return v;
+  return JSON.stringify(v);
+}
+
+function stars(n: number): string {
+  const k = Math.max(0, Math.min(5, Math.round(n)));
+  return "★".repeat(k) + "☆".repeat(5 - k);
+}
+
+export class CaseDetailView {
+  readonly el: HTMLElement;
+  private readonly title: HTMLHeadingElement;
+  private readonly notice: HTMLDivElement;
+  private readonly body: HTMLDivElement;
+  // Inputs live across re-renders: a live update must not eat what the operator is typing.
+  private readonly noteInput: HTMLInputElement;
+  private readonly assigneeInput: HTMLInputElement;
+  private readonly assigneeOptions: HTMLDataListElement;
+  private caseId = 0;
+  private detail: CaseDetail | null = null;
+  private recs: Recommendation[] = [];
+  private recsFor = "";
+  private workers: string[] = [];
+  private rating = 0;
+  private busy = false;
+  private loading: Promise<void> | null = null;
+  private again = false;
+  private focusCamera = false;
+  private timer: number | undefined;
+  private readonly onKey = (e: KeyboardEvent): void => {
+    if (e.key === "Escape" && !this.el.hidden) this.close();
+  };
+
+  constructor(private readonly deps: CaseDetailDeps) {
+    this.title = h("h2", { class: "panel-title", id: "case-detail-title" });
+    this.notice = h("div", { class: "case-notice", id: "case-notice", role: "status", hidden: true });
+    this.body = h("div", { class: "case-body" });
+    this.noteInput = h("input", { id: "case-note", type: "text", maxlength: 2000, placeholder: "备注 Note (可选 optional)", "aria-label": "备注 Note" });
+    this.assigneeOptions = h("datalist", { id: "case-assignee-options" });
+    this.assigneeInput = h("input", {
+      id: "case-assignee",
+      type: "text",
+      maxlength: 64,
+      list: "case-assignee-options",
+      placeholder: "网格员账号 Worker username",
+      "aria-label": "处置人 Assignee",
+      autocomplete: "off",
+    });
+    const close = h("button", { class: "icon-btn", id: "case-detail-close", title: "关闭 Close", text: "×" });
+    close.addEventListener("click", () => this.close());
+    this.el = h(
+      "aside",
+      { class: "case-detail", id: "case-detail", role: "dialog", "aria-labelledby": "case-detail-title", hidden: true },
+      h("div", { class: "panel-head" }, this.title, close),
+      this.notice,
+      this.body,
+      this.assigneeOptions,
+    );
+    document.addEventListener("keydown", this.onKey);
+  }
+
+  get openId(): number {
+    return this.el.hidden ? 0 : this.caseId;
+  }
+
+  /** Open a case; `focusCamera` puts its first camera on the wall once it is loaded. */
+  show(id: number, opts: { focusCamera?: boolean } = {}): void {
+    if (id !== this.caseId) {
+      this.detail = null;
+      this.recs = [];
+      this.recsFor = "";
+      this.rating = 0;
+      this.noteInput.value = "";
+      this.assigneeInput.value = "";
+      this.body.replaceChildren(h("div", { class: "empty-note", text: "加载中 Loading…" }));
+      this.hideNotice();
+    }
+    this.caseId = id;
+    this.focusCamera = !!opts.focusCamera;
+    this.el.dataset["caseId"] = String(id);
+    this.title.textContent = `案件详情 Case #${id}`;
+    this.el.hidden = false;
+    window.clearInterval(this.timer);
+    this.timer = window.setInterval(() => this.tick(), 1000);
+    void this.reload();
+  }
+
+  close(): void {
+    if (this.el.hidden) return;
+    this.el.hidden = true;
+    window.clearInterval(this.timer);
+    this.deps.onClose();
+  }
+
+  dispose(): void {
+    window.clearInterval(this.timer);
+    document.removeEventListener("keydown", this.onKey);
+  }
+
+  /** A case changed on the hub: reload it when it is the one shown and newer than what is shown. */
+  changed(c: Case): void {
+    if (this.el.hidden || c.id !== this.caseId) return;
+    if (this.detail && c.version <= this.detail.version) return;
+    void this.reload();
+  }
+
+  /** Fetch the case (and whom to send it to when it can be sent); overlapping calls coalesce. */
+  reload(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.again = false;
+        await this.fetch();
+      } while (this.again && !this.el.hidden);
+    };
+    this.loading = run().finally(() => (this.loading = null));
+    return this.loading;
+  }
+
+  private async fetch(): Promise<void> {
+    const id = this.caseId;
+    try {
+      const d = await getCase(id);
+      if (id !== this.caseId) return;
+      const acts = allowedActions(d, this.deps.role());
+      const sending = acts.includes("dispatch") || acts.includes("check_fail");
+      const key = `${d.id}:${d.state}`;
+      if (sending && this.recsFor !== key) {
+        this.recsFor = key;
+        this.recs = await getRecommendations(id).catch(() => []);
+        if (this.deps.role() === "admin" && !this.workers.length) {
+          this.workers = await getUsers()
+            .then((us) => us.filter((u) => u.role === "worker" && u.active).map((u) => u.username))
+            .catch(() => []);
+        }
+        this.fillOptions();
+      }
+      if (id !== this.caseId) return;
+      this.detail = d;
+      this.render();
+      if (this.focusCamera) {
+        this.focusCamera = false;
+        const cams = this.cameras(d);
+        if (cams.length) this.deps.onCameras(cams.slice(0, 1));
+      }
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return;
+      if (id !== this.caseId) return;
+      if (err instanceof ApiError && err.status === 404) {
+        this.body.replaceChildren(h("div", { class: "empty-note", text: "无此案件 No such case" }));
+        return;
+      }
+      this.showNotice(err instanceof ApiError ? err.detail : String(err), "error");
+    }
+  }
+
+  private fillOptions(): void {
+    const names = [...new Set([...this.recs.map((r) => r.username), ...this.workers])];
+    this.assigneeOptions.replaceChildren(
+      ...names.map((n) => {
+        const r = this.recs.find((x) => x.username === n);
+        return h("option", { value: n, text: r ? `${r.name} · ${r.reasons[0] ?? ""}` : n });
+      }),
+    );
+  }
+
+  /** Cameras of the case's evidence, first seen first (detections, then alarms' linked ones). */
+  private cameras(d: CaseDetail): string[] {
+    const out: string[] = [];
+    for (const e of d.evidence) {
+      if (e.kind === "detection") {
+        const cam = detectionOf(e).camera_id;
+        if (cam) out.push(cam);
+      }
+    }
+    for (const e of d.evidence) {
+      if (e.kind === "alarm") for (const cam of alarmOf(e).cameras ?? []) if (cam) out.push(cam);
+    }
+    return [...new Set(out)];
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const el of this.body.querySelectorAll<HTMLElement>(".countdown[data-deadline]")) paintCountdown(el, now);
+  }
+
+  private showNotice(text: string, kind: "info" | "warn" | "error", title = ""): void {
+    this.notice.textContent = text;
+    this.notice.className = `case-notice ${kind}`;
+    this.notice.title = title;
+    this.notice.hidden = false;
+  }
+
+  private hideNotice(): void {
+    this.notice.hidden = true;
+  }
+
+  private render(): void {
+    const d = this.detail;
+    if (!d) return;
+    this.el.dataset["state"] = d.state;
+    this.el.dataset["version"] = String(d.version);
+    this.el.dataset["light"] = d.light;
+    this.title.replaceChildren(h("span", { class: `light-dot ${d.light}`, title: LIGHT_LABEL[d.light] }), ` 案件详情 Case #${d.id}`);
+    this.body.replaceChildren(this.summary(d), this.actions(d), this.fields(d), this.evidence(d), this.timeline(d));
+  }
+
+  private summary(d: CaseDetail): HTMLElement {
+    const stageClock = h("span", { class: "countdown", id: "case-countdown", "data-deadline": d.stage_deadline ?? "" });
+    paintCountdown(stageClock);
+    const cd = countdown(d.deadline);
+    return h(
+      "div",
+      { class: `case-summary light-${d.light}` },
+      h("div", { class: "case-headline", id: "case-title", text: d.title }),
+      h(
+        "div",
+        { class: "case-tags" },
+        h("span", { class: "tag cat", text: d.category_name || this.deps.categoryName(d.category) }),
+        h("span", { class: `tag state st-${d.state}`, id: "case-state", text: caseStateLabel(d.state) }),
+        h("span", { class: `tag light ${d.light}`, text: LIGHT_LABEL[d.light] }),
+        d.pending ? h("span", { class: "tag pending", id: "case-pending", text: PENDING_LABEL[d.pending] }) : null,
+        d.escalation > 0 ? h("span", { class: "tag escalation", text: `督办 Supervised ×${d.escalation}` }) : null,
+      ),
+      d.stage
+        ? h(
+            "div",
+            { class: "case-clock" },
+            h("span", { text: `${STAGE_LABEL[d.stage]} 阶段时限 Stage limit` }),
+            h("span", { class: "muted", text: d.stage_deadline ? stampText(d.stage_deadline) : "—" }),
+            stageClock,
+          )
+        : null,
+      d.deadline && d.stage
+        ? h(
+            "div",
+            { class: "case-clock" },
+            h("span", { text: "总时限 Case limit" }),
+            h("span", { class: "muted", text: stampText(d.deadline) }),
+            h("span", { class: `muted${cd?.over ? " over" : ""}`, text: cd?.text ?? "" }),
+          )
+        : null,
+    );
+  }
+
+  private actions(d: CaseDetail): HTMLElement {
+    const acts = allowedActions(d, this.deps.role());
+    const box = h("section", { class: "case-actions", id: "case-actions" });
+    if (!acts.length) {
+      box.hidden = true;
+      return box;
+    }
+    box.append(h("h3", { class: "section-title", text: "处置 Actions" }));
+    const row = h("div", { class: "action-row" });
+    for (const { action, cls } of SIMPLE) {
+      if (!acts.includes(action)) continue;
+      row.append(this.button(action, caseActionLabel(action), cls, () => this.act(action)));
+    }
+    const sendAction = acts.includes("dispatch") ? "dispatch" : acts.includes("check_fail") ? "check_fail" : null;
+    if (sendAction === "check_fail") {
+      row.append(
+        this.button("check_fail", caseActionLabel("check_fail"), "warn", () => {
+          const who = this.assigneeInput.value.trim();
+          return this.act("check_fail", who ? { assignee: who } : {});
+        }),
+      );
+    }
+    if (row.childElementCount) box.append(row);
+    if (sendAction) box.append(this.sendBox(sendAction));
+    if (acts.includes("evaluate")) box.append(this.evaluateBox());
+    box.append(h("label", { class: "note-field" }, h("span", { text: "备注 Note" }), this.noteInput));
+    return box;
+  }
+
+  private button(action: CaseActionName, label: string, cls: string, run: () => Promise<void>, extra: Record<string, string> = {}): HTMLButtonElement {
+    const b = h("button", { class: `case-act ${cls}`.trim(), "data-action": action, text: label, disabled: this.busy, ...extra });
+    b.addEventListener("click", () => void run());
+    return b;
+  }
+
+  /** 派遣 Dispatch (or 返工 rework to someone else): the recommended workers, each with a
+   * button, and a picker for any active worker's username. */
+  private sendBox(action: "dispatch" | "check_fail"): HTMLElement {
+    const verb = action === "dispatch" ? "派遣 Dispatch" : "返工给 Rework to";
+    const recs = h("ul", { class: "recs", id: "case-recs" });
+    for (const r of this.recs) {
+      recs.append(
+        h(
+          "li",
+          { class: `rec rank-${r.rank}`, "data-username": r.username },
+          h("div", { class: "rec-who" }, h("b", { text: r.name || r.username }), h("span", { class: "muted", text: ` ${r.username}` })),
+          h("div", { class: "rec-why", text: r.reasons.join(" · ") }),
+          this.button(action, verb, action === "dispatch" ? "primary" : "warn", () => this.act(action, { assignee: r.username }), { "data-username": r.username }),
+        ),
+      );
+    }
+    const go = this.button(action, verb, action === "dispatch" ? "primary" : "warn", () => {
+      const who = this.assigneeInput.value.trim();
+      if (!who) {
+        this.showNotice("请选择处置人 Choose a worker", "error");
+        this.assigneeInput.focus();
+        return Promise.resolve();
+      }
+      return this.act(action, { assignee: who });
+    });
+    go.id = "case-dispatch";
+    return h(
+      "div",
+      { class: "send-box" },
+      h("h4", { class: "sub-title", text: action === "dispatch" ? "推荐处置人 Recommended workers" : "返工改派 Rework: another worker (optional)" }),
+      this.recs.length ? recs : h("div", { class: "muted small", id: "case-no-recs", text: "无推荐网格员 No recommended workers" }),
+      h("div", { class: "assignee-row" }, this.assigneeInput, go),
+    );
+  }
+
+  private evaluateBox(): HTMLElement {
+    const submit = this.button("evaluate", "评价 Evaluate", "primary", () => this.act("evaluate", { rating: this.rating }));
+    submit.id = "case-evaluate";
+    submit.disabled = this.busy || this.rating < 1;
+    const starRow = h("div", { class: "stars", role: "radiogroup", "aria-label": "评分 Rating" });
+    const paint = (): void => {
+      starRow.querySelectorAll<HTMLButtonElement>("button.star").forEach((s) => {
+        const n = Number(s.dataset["rating"]);
+        s.textContent = n <= this.rating ? "★" : "☆";
+        s.setAttribute("aria-checked", String(n === this.rating));
+        s.classList.toggle("on", n <= this.rating);
+      });
+      submit.disabled = this.busy || this.rating < 1;
+    };
+    for (let n = 1; n <= 5; n++) {
+      const s = h("button", { class: "star", type: "button", role: "radio", "data-rating": n, title: `${n} 星 ${n} star${n > 1 ? "s" : ""}`, text: "☆" });
+      s.addEventListener("click", () => {
+        this.rating = n;
+        paint();
+      });
+      starRow.append(s);
+    }
+    paint();
+    return h("div", { class: "evaluate-box" }, h("span", { text: "评价 Rating" }), starRow, submit);
+  }
+
+  private async act(action: CaseActionName, extra: Partial<CaseActionBody> = {}): Promise<void> {
+    const d = this.detail;
+    if (!d || this.busy) return;
+    const note = this.noteInput.value.trim();
+    this.setBusy(true);
+    try {
+      const out = await caseAction(d.id, { action, version: d.version, ...(note ? { note } : {}), ...extra });
+      this.noteInput.value = "";
+      this.assigneeInput.value = "";
+      this.rating = 0;
+      this.showNotice(`${caseActionLabel(action)} 已完成 Done`, "info");
+      this.deps.onCase(out);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return;
+      if (err instanceof ApiError && err.status === 409) {
+        this.showNotice(STALE_MESSAGE, "warn", err.detail);
+      } else {
+        this.showNotice(err instanceof ApiError ? err.detail : String(err), "error");
+        this.setBusy(false);
+        return;
+      }
+    }
+    this.busy = false;
+    await this.reload();
+  }
+
+  private setBusy(on: boolean): void {
+    this.busy = on;
+    this.body.querySelectorAll<HTMLButtonElement>("button.case-act").forEach((b) => (b.disabled = on));
+    if (!on) {
+      const ev = this.body.querySelector<HTMLButtonElement>("#case-evaluate");
+      if (ev) ev.disabled = this.rating < 1;
+    }
+  }
+
+  private fields(d: CaseDetail): HTMLElement {
+    const p = this.deps.places();
+    const rows: [string, string][] = [
+      ["编号 ID", `#${d.id}`],
+      ["类别 Category", `${d.category} ${d.category_name || this.deps.categoryName(d.category)}`],
+      ["类型 Kind", d.kind === "event" ? "事件 Event" : "部件 Component"],
+      ["来源 Source", CASE_SOURCE_LABEL[d.source] ?? d.source],
+      ["状态 State", caseStateLabel(d.state) + (d.pending ? ` · ${PENDING_LABEL[d.pending]}` : "")],
+      ["街道 Street", d.street_id ? (p.streets.get(d.street_id) ?? d.street_id) : "—"],
+      ["社区 Community", d.community_id ? (p.communities.get(d.community_id) ?? d.community_id) : "—"],
+      ["网格 Grid", d.grid_id ? `${p.gridShort(d.grid_id)} (${d.grid_id})` : "—"],
+      ["位置 Position", d.position ? `${d.position[0].toFixed(6)}, ${d.position[1].toFixed(6)}` : "—"],
+    ];
+    if (d.address) rows.push(["地址 Address", d.address]);
+    rows.push(
+      ["部门 Department", d.department_name || d.department || "—"],
+      ["上报人 Reporter", d.reporter],
+      ["处置人 Assignee", d.assignee || "未派遣 Unassigned"],
+      ["上报时间 Reported", stampText(d.created_at)],
+    );
+    const stamps: [string, string | null | undefined][] = [
+      ["受理 Accepted", d.accepted_at],
+      ["立案 Opened", d.opened_at],
+      ["派遣 Dispatched", d.dispatched_at],
+      ["签收 Received", d.received_at],
+      ["处置 Handled", d.handled_at],
+      ["结案 Closed", d.closed_at],
+      ["评价 Evaluated", d.evaluated_at],
+    ];
+    for (const [k, v] of stamps) if (v) rows.push([k, stampText(v)]);
+    rows.push(["更新 Updated", stampText(d.updated_at)]);
+    if (d.rating) rows.push(["评分 Rating", stars(d.rating)]);
+    if (d.rework_count) rows.push(["返工 Reworks", String(d.rework_count)]);
+    rows.push(["证据 Evidence", String(d.evidence_count)], ["版本 Version", String(d.version)]);
+    if (d.description) rows.push(["描述 Description", d.description]);
+    return h(
+      "section",
+      { class: "case-fields" },
+      h("h3", { class: "section-title", text: "案件信息 Details" }),
+      h("dl", { class: "fields", id: "case-fields" }, rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
+    );
+  }
+
+  private evidence(d: CaseDetail): HTMLElement {
+    const list = h("ul", { class: "evidence-list", id: "case-evidence" });
+    const items = [...d.evidence].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
+    for (const e of items.slice(0, MAX_EVIDENCE)) list.append(this.evidenceItem(e));
+    return h(
+      "section",
+      { class: "case-evidence" },
+      h("h3", { class: "section-title", text: `证据 Evidence (${d.evidence.length})` }),
+      d.evidence.length ? list : h("div", { class: "muted small", text: "无证据 No evidence" }),
+      items.length > MAX_EVIDENCE ? h("div", { class: "muted small", text: `另有 ${items.length - MAX_EVIDENCE} 条 ${items.length - MAX_EVIDENCE} more` }) : null,
+    );
+  }
+
+  private evidenceItem(e: EvidenceItem): HTMLLIElement {
+    const kind = EVIDENCE_KIND_LABEL[e.kind] ?? e.kind;
+    const li = h("li", { class: `evidence kind-${e.kind}`, "data-kind": e.kind, "data-ref": e.ref });
+    if (e.kind === "detection") {
+      const det = detectionOf(e);
+      // The evidence's ref is the detection's event id: its snapshot is the event's.
+      const img = h("img", { class: "ev-thumb", alt: "事件快照 Snapshot", loading: "lazy", src: snapshotUrl({ id: e.ref }) });
+      const missing = h("div", { class: "ev-thumb missing", hidden: true, text: "无快照 No snapshot" });
+      img.addEventListener("error", () => {
+        img.hidden = true;
+        missing.hidden = false;
+      });
+      img.addEventListener("click", () => img.classList.toggle("big"));
+      const where = det.zone_id ? `区域 ${det.zone_id}` : det.line_id ? `警戒线 ${det.line_id}` : "";
+      li.append(
+        img,
+        missing,
+        h(
+          "div",
+          { class: "ev-info" },
+          h("b", { text: det.type ? (EVENT_LABEL[det.type as EventType] ?? det.type) : kind }),
+          h("span", { text: det.camera_name || det.camera_id || "" }),
+          where ? h("span", { class: "muted", text: where }) : null,
+          h("span", { class: "muted", text: stampText(det.start || e.ts) }),
+          det.camera_id ? this.cameraButton([det.camera_id], "上墙 On wall") : null,
+        ),
+      );
+      return li;
+    }
+    if (e.kind === "alarm") {
+      const al = alarmOf(e);
+      const cams = (al.cameras ?? []).filter((c): c is string => !!c);
+      const sev = al.severity as Severity | undefined;
+      li.append(
+        h(
+          "div",
+          { class: "ev-info" },
+          h("span", {}, sev ? h("span", { class: `sev-tag sev-${sev}`, text: SEVERITY_LABEL[sev] ?? sev }) : null, " ", h("b", { text: al.rule_name || al.rule_id || kind })),
+          h("span", { text: `设备 Device ${al.device_name || al.device_id || e.ref}` }),
+          al.value !== undefined && al.value !== null ? h("span", { class: "muted", text: `值 Value ${valueText(al.value)}` }) : null,
+          h("span", { class: "muted", text: stampText(e.ts) }),
+          cams.length ? this.cameraButton(cams, `联动上墙 ${cams.length} camera(s) on wall`) : null,
+        ),
+      );
+      return li;
+    }
+    const detail = Object.entries(e.detail ?? {})
+      .map(([k, v]) => `${k}: ${valueText(v)}`)
+      .join(" · ");
+    li.append(h("div", { class: "ev-info" }, h("b", { text: kind }), h("span", { text: e.ref }), detail ? h("span", { class: "muted", text: detail }) : null, h("span", { class: "muted", text: stampText(e.ts) })));
+    return li;
+  }
+
+  private cameraButton(cams: string[], label: string): HTMLButtonElement {
+    const b = h("button", { class: "ev-wall", "data-camera-id": cams[0] ?? "", text: label });
+    b.addEventListener("click", () => this.deps.onCameras(cams));
+    return b;
+  }
+
+  private timeline(d: CaseDetail): HTMLElement {
+    const list = h("ol", { class: "timeline", id: "case-timeline" });
+    const entries = [...d.timeline].sort((a, b) => a.version - b.version || Date.parse(a.ts) - Date.parse(b.ts));
+    for (const t of entries) list.append(this.timelineItem(t));
+    return h("section", { class: "case-timeline" }, h("h3", { class: "section-title", text: "处置过程 Timeline" }), list);
+  }
+
+  private timelineItem(t: TimelineEntry): HTMLLIElement {
+    const det = t.detail ?? {};
+    const light = typeof det["light"] === "string" ? det["light"] : "";
+    const alert = t.action === "supervise" || t.action === "light";
+    const parts: string[] = [];
+    const note = det["note"];
+    if (typeof det["assignee"] === "string") parts.push(`处置人 Assignee ${det["assignee"]}`);
+    if (typeof det["returned_by"] === "string") parts.push(`退回人 Returned by ${det["returned_by"]}`);
+    if (typeof det["rating"] === "number") parts.push(`评分 Rating ${stars(det["rating"])}`);
+    if (typeof det["extension"] === "string") parts.push(`延期 Extension ${det["extension"].replace("working_days", "工作日 working days")}`);
+    if (typeof det["stage_deadline"] === "string") parts.push(`新时限 New limit ${stampText(det["stage_deadline"])}`);
+    if (light) parts.push(LIGHT_LABEL[light as keyof typeof LIGHT_LABEL] ?? light);
+    if (typeof det["stage"] === "string" && alert) parts.push(`${STAGE_LABEL[det["stage"] as keyof typeof STAGE_LABEL] ?? det["stage"]} 阶段 stage`);
+    if (typeof det["escalation"] === "number") parts.push(`督办级别 Escalation ${det["escalation"]}`);
+    if (t.action === "created" && typeof det["source"] === "string") parts.push(`来源 Source ${CASE_SOURCE_LABEL[det["source"] as keyof typeof CASE_SOURCE_LABEL] ?? det["source"]}`);
+    if (Array.isArray(det["photos"])) parts.push(`照片 Photos ${det["photos"].length}`);
+    const move = t.from_state && t.from_state !== t.to_state ? `${caseStateLabel(t.from_state)} → ${caseStateLabel(t.to_state)}` : t.from_state ? "" : caseStateLabel(t.to_state);
+    return h(
+      "li",
+      { class: `tl tl-${t.action}${alert ? " tl-alert" : ""}${light ? ` light-${light}` : ""}`, "data-action": t.action, "data-version": t.version },
+      h(
+        "div",
+        { class: "tl-head" },
+        h("span", { class: "tl-action", text: caseActionLabel(t.action) }),
+        move ? h("span", { class: "tl-move", text: move }) : null,
+        h("time", { class: "tl-time", datetime: t.ts, text: stampText(t.ts) }),
+      ),
+      h("div", { class: "tl-actor", text: `${t.actor} · ${ROLE_LABEL[t.role] ?? t.role}` }),
+      parts.length ? h("div", { class: "tl-detail", text: parts.join(" · ") }) : null,
+      typeof note === "string" && note ? h("div", { class: "tl-note", text: `备注 Note: ${note}` }) : null,
+    );
+  }
+}
