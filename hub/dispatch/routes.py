@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from hub.bus.contracts import CaseSource, Light
@@ -27,6 +27,7 @@ from hub.dispatch.models import (
 from hub.dispatch.photos import PHOTO_ID
 from hub.dispatch.repo import CaseFilter
 from hub.dispatch.service import MAX_PAGE, CaseService
+from hub.dispatch.stats import GroupBy, Stats, to_csv
 from hub.dispatch.workflow import CaseState
 from hub.errors import HubError
 from hub.store.users import User
@@ -163,6 +164,39 @@ async def get_photo(
 ) -> FileResponse:
     path = await svc.photo_file(photo_id, viewer=user.username, role=user.role)
     return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/stats/cases")
+async def case_stats(
+    svc: Cases,
+    _user: Dispatcher,
+    by: GroupBy = "street",
+    since: Time | None = None,
+    until: Time | None = None,
+) -> Stats:
+    """Supervision figures (结案率, 按期结案率, 返工率, mean times) of the cases reported in
+    [since, until), by grid, street, department, worker or category, with the total."""
+    return await svc.stats(by, since=since, until=until)
+
+
+@router.get(
+    "/stats/cases.csv",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "The same figures as CSV", "content": {"text/csv": {}}}},
+)
+async def case_stats_csv(
+    svc: Cases,
+    _user: Dispatcher,
+    by: GroupBy = "street",
+    since: Time | None = None,
+    until: Time | None = None,
+) -> PlainTextResponse:
+    stats = await svc.stats(by, since=since, until=until)
+    return PlainTextResponse(
+        to_csv([*stats.rows, stats.total]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="cases-by-{by}.csv"'},
+    )
 
 
 @router.get("/categories")

@@ -36,6 +36,7 @@ from hub.dispatch.models import (
 )
 from hub.dispatch.photos import InvalidPhotoError, PhotoFiles, StoredPhoto, reencode
 from hub.dispatch.repo import CaseFilter, CaseRepo
+from hub.dispatch.stats import GroupBy, Stats, case_stats
 from hub.dispatch.workflow import (
     FINAL_STATES,
     STAGE_OF,
@@ -154,6 +155,21 @@ class CaseService:
                 raise NotFoundError(f"no case {case_id}")
             load = await self.repo.loads(conn)
         return recommend(self.site, case, active=await self._active_workers(), load=load)
+
+    async def stats(self, by: GroupBy, *, since: datetime | None, until: datetime | None) -> Stats:
+        async with self.repo.read() as conn:
+            return await case_stats(conn, by, since=since, until=until, names=self._names(by))
+
+    def _names(self, by: GroupBy) -> dict[str, str]:
+        if by == "grid":
+            return {g.id: g.name for g in self.site.grids()}
+        if by == "street":
+            return {s.id: s.name for s in self.site.district.streets}
+        if by == "department":
+            return {d.id: d.name for d in self.catalogue.departments}
+        if by == "worker":
+            return {w.username: w.name for w in self.site.workers}
+        return {c.code: c.name for c in self.catalogue.categories}
 
     async def _active_workers(self) -> set[str]:
         return {u.username for u in await self.users.list() if u.role == "worker" and u.active}

@@ -183,3 +183,24 @@ async def test_the_catalogue_is_served(hub: RunningHub) -> None:
     r = await hub.client.get("/api/categories", headers=await hub.auth("worker"))
     body = r.json()
     assert len(body["categories"]) >= 30 and len(body["departments"]) >= 12
+
+
+async def test_stats_for_supervisors_and_csv_export(hub: RunningHub) -> None:
+    op = await hub.auth("operator")
+    sup = await hub.auth("supervisor")
+    await hub.client.post(
+        "/api/cases", json={"category": "02.01", "title": "t", "grid_id": "g1"}, headers=op
+    )
+    r = await hub.client.get("/api/stats/cases", params={"by": "street"}, headers=sup)
+    assert r.status_code == 200
+    body = r.json()
+    assert [(x["key"], x["name"], x["reported"]) for x in body["rows"]] == [("s1", "三井街道", 1)]
+    r = await hub.client.get("/api/stats/cases.csv", params={"by": "grid"}, headers=sup)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.text.startswith("\ufeff编码 key") and "第一网格" in r.text
+    assert (
+        await hub.client.get("/api/stats/cases", headers=await hub.auth("worker"))
+    ).status_code == 403
+    assert (
+        await hub.client.get("/api/stats/cases", params={"by": "x"}, headers=sup)
+    ).status_code == 422

@@ -596,6 +596,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stats/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Case Stats
+         * @description Supervision figures (结案率, 按期结案率, 返工率, mean times) of the cases reported in
+         *     [since, until), by grid, street, department, worker or category, with the total.
+         */
+        get: operations["case_stats_api_stats_cases_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/cases.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Case Stats Csv */
+        get: operations["case_stats_csv_api_stats_cases_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/categories": {
         parameters: {
             query?: never;
@@ -1805,6 +1843,54 @@ export interface components {
             handle: components["schemas"]["TimeLimit"];
             check: components["schemas"]["TimeLimit"];
             total: components["schemas"]["TimeLimit"];
+        };
+        /** Stats */
+        Stats: {
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "grid" | "street" | "department" | "worker" | "category";
+            /** Since */
+            since: string | null;
+            /** Until */
+            until: string | null;
+            /** Rows */
+            rows: components["schemas"]["StatsRow"][];
+            total: components["schemas"]["StatsRow"];
+        };
+        /** StatsRow */
+        StatsRow: {
+            /** Key */
+            key: string | null;
+            /** Name */
+            name?: string | null;
+            /** Reported */
+            reported: number;
+            /** Opened */
+            opened: number;
+            /** Voided */
+            voided: number;
+            /** Closed */
+            closed: number;
+            /** Closed On Time */
+            closed_on_time: number;
+            /** Reworked */
+            reworked: number;
+            /** Handled */
+            handled: number;
+            /** Closure Rate */
+            closure_rate: number | null;
+            /** On Time Rate */
+            on_time_rate: number | null;
+            /** Rework Rate */
+            rework_rate: number | null;
+            /** Mean Accept Minutes */
+            mean_accept_minutes: number | null;
+            /** Mean Handle Minutes */
+            mean_handle_minutes: number | null;
+            /** Mean Close Minutes */
+            mean_close_minutes: number | null;
         };
         /** StreetOut */
         StreetOut: {
@@ -3062,6 +3148,73 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    case_stats_api_stats_cases_get: {
+        parameters: {
+            query?: {
+                by?: "grid" | "street" | "department" | "worker" | "category";
+                since?: string | null;
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    case_stats_csv_api_stats_cases_csv_get: {
+        parameters: {
+            query?: {
+                by?: "grid" | "street" | "department" | "worker" | "category";
+                since?: string | null;
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The same figures as CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                    "text/csv": unknown;
                 };
             };
             /** @description Validation Error */

@@ -418,6 +418,7 @@ export class CaseDetailView {
     const d = this.detail;
     if (!d || this.busy) return;
     const note = this.noteInput.value.trim();
+    this.hideNotice();
     this.setBusy(true);
     try {
       const out = await caseAction(d.id, { action, version: d.version, ...(note ? { note } : {}), ...extra });
