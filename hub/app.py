@@ -24,9 +24,11 @@ from hub.datadir import private_dir
 from hub.devices.broker import Broker, open_broker
 from hub.devices.service import DeviceService
 from hub.dispatch import routes as case_routes
+from hub.dispatch import worker_routes
 from hub.dispatch.flows import CaseFlows
 from hub.dispatch.photos import MAX_BYTES as PHOTO_MAX_BYTES
 from hub.dispatch.service import CaseService
+from hub.dispatch.workers import WorkerService
 from hub.errors import HubError
 from hub.geo.grids import GridMap
 from hub.store.db import Store, open_store
@@ -160,6 +162,10 @@ def create_app(
 
             devices_ = await _start_devices(settings, site_, store, bus_, stack)
             cases_ = await _start_cases(settings, site_, store, bus_, grids, stack)
+            workers_ = WorkerService(store.engine, bus_, site_)
+            await workers_.start()
+            cases_.workers = workers_
+            stack.push_async_callback(workers_.stop)
 
             app.state.hub = HubState(
                 settings=settings,
@@ -176,6 +182,7 @@ def create_app(
                 devices=devices_,
                 alarms=devices_.alarms,
                 cases=cases_,
+                workers=workers_,
             )
             log.info(
                 "hub ready",
@@ -212,6 +219,7 @@ def create_app(
         devices.router,
         alarm_routes.router,
         case_routes.router,
+        worker_routes.router,
     ):
         app.include_router(router)
     app.include_router(ws_router)

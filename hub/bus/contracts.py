@@ -261,3 +261,30 @@ class CaseChange(BaseModel):
 
 CASES = Topic("cases", CaseChange)
 """Every change of a case; the wall and the field apps follow it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Grid workers
+# ---------------------------------------------------------------------------------------------
+
+WorkerState = Literal["available", "busy", "offline", "off_duty"]
+
+
+class WorkerStatus(BaseModel):
+    """A grid worker as the wall and the map show them."""
+
+    username: str
+    name: str
+    grids: list[str] = Field(default_factory=list)
+    department: str | None = None
+    state: WorkerState
+    """off_duty: not on duty; offline: on duty but the field app has not been heard from
+    lately; busy: on duty with a case in hand (dispatched, received, on scene); available."""
+    on_duty: bool
+    last_seen: datetime | None = None
+    position: tuple[float, float] | None = None
+    running_cases: int = 0
+
+
+WORKERS = Topic("workers", WorkerStatus)
+"""A worker's status on every position report, duty change and when they fall silent."""

@@ -1,9 +1,12 @@
 """Whom to send a case to, with the reasons (派遣建议).
 
-The grid's own workers first (专职网格员), then workers of the same community, then of the same
-street, then the rest; inside each rank, workers of the case's department before others, then
-by how many running cases they hold. Workers whose accounts are missing or disabled are left
-out. Pure: the service hands in the workers, their loads and the active accounts.
+Workers on call first (on duty and heard from), then those off duty or offline. Among each: the
+grid's own workers first (专职网格员), then workers of the same community, then of the same
+street, then the rest; inside each rank, available workers before busy ones, then workers of
+the case's department, then the nearest (from their last GPS fix), then by how many running
+cases they hold. Workers whose accounts are missing or
+disabled are left out. Pure: the service hands in the workers, their loads, states and the
+active accounts.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
+from hub.bus.contracts import WorkerState, WorkerStatus
 from hub.config import Site, Worker
 from hub.dispatch.models import Case
+from hub.geo.distance import haversine_m
 
 RANK_REASON = {
     0: "本网格网格员 the grid's own worker",
@@ -30,6 +35,22 @@ class Recommendation(BaseModel):
     """0 the grid's own, 1 same community, 2 same street, 3 elsewhere."""
     reasons: list[str]
     running_cases: int
+    state: WorkerState | None = None
+    distance_m: float | None = None
+
+
+def on_call(state: WorkerState | None) -> bool:
+    """On duty and heard from (or not tracked at all: no field app state to go by)."""
+    return state in (None, "available", "busy")
+
+
+STATE_ORDER: dict[str, int] = {"available": 0, "busy": 1, "offline": 2, "off_duty": 3}
+STATE_REASON = {
+    "available": "空闲 available",
+    "busy": "忙碌 busy",
+    "offline": "离线 offline",
+    "off_duty": "未在岗 off duty",
+}
 
 
 def _rank(site: Site, worker: Worker, case: Case) -> int:
@@ -50,9 +71,10 @@ def recommend(
     active: set[str],
     load: Mapping[str, int],
     workers: Sequence[Worker] | None = None,
+    statuses: Mapping[str, WorkerStatus] | None = None,
     limit: int = 10,
 ) -> list[Recommendation]:
-    out: list[tuple[tuple[int, int, int, str], Recommendation]] = []
+    out: list[tuple[tuple[int, int, int, float, int, str], Recommendation]] = []
     for w in site.workers if workers is None else workers:
         if w.username not in active:
             continue
@@ -63,9 +85,27 @@ def recommend(
             reasons.append("本部门 the case's department")
         n = load.get(w.username, 0)
         reasons.append(f"在办 {n} 件 running cases")
+        status = (statuses or {}).get(w.username)
+        state = status.state if status is not None else None
+        if state is not None:
+            reasons.append(STATE_REASON[state])
+        distance = float("inf")
+        if status is not None and status.position is not None and case.position is not None:
+            distance = haversine_m(status.position, case.position)
+            reasons.append(f"距离 {distance:.0f} m away")
         rec = Recommendation(
-            username=w.username, name=w.name, rank=rank, reasons=reasons, running_cases=n
+            username=w.username,
+            name=w.name,
+            rank=rank,
+            reasons=reasons,
+            running_cases=n,
+            state=state,
+            distance_m=None if distance == float("inf") else round(distance, 1),
         )
-        out.append(((rank, 0 if same_dept else 1, n, w.username), rec))
+        free = 1 if state is None else STATE_ORDER[state]
+        # Workers off duty or offline come after everyone on call, whatever their grid.
+        order = rank if on_call(state) else len(RANK_REASON) + rank
+        key = (order, free, 0 if same_dept else 1, distance, n, w.username)
+        out.append((key, rec))
     out.sort(key=lambda item: item[0])
     return [rec for _, rec in out[:limit]]

@@ -24,7 +24,7 @@ from hub.config import Site
 from hub.config.calendar import TimeLimit
 from hub.config.categories import Category, CategoryCatalogue
 from hub.dispatch import metrics
-from hub.dispatch.assign import Recommendation, recommend
+from hub.dispatch.assign import Recommendation, on_call, recommend
 from hub.dispatch.limits import Calendar, Clock, case_light, next_change
 from hub.dispatch.models import (
     Case,
@@ -37,6 +37,7 @@ from hub.dispatch.models import (
 from hub.dispatch.photos import InvalidPhotoError, PhotoFiles, StoredPhoto, reencode
 from hub.dispatch.repo import CaseFilter, CaseRepo
 from hub.dispatch.stats import GroupBy, Stats, case_stats
+from hub.dispatch.workers import WorkerService
 from hub.dispatch.workflow import (
     FINAL_STATES,
     STAGE_OF,
@@ -99,6 +100,8 @@ class CaseService:
         self.calendar = Calendar(site.work_calendar(), timezone)
         self.clock = clock
         self.photos = PhotoFiles(photo_dir) if photo_dir is not None else None
+        self.workers: WorkerService | None = None
+        """Where workers are and whether they are free, for recommendations (set by the app)."""
         self.timers: Deadlines[int] = Deadlines(
             self._due, clock=lambda: self.clock().timestamp(), name="case-limits"
         )
@@ -154,7 +157,12 @@ class CaseService:
             if case is None or not _may_see(case, viewer, role):
                 raise NotFoundError(f"no case {case_id}")
             load = await self.repo.loads(conn)
-        return recommend(self.site, case, active=await self._active_workers(), load=load)
+        statuses = None
+        if self.workers is not None:
+            statuses = {s.username: s for s in await self.workers.statuses()}
+        return recommend(
+            self.site, case, active=await self._active_workers(), load=load, statuses=statuses
+        )
 
     async def stats(self, by: GroupBy, *, since: datetime | None, until: datetime | None) -> Stats:
         async with self.repo.read() as conn:
@@ -505,7 +513,7 @@ class CaseService:
         for action in ("accept", "open"):
             case = await self._system_step(case, action)
         recs = await self.recommendations(case.id, viewer=SYSTEM, role="system")
-        if recs and recs[0].rank == 0:
+        if recs and recs[0].rank == 0 and on_call(recs[0].state):
             case = await self._system_step(case, "dispatch", assignee=recs[0].username)
         return case
 

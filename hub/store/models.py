@@ -359,3 +359,29 @@ class PhotoRow(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(Integer)
+
+
+class WorkerStateRow(Base):
+    """A grid worker's duty and last known place, from the field app's reports."""
+
+    __tablename__ = "worker_state"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+
+
+class WorkerPositionRow(Base):
+    """One GPS fix of a worker on duty (活动轨迹)."""
+
+    __tablename__ = "worker_positions"
+    __table_args__ = (Index("ix_worker_positions_user_ts", "username", "ts"),)
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
-from hub.bus.contracts import ALARMS, CASES, EVENTS_RECORDED, RecordedEvent, Topic
+from hub.bus.contracts import ALARMS, CASES, EVENTS_RECORDED, WORKERS, RecordedEvent, Topic
 from hub.config import Site
 from hub.video.interfaces import VideoService
 from hub.web.serialize import decorate_event
@@ -65,6 +65,7 @@ class EventFanout:
         self._forward(EVENTS_RECORDED, "event", self._event_json)
         self._forward(ALARMS, "alarm", lambda a: a.model_dump(mode="json"))
         self._forward(CASES, "case", lambda c: c.model_dump(mode="json"))
+        self._forward(WORKERS, "worker", lambda w: w.model_dump(mode="json"))
         self._tasks.append(asyncio.create_task(self._health(), name="ws-fanout-health"))
 
     def _forward(self, topic: Topic[P], type_: str, to_json: Callable[[P], Any]) -> None:

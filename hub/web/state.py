@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hub.alarms.service import AlarmService
     from hub.devices.service import DeviceService
     from hub.dispatch.service import CaseService
+    from hub.dispatch.workers import WorkerService
     from hub.web.auth import LoginThrottle
     from hub.web.fanout import EventFanout
     from hub.web.sessions import LiveSessions
@@ -39,6 +40,7 @@ class HubState:
     devices: DeviceService | None = None
     alarms: AlarmService | None = None
     cases: CaseService | None = None
+    workers: WorkerService | None = None
 
 
 def hub_state(conn: HTTPConnection) -> HubState:

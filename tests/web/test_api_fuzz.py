@@ -323,7 +323,7 @@ def test_every_operation_is_fuzzed(fuzz_hub: FuzzHub, openapi: dict[str, Any]) -
 # -- regression tests -------------------------------------------------------------------------
 
 PATH_VALUES = {"camera_id": "cam-a", "device_id": "wl-001", "username": "worker"}
-REQUIRED_QUERY = {"key": "level"}
+REQUIRED_QUERY = {"key": "level", "since": "2026-01-01T00:00:00Z"}
 
 
 @dataclass(frozen=True)
@@ -409,7 +409,14 @@ def test_far_times_are_refused(
     params = _params(openapi, "string:date-time")
     assert {(p.path, p.name) for p in params} == {
         (path, name)
-        for path in ("/api/events", "/api/devices/{device_id}/telemetry", "/api/cases")
+        for path in (
+            "/api/events",
+            "/api/devices/{device_id}/telemetry",
+            "/api/cases",
+            "/api/stats/cases",
+            "/api/stats/cases.csv",
+            "/api/workers/{username}/track",
+        )
         for name in ("since", "until")
     }
     headers = fuzz_hub.headers("admin")

@@ -654,6 +654,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workers/me/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Heartbeat
+         * @description From the field app every 30 s or so while on duty: position and duty.
+         */
+        post: operations["heartbeat_api_workers_me_heartbeat_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Workers
+         * @description Every worker of the site with state, last position and cases in hand.
+         */
+        get: operations["list_workers_api_workers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workers/{username}/track": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Track
+         * @description A worker's GPS track in [since, until) (at most 7 days, 5,000 points). A worker may
+         *     read only their own.
+         */
+        get: operations["track_api_workers__username__track_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1666,6 +1727,15 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** Heartbeat */
+        Heartbeat: {
+            /** Position */
+            position?: number[] | null;
+            /** Accuracy M */
+            accuracy_m?: number | null;
+            /** On Duty */
+            on_duty?: boolean | null;
+        };
         /** LineOut */
         LineOut: {
             /** Id */
@@ -1768,6 +1838,10 @@ export interface components {
             reasons: string[];
             /** Running Cases */
             running_cases: number;
+            /** State */
+            state?: ("available" | "busy" | "offline" | "off_duty") | null;
+            /** Distance M */
+            distance_m?: number | null;
         };
         /** SeriesOut */
         SeriesOut: {
@@ -1993,6 +2067,17 @@ export interface components {
             /** Must Change Password */
             must_change_password: boolean;
         };
+        /** Track */
+        Track: {
+            /** Username */
+            username: string;
+            /** Points */
+            points: [
+                string,
+                number,
+                number
+            ][];
+        };
         /** UserCreate */
         UserCreate: {
             /** Username */
@@ -2093,6 +2178,39 @@ export interface components {
              * @default false
              */
             on_spot: boolean;
+        };
+        /**
+         * WorkerStatus
+         * @description A grid worker as the wall and the map show them.
+         */
+        WorkerStatus: {
+            /** Username */
+            username: string;
+            /** Name */
+            name: string;
+            /** Grids */
+            grids?: string[];
+            /** Department */
+            department?: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "available" | "busy" | "offline" | "off_duty";
+            /** On Duty */
+            on_duty: boolean;
+            /** Last Seen */
+            last_seen?: string | null;
+            /** Position */
+            position?: [
+                number,
+                number
+            ] | null;
+            /**
+             * Running Cases
+             * @default 0
+             */
+            running_cases: number;
         };
         /** ZoneOut */
         ZoneOut: {
@@ -3244,6 +3362,93 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Catalogue"];
+                };
+            };
+        };
+    };
+    heartbeat_api_workers_me_heartbeat_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Heartbeat"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkerStatus"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_workers_api_workers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkerStatus"][];
+                };
+            };
+        };
+    };
+    track_api_workers__username__track_get: {
+        parameters: {
+            query: {
+                since: string;
+                until?: string | null;
+            };
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Track"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

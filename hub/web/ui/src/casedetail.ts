@@ -3,7 +3,7 @@
 // snapshots, alarms) with buttons that put their cameras on the wall, the timeline, the
 // recommended workers, and the steps the operator's role may take now. Each step sends the
 // version shown; a 409 (someone moved the case meanwhile) reloads it and says so.
-import { ApiError, caseAction, getCase, getRecommendations, getUsers, snapshotUrl } from "./api";
+import { ApiError, caseAction, getCase, getRecommendations, getUsers, snapshotUrl, withToken } from "./api";
 import { allowedActions, countdown, paintCountdown, type Places } from "./cases";
 import { h } from "./dom";
 import {
@@ -512,9 +512,17 @@ export class CaseDetailView {
     if (e.kind === "detection") {
       const det = detectionOf(e);
       // The evidence's ref is the detection's event id: its snapshot is the event's.
-      const img = h("img", { class: "ev-thumb", alt: "事件快照 Snapshot", loading: "lazy", src: snapshotUrl({ id: e.ref }) });
+      const src = snapshotUrl({ id: e.ref });
+      const img = h("img", { class: "ev-thumb", alt: "事件快照 Snapshot", src });
       const missing = h("div", { class: "ev-thumb missing", hidden: true, text: "无快照 No snapshot" });
+      let retried = false;
       img.addEventListener("error", () => {
+        // The case can be announced before its detection's snapshot is on disk: ask once more.
+        if (!retried) {
+          retried = true;
+          window.setTimeout(() => (img.src = `${src}&retry=1`), 3000);
+          return;
+        }
         img.hidden = true;
         missing.hidden = false;
       });
@@ -550,6 +558,19 @@ export class CaseDetailView {
           cams.length ? this.cameraButton(cams, `联动上墙 ${cams.length} camera(s) on wall`) : null,
         ),
       );
+      return li;
+    }
+    if (e.kind === "photo") {
+      // A worker's photo (feedback or report), served by the hub's photo store.
+      const img = h("img", { class: "ev-thumb", alt: "现场照片 Photo", src: withToken(`/api/photos/${encodeURIComponent(e.ref)}`) });
+      const missing = h("div", { class: "ev-thumb missing", hidden: true, text: "无照片 No photo" });
+      img.addEventListener("error", () => {
+        img.hidden = true;
+        missing.hidden = false;
+      });
+      img.addEventListener("click", () => img.classList.toggle("big"));
+      const by = typeof e.detail?.["by"] === "string" ? e.detail["by"] : "";
+      li.append(img, missing, h("div", { class: "ev-info" }, h("b", { text: kind }), by ? h("span", { text: `拍摄 By ${by}` }) : null, h("span", { class: "muted", text: stampText(e.ts) })));
       return li;
     }
     const detail = Object.entries(e.detail ?? {})

@@ -206,6 +206,13 @@ export class CasesPanel {
     return this.red.size;
   }
 
+  /** The title without the category in front: the hub's own titles read "区域入侵: camera",
+   * and wherever a title is shown the category is shown beside it. */
+  shortTitle(c: Case): string {
+    const cat = this.categoryName(c.category);
+    return c.title.startsWith(`${cat}: `) ? c.title.slice(cat.length + 2) : c.title;
+  }
+
   categoryName(code: string): string {
     return this.categories.get(code)?.name ?? code;
   }
@@ -366,6 +373,8 @@ export class CasesPanel {
     const clock = h("span", { class: "countdown case-countdown", "data-deadline": c.stage_deadline ?? "", title: c.stage_deadline ? `时限 Deadline ${stampText(c.stage_deadline)}` : "" });
     paintCountdown(clock);
     const light = LIGHT_LABEL[c.light] ?? c.light;
+    const cat = this.categoryName(c.category);
+    const title = this.shortTitle(c);
     const li = h(
       "li",
       {
@@ -382,8 +391,8 @@ export class CasesPanel {
         "div",
         { class: "case-line" },
         h("span", { class: `light-dot ${c.light}`, title: light, "aria-label": light }),
-        h("span", { class: "case-cat", text: this.categoryName(c.category) }),
-        h("span", { class: "case-title", text: c.title }),
+        h("span", { class: "case-cat", text: cat }),
+        h("span", { class: "case-title", text: title }),
         clock,
       ),
       h(

@@ -236,7 +236,7 @@ class WallApp {
 
   private announceCase(c: Case): void {
     const grid = this.cases.places.gridShort(c.grid_id);
-    const text = `新案件 New case #${c.id} · ${this.cases.categoryName(c.category)} · ${c.title}${grid ? ` · ${grid}` : ""}`;
+    const text = `新案件 New case #${c.id} · ${this.cases.categoryName(c.category)} · ${this.cases.shortTitle(c)}${grid ? ` · ${grid}` : ""}`;
     this.showToast(text, `case light-${c.light}`, {
       label: "查看并上墙 Open · camera on wall",
       id: "toast-open-case",
