@@ -21,6 +21,7 @@ import {
 import { stampText } from "./time";
 import type {
   AlarmEvidence,
+  Camera,
   Case,
   CaseActionBody,
   CaseActionName,
@@ -40,6 +41,8 @@ export interface CaseDetailDeps {
   role: () => string;
   places: () => Places;
   categoryName: (code: string) => string;
+  /** The site's camera by id (names of its zones and lines). */
+  camera: (id: string) => Camera | undefined;
   /** Cameras onto the wall (one: the big tile; several: linkage). */
   onCameras: (cameraIds: string[]) => void;
   /** A case as an action answered it (the queue updates before the WebSocket says so). */
@@ -92,6 +95,7 @@ export class CaseDetailView {
   private detail: CaseDetail | null = null;
   private recs: Recommendation[] = [];
   private recsFor = "";
+  private recsLoading = false;
   private workers: string[] = [];
   private rating = 0;
   private busy = false;
@@ -140,6 +144,7 @@ export class CaseDetailView {
     if (id !== this.caseId) {
       this.detail = null;
       this.recs = [];
+      this.recsLoading = false;
       this.recsFor = "";
       this.rating = 0;
       this.noteInput.value = "";
@@ -169,10 +174,13 @@ export class CaseDetailView {
     document.removeEventListener("keydown", this.onKey);
   }
 
-  /** A case changed on the hub: reload it when it is the one shown and newer than what is shown. */
+  /** A case changed on the hub: reload it when it is the one shown and newer than what is shown
+   * (a new version, or new evidence, which leaves the version as it is). */
   changed(c: Case): void {
     if (this.el.hidden || c.id !== this.caseId) return;
-    if (this.detail && c.version <= this.detail.version) return;
+    const d = this.detail;
+    if (d && c.version < d.version) return;
+    if (d && c.version === d.version && c.evidence_count === d.evidence_count) return;
     void this.reload();
   }
 
@@ -197,22 +205,14 @@ export class CaseDetailView {
     try {
       const d = await getCase(id);
       if (id !== this.caseId) return;
-      const acts = allowedActions(d, this.deps.role());
-      const sending = acts.includes("dispatch") || acts.includes("check_fail");
-      const key = `${d.id}:${d.state}`;
-      if (sending && this.recsFor !== key) {
-        this.recsFor = key;
-        this.recs = await getRecommendations(id).catch(() => []);
-        if (this.deps.role() === "admin" && !this.workers.length) {
-          this.workers = await getUsers()
-            .then((us) => us.filter((u) => u.role === "worker" && u.active).map((u) => u.username))
-            .catch(() => []);
-        }
-        this.fillOptions();
-      }
-      if (id !== this.caseId) return;
       this.detail = d;
       this.render();
+      const acts = allowedActions(d, this.deps.role());
+      const key = `${d.id}:${d.state}`;
+      if ((acts.includes("dispatch") || acts.includes("check_fail")) && this.recsFor !== key) {
+        this.recsFor = key;
+        void this.loadRecs(id, key);
+      }
       if (this.focusCamera) {
         this.focusCamera = false;
         const cams = this.cameras(d);
@@ -227,6 +227,23 @@ export class CaseDetailView {
       }
       this.showNotice(err instanceof ApiError ? err.detail : String(err), "error");
     }
+  }
+
+  /** Whom to send the case to; the case shows at once, the suggestions join it when they come. */
+  private async loadRecs(id: number, key: string): Promise<void> {
+    this.recsLoading = true;
+    const recs = await getRecommendations(id).catch(() => []);
+    if (this.recsFor === key) this.recsLoading = false;
+    if (this.deps.role() === "admin" && !this.workers.length) {
+      this.workers = await getUsers()
+        .then((us) => us.filter((u) => u.role === "worker" && u.active).map((u) => u.username))
+        .catch(() => []);
+    }
+    if (id !== this.caseId || this.recsFor !== key) return;
+    this.recs = recs;
+    this.fillOptions();
+    const d = this.detail;
+    if (d && `${d.id}:${d.state}` === key && !this.busy) this.render();
   }
 
   private fillOptions(): void {
@@ -383,7 +400,11 @@ export class CaseDetailView {
       "div",
       { class: "send-box" },
       h("h4", { class: "sub-title", text: action === "dispatch" ? "推荐处置人 Recommended workers" : "返工改派 Rework: another worker (optional)" }),
-      this.recs.length ? recs : h("div", { class: "muted small", id: "case-no-recs", text: "无推荐网格员 No recommended workers" }),
+      this.recs.length
+        ? recs
+        : this.recsLoading
+          ? h("div", { class: "muted small", text: "正在获取推荐 Loading recommendations…" })
+          : h("div", { class: "muted small", id: "case-no-recs", text: "无推荐网格员 No recommended workers" }),
       h("div", { class: "assignee-row" }, this.assigneeInput, go),
     );
   }
@@ -527,7 +548,10 @@ export class CaseDetailView {
         missing.hidden = false;
       });
       img.addEventListener("click", () => img.classList.toggle("big"));
-      const where = det.zone_id ? `区域 ${det.zone_id}` : det.line_id ? `警戒线 ${det.line_id}` : "";
+      const cam = det.camera_id ? this.deps.camera(det.camera_id) : undefined;
+      const zone = det.zone_id ? cam?.zones.find((z) => z.id === det.zone_id)?.name || det.zone_id : "";
+      const line = det.line_id ? cam?.lines.find((l) => l.id === det.line_id)?.name || det.line_id : "";
+      const where = zone ? `区域 Zone ${zone}` : line ? `警戒线 Line ${line}` : "";
       li.append(
         img,
         missing,
@@ -535,7 +559,7 @@ export class CaseDetailView {
           "div",
           { class: "ev-info" },
           h("b", { text: det.type ? (EVENT_LABEL[det.type as EventType] ?? det.type) : kind }),
-          h("span", { text: det.camera_name || det.camera_id || "" }),
+          h("span", { text: det.camera_name || cam?.name || det.camera_id || "" }),
           where ? h("span", { class: "muted", text: where }) : null,
           h("span", { class: "muted", text: stampText(det.start || e.ts) }),
           det.camera_id ? this.cameraButton([det.camera_id], "上墙 On wall") : null,

@@ -71,6 +71,7 @@ class WallApp {
       role: () => this.session.role,
       places: () => this.cases.places,
       categoryName: (code) => this.cases.categoryName(code),
+      camera: (id) => this.cameras.find((c) => c.id === id),
       onCameras: (ids) => this.showCameras(ids),
       onCase: (c) => this.onCaseUpdate(c),
       onClose: () => this.cases.select(0),
