@@ -17,6 +17,7 @@ import {
   ROLE_LABEL,
   SEVERITY_LABEL,
   STAGE_LABEL,
+  WORKER_STATE_LABEL,
 } from "./labels";
 import { stampText } from "./time";
 import type {
@@ -206,13 +207,15 @@ export class CaseDetailView {
       const d = await getCase(id);
       if (id !== this.caseId) return;
       this.detail = d;
-      this.render();
       const acts = allowedActions(d, this.deps.role());
       const key = `${d.id}:${d.state}`;
-      if ((acts.includes("dispatch") || acts.includes("check_fail")) && this.recsFor !== key) {
+      const recs = (acts.includes("dispatch") || acts.includes("check_fail")) && this.recsFor !== key;
+      if (recs) {
         this.recsFor = key;
-        void this.loadRecs(id, key);
+        this.recsLoading = true;
       }
+      this.render();
+      if (recs) void this.loadRecs(id, key);
       if (this.focusCamera) {
         this.focusCamera = false;
         const cams = this.cameras(d);
@@ -231,19 +234,18 @@ export class CaseDetailView {
 
   /** Whom to send the case to; the case shows at once, the suggestions join it when they come. */
   private async loadRecs(id: number, key: string): Promise<void> {
-    this.recsLoading = true;
     const recs = await getRecommendations(id).catch(() => []);
-    if (this.recsFor === key) this.recsLoading = false;
     if (this.deps.role() === "admin" && !this.workers.length) {
       this.workers = await getUsers()
         .then((us) => us.filter((u) => u.role === "worker" && u.active).map((u) => u.username))
         .catch(() => []);
     }
     if (id !== this.caseId || this.recsFor !== key) return;
+    this.recsLoading = false;
     this.recs = recs;
     this.fillOptions();
     const d = this.detail;
-    if (d && `${d.id}:${d.state}` === key && !this.busy) this.render();
+    if (d && `${d.id}:${d.state}` === key) this.render();
   }
 
   private fillOptions(): void {
@@ -380,7 +382,14 @@ export class CaseDetailView {
         h(
           "li",
           { class: `rec rank-${r.rank}`, "data-username": r.username },
-          h("div", { class: "rec-who" }, h("b", { text: r.name || r.username }), h("span", { class: "muted", text: ` ${r.username}` })),
+          h(
+            "div",
+            { class: "rec-who" },
+            h("b", { text: r.name || r.username }),
+            h("span", { class: "muted", text: ` ${r.username}` }),
+            r.state ? h("span", { class: `worker-state ${r.state}`, text: WORKER_STATE_LABEL[r.state] ?? r.state }) : null,
+            r.distance_m !== null && r.distance_m !== undefined ? h("span", { class: "muted", text: ` 约 ${Math.round(r.distance_m)} m` }) : null,
+          ),
           h("div", { class: "rec-why", text: r.reasons.join(" · ") }),
           this.button(action, verb, action === "dispatch" ? "primary" : "warn", () => this.act(action, { assignee: r.username }), { "data-username": r.username }),
         ),

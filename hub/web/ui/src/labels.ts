@@ -166,3 +166,11 @@ export const ROLE_LABEL: Record<string, string> = {
   system: "系统 System",
   device: "设备 Device",
 };
+
+/** A grid worker's duty state (recommendations, `worker` messages). */
+export const WORKER_STATE_LABEL: Record<string, string> = {
+  available: "在岗 Available",
+  busy: "忙碌 Busy",
+  offline: "离线 Offline",
+  off_duty: "下班 Off duty",
+};
