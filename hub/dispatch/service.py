@@ -10,6 +10,7 @@ rebuilds the scheduler from the running cases and the lights change when they wo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -186,7 +187,7 @@ class CaseService:
         self, f: CaseFilter, *, viewer: str, role: Role, limit: int, before_id: int | None
     ) -> CasePage:
         if role == "worker":
-            f = CaseFilter(**{**_fields(f), "assignee": viewer})
+            f = dataclasses.replace(f, assignee=viewer)
         async with self.repo.read() as conn:
             items, total = await self.repo.page(conn, f, limit=limit + 1, before_id=before_id)
         page = items[:limit]
@@ -752,7 +753,3 @@ def _concerned(case: Case, action: str) -> list[str]:
     if action in ("dispatch", "check_fail") and case.assignee:
         return [case.assignee]
     return []
-
-
-def _fields(f: CaseFilter) -> dict[str, Any]:
-    return {k: getattr(f, k) for k in f.__dataclass_fields__}
