@@ -161,6 +161,9 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Con
         "http": _protocol(settings.max_header_bytes),
         "ws": "websockets-sansio",
         "ws_max_size": WS_MAX_MESSAGE,
+        # Deflating live H.264 gains nothing and, with a few tiles open, kept the event loop's
+        # thread busy compressing video: requests (a password change) waited behind it.
+        "ws_per_message_deflate": False,
         # Only a configured proxy may name the client: otherwise any local process could pick
         # the address the login throttle counts against.
         "proxy_headers": bool(proxies),

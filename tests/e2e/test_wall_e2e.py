@@ -245,12 +245,6 @@ def _log_in(page: Any, hub_server: Any, username: str, password: str) -> None:
     page.wait_for_selector('#link-state[data-state="connected"]')
 
 
-@pytest.mark.xfail(
-    reason="REGRESSION (2026-11-30, open): the wall's change-password form is not removed after "
-    "the change; first seen after 6c4185e/98724b7; the API half passes (test_sessions.py). "
-    "To be fixed first next session; see the session note.",
-    strict=False,
-)
 def test_password_change_keeps_the_wall_and_ends_other_sessions(
     page: Any, browser: Any, hub_server: Any
 ) -> None:

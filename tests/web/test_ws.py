@@ -147,6 +147,15 @@ async def test_live_ws(hub: RunningHub, tokens: dict[str, str]) -> None:
     await eventually(lambda: hub.video.subscriptions[0].closed)
 
 
+async def test_live_video_is_not_deflated(hub: RunningHub, tokens: dict[str, str]) -> None:
+    """Compressing H.264 gains nothing and costs the event loop's thread (it starved a password
+    change behind four tiles): the hub declines permessage-deflate even when a browser offers it."""
+    async with connect(f"{hub.ws_url}/api/live/cam-a?access_token={tokens['operator']}") as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        await ws.recv()
+
+
 async def test_live_ws_client_leaves_early(hub: RunningHub, tokens: dict[str, str]) -> None:
     hub.video.segments = [b"seg"] * 100_000
     async with connect(f"{hub.ws_url}/api/live/cam-b?access_token={tokens['operator']}") as ws:
