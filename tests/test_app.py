@@ -132,6 +132,8 @@ async def test_ui_files(tmp_path: Path) -> None:
     ui = tmp_path / "dist"
     (ui / "assets").mkdir(parents=True)
     (ui / "index.html").write_text("<!doctype html><title>wall</title>", encoding="utf-8")
+    (ui / "m").mkdir()
+    (ui / "m" / "index.html").write_text("<!doctype html><title>field</title>", encoding="utf-8")
     (ui / "assets" / "app-1a2b.js").write_text("console.log(1)", encoding="utf-8")
     (ui / "favicon.svg").write_text("<svg/>", encoding="utf-8")
     (tmp_path / "outside.txt").write_text("private", encoding="utf-8")
@@ -144,6 +146,10 @@ async def test_ui_files(tmp_path: Path) -> None:
         assert r.status_code == 200 and "immutable" in r.headers["cache-control"]
         assert (await client.get("/favicon.svg")).text == "<svg/>"
         assert "<title>wall</title>" in (await client.get("/wall/focus")).text  # SPA route
+        # The field app is the other page of the build, with its own client-side routes.
+        for path in ("/m", "/m/", "/m/task/12"):
+            assert "<title>field</title>" in (await client.get(path)).text, path
+        assert "<title>wall</title>" in (await client.get("/mobile")).text
         for path in (
             "/assets/missing.js",
             "/missing.png",

@@ -1,4 +1,5 @@
-"""The built wall UI (``hub/web/ui/dist``), served without a token so the login page loads.
+"""The built UI (``hub/web/ui/dist``), served without a token so the login page loads: the wall
+at ``/`` and the workers' field app at ``/m/``, two pages of one build.
 
 The directory is looked up per request: the UI can be (re)built while the hub runs.
 """
@@ -27,6 +28,8 @@ _NOT_BUILT = """<!doctype html>
 
 # Paths the SPA fallback must never answer: they belong to the API.
 _RESERVED = ("api", "metrics")
+FIELD_APP = "m"
+"""The field app's path prefix: its client-side routes load ``m/index.html``."""
 
 
 def _inside(root: Path, rel: str) -> Path | None:
@@ -49,8 +52,8 @@ def _inside(root: Path, rel: str) -> Path | None:
 def ui_router(ui_dir: Path = DEFAULT_UI_DIR) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def index() -> Response:
-        page = ui_dir / "index.html"
+    def index(app: str = "") -> Response:
+        page = ui_dir / app / "index.html"
         if not page.is_file():
             return HTMLResponse(_NOT_BUILT.format(path=page), status_code=503)
         # index.html names the hashed assets: never cache it.
@@ -77,7 +80,8 @@ def ui_router(ui_dir: Path = DEFAULT_UI_DIR) -> APIRouter:
             return FileResponse(found)
         # A path no file can have is not a client-side route either.
         if "." not in path.rsplit("/", 1)[-1] and "\x00" not in path:
-            return index()  # a client-side route of the single-page app
+            # A client-side route of one of the single-page apps.
+            return index(FIELD_APP if path.split("/", 1)[0] == FIELD_APP else "")
         raise NotFoundError(f"no file {path!r}")
 
     return router

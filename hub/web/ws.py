@@ -108,18 +108,34 @@ async def _close(ws: WebSocket, code: int = 1000, reason: str = "") -> None:
 
 @router.websocket("/api/ws")
 async def events_ws(ws: WebSocket) -> None:
+    """The wall's stream: events, alarms, cases, workers and camera health."""
     user = await _accept_user(ws, WALL_ROLES)
     if user is None:
         return
+    await _stream(ws, user, WsClient(), hub_state(ws).fanout.health_message())
+
+
+@router.websocket("/api/ws/field")
+async def field_ws(ws: WebSocket) -> None:
+    """A worker's field app: only the case changes that concern them (a new task, a rework, a
+    case taken away), so the inbox updates without polling."""
+    user = await _accept_user(ws, ("worker",))
+    if user is None:
+        return
+    await _stream(ws, user, WsClient(worker=user.username))
+
+
+async def _stream(ws: WebSocket, user: User, client: WsClient, *first: str) -> None:
+    """Greet, send ``first``, then whatever the fan-out offers the client, until the socket
+    closes, the client falls behind or the user's session ends."""
     state = hub_state(ws)
-    client = WsClient()
     hello = {
         "username": user.username,
         "role": user.role,
         "server_time": datetime.now(UTC).isoformat(),
     }
-    client.offer(message("hello", hello))
-    client.offer(state.fanout.health_message())
+    for text in (message("hello", hello), *first):
+        client.offer(text)
     state.fanout.register(client)
 
     async def write() -> None:
@@ -137,10 +153,10 @@ async def events_ws(ws: WebSocket) -> None:
         if watch.over:
             await _close(ws, CLOSE_SESSION_ENDED, "session ended")
         elif client.overflowed.is_set():
-            log.warning("dropping slow event WebSocket client %s", user.username)
+            log.warning("dropping slow WebSocket client %s", user.username)
             await _close(ws, CLOSE_TOO_SLOW, "too slow")
         elif done.exception() is not None and not isinstance(done.exception(), WebSocketDisconnect):
-            log.warning("event WebSocket failed: %s", done.exception())
+            log.warning("WebSocket failed: %s", done.exception())
             await _close(ws, 1011)
     finally:
         state.fanout.unregister(client)

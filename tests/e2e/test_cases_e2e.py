@@ -15,14 +15,14 @@ import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_api import act as _act
+from e2e_api import api as _api
+from e2e_api import token as _token
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -38,55 +38,6 @@ WORKER, WORKER_PW = "wangwu01", "e2e-Worker-Passw0rd!"
 class Accounts:
     admin: str
     worker: str
-
-
-def _api(hub: Any, method: str, path: str, token: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(hub.url + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        raw = r.read()
-    return json.loads(raw) if raw else None
-
-
-def _token(hub: Any, username: str, password: str) -> str:
-    form = urllib.parse.urlencode(
-        {"username": username, "password": password, "grant_type": "password"}
-    ).encode()
-    with urllib.request.urlopen(hub.url + "/api/auth/token", data=form, timeout=30) as r:
-        return str(json.loads(r.read())["access_token"])
-
-
-def _act(
-    hub: Any,
-    token: str,
-    case_id: int | str,
-    action: str,
-    version: int = 0,
-    only_from: tuple[str, ...] = (),
-    **extra: Any,
-) -> dict[str, Any] | None:
-    """One step as the API's caller takes it: with the version it saw (read first when not
-    given), read again on 409 (the system took a step or changed its light meanwhile).
-    With `only_from`, a case found in another state is left as it is (None)."""
-    detail = b""
-    for _ in range(5):
-        if not version:
-            case = _api(hub, "GET", f"/api/cases/{case_id}", token)
-            if only_from and case["state"] not in only_from:
-                return None
-            version = case["version"]
-        body = {"action": action, "version": version, **extra}
-        try:
-            return dict(_api(hub, "POST", f"/api/cases/{case_id}/actions", token, body))
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()
-            if exc.code != 409:
-                raise AssertionError(f"{action} on case {case_id}: {detail!r}") from exc
-            version = 0
-    raise AssertionError(f"{action} on case {case_id} kept conflicting: {detail!r}")
 
 
 @pytest.fixture(scope="module")

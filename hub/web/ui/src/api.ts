@@ -57,7 +57,7 @@ async function problem(res: Response): Promise<ApiError> {
   return new ApiError(res.status, detail);
 }
 
-async function request<T>(path: string, init: RequestInit = {}, auth = true, retried = false): Promise<T> {
+export async function request<T>(path: string, init: RequestInit = {}, auth = true, retried = false): Promise<T> {
   const headers = new Headers(init.headers);
   headers.set("Accept", "application/json");
   const used = auth ? token() : "";

@@ -1,4 +1,5 @@
-// The hub's push channel (WS /api/ws): events and health, reconnecting with backoff.
+// The hub's push channel, reconnecting with backoff: the wall's (WS /api/ws: events, health,
+// cases, workers) or a worker's (WS /api/ws/field: their own cases).
 import { sessionEnded, WS_UNAUTHORIZED, wsUrl } from "./api";
 import { token } from "./auth";
 import type { HubMessage } from "./types";
@@ -14,6 +15,7 @@ export class HubSocket {
   constructor(
     private readonly onMessage: (msg: HubMessage) => void,
     private readonly onState: (state: LinkState) => void,
+    private readonly path = "/api/ws",
   ) {}
 
   start(): void {
@@ -37,7 +39,7 @@ export class HubSocket {
   private connect(): void {
     this.onState(this.attempts ? "reconnecting" : "connecting");
     const used = token();
-    const ws = new WebSocket(wsUrl("/api/ws"));
+    const ws = new WebSocket(wsUrl(this.path));
     ws.onopen = () => {
       this.attempts = 0;
       this.onState("connected");
