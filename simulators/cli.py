@@ -1,4 +1,5 @@
-"""`python -m simulators ...`: the simulated city and its sensor fleet, for tests and demos.
+"""`python -m simulators ...`: the simulated city, its sensor fleet and its grid workers, for tests
+and demos.
 
 The hub never imports this package; it starts these commands as processes, as real devices would
 be elsewhere. Heavy imports happen inside the commands so `--help` stays instant.
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +21,7 @@ from hub.logs import setup_logging
 
 if TYPE_CHECKING:
     from simulators.sensors import PlannedAnomaly
+    from simulators.workers import Credentials
 
 app = typer.Typer(
     help="Simulated devices for tests and demos.", no_args_is_help=True, add_completion=False
@@ -34,6 +38,18 @@ AnomalyOpt = Annotated[
         "manhole_tilt, gas_leak, silent, door_forced.",
     ),
 ]
+HubOpt = Annotated[
+    str | None,
+    typer.Option("--hub", help="The hub's URL (http://host:port), for the worker bots."),
+]
+SpeedOpt = Annotated[
+    float,
+    typer.Option(
+        help="Simulated seconds per wall second for the bots' walking and handling "
+        "(heartbeats and polls stay in wall time)."
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the bots' random choices.")]
 
 
 def _settings(site: Path | None) -> Settings:
@@ -77,14 +93,24 @@ def simulate_city(
             metavar="DEVICE", help="Leave this device out of the sensor fleet (repeatable)."
         ),
     ] = None,
+    hub: HubOpt = None,
+    worker_credentials: Annotated[
+        Path | None,
+        typer.Option(help="Worker and duty-officer passwords (JSON), for the bots; needs --hub."),
+    ] = None,
+    worker_speed: SpeedOpt = 10.0,
+    worker_seed: SeedOpt = 0,
 ) -> None:
-    """Serve every camera of the site file from simulated scenes (RTSP), and with --mqtt its
-    sensor fleet (MQTT)."""
+    """Serve every camera of the site file from simulated scenes (RTSP), with --mqtt its
+    sensor fleet (MQTT), and with --hub its grid workers and a duty officer (HTTP)."""
     from simulators.city import read_passwords, run_city
 
     s = _settings(site)
     if mqtt and mqtt_passwords is None:
         typer.echo("error: --mqtt needs --mqtt-passwords", err=True)
+        raise typer.Exit(2)
+    if (hub is None) != (worker_credentials is None):
+        typer.echo("error: --hub and --worker-credentials go together", err=True)
         raise typer.Exit(2)
     the_site = load_site(s.site)
     planned = _planned(the_site, anomaly)
@@ -105,8 +131,75 @@ def simulate_city(
         planned_anomalies=planned,
         skip_sensors=skipped,
     )
-    with contextlib.suppress(KeyboardInterrupt):
+    if hub is not None and worker_credentials is not None:
+        creds = _credentials(worker_credentials, "--worker-credentials")
+        city = _with_workers(city, the_site, hub, creds, worker_speed, worker_seed)
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(city)
+
+
+async def _with_workers(
+    city: Coroutine[Any, Any, None],
+    site: Site,
+    hub: str,
+    creds: Credentials,
+    speed: float,
+    seed: int,
+) -> None:
+    """``city`` with the worker bots alongside, started first: they need no encoding."""
+    from simulators.workers import Behaviour, WorkerCity
+
+    _cancel_on_sigterm()
+    async with WorkerCity(site, hub, creds, behaviour=Behaviour(speed=speed), seed=seed):
+        await city
+
+
+def _cancel_on_sigterm() -> None:
+    """SIGTERM (how `python -m hub demo` stops the simulator) cancels the main task like
+    Ctrl-C does, so the bots end their shifts instead of vanishing on duty."""
+    task = asyncio.current_task()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+def _credentials(path: Path, option: str) -> Credentials:
+    from simulators.workers import load_credentials
+
+    try:
+        return load_credentials(path)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
+
+
+@app.command("workers")
+def simulate_workers(
+    hub: Annotated[str, typer.Option("--hub", help="The hub's URL (http://host:port).")],
+    credentials: Annotated[
+        Path,
+        typer.Option(
+            help='Passwords (JSON): {"workers": {username: password}, "duty": {...}}; '
+            "`python -m hub demo` writes data_dir/worker-credentials.json."
+        ),
+    ],
+    site: SiteOpt = None,
+    speed: SpeedOpt = 10.0,
+    seed: SeedOpt = 0,
+) -> None:
+    """Run the site's grid workers and a duty officer as bots on the hub's HTTP API: on duty
+    with GPS, receive, walk, arrive, photo and feedback; check, evaluate and dispatch."""
+    from simulators.workers import Behaviour, run_workers
+
+    s = _settings(site)
+    the_site = load_site(s.site)
+    creds = _credentials(credentials, "--credentials")
+
+    async def run() -> None:
+        _cancel_on_sigterm()
+        await run_workers(the_site, hub, creds, behaviour=Behaviour(speed=speed), seed=seed)
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(run())
 
 
 @app.command("sensors")

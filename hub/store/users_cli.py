@@ -6,6 +6,7 @@ Each call opens the store (migrating it if needed), does one thing and closes it
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from hub.config import Settings
 from hub.store.db import open_store
@@ -64,3 +65,32 @@ async def ensure_admin(settings: Settings) -> str | None:
         return pw
     finally:
         await store.close()
+
+
+async def ensure_accounts(settings: Settings, accounts: Mapping[str, str]) -> dict[str, str]:
+    """Make each ``username -> role`` of ``accounts`` an active account with a fresh generated
+    password that need not be changed (accounts for bots); returns ``username -> password``.
+
+    An existing account that holds another role is left alone and left out of the answer: a
+    name in a site file must not demote an operator or promote a worker."""
+    out: dict[str, str] = {}
+    store = await open_store(settings)
+    try:
+        for username, role in accounts.items():
+            pw = generate_password()
+            user = await store.users.get(username)
+            if user is None:
+                await store.users.create(username, role, pw, must_change_password=False)
+            elif user.role != role:
+                log.warning(
+                    "account %r is a %s, not a %s: left as it is", username, user.role, role
+                )
+                continue
+            else:
+                await store.users.update(
+                    username, active=True, password=pw, must_change_password=False
+                )
+            out[username] = pw
+    finally:
+        await store.close()
+    return out

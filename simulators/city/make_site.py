@@ -1,6 +1,7 @@
 """Generate ``sites/demo-district.yaml``: 新北区 (Changzhou) with 4 streets, 12 communities,
-48 grids, 16 simulated cameras whose zones/lines/masks come from their scenes, and the sensor
-fleet: 7 device profiles and 432 devices (simulators/sensors/catalog.py).
+48 grids, 16 simulated cameras whose zones/lines/masks come from their scenes, the sensor
+fleet: 7 device profiles and 432 devices (simulators/sensors/catalog.py), and the workers: a
+grid worker per community owning its 4 grids, and a few department staff.
 
     python -m simulators.city.make_site [--out sites/demo-district.yaml] [--port 8554]
 """
@@ -37,6 +38,33 @@ STREETS: list[tuple[str, str, list[tuple[str, str]]]] = [
 ]
 _PLACE = {"gate": "小区门口", "crossing": "人行横道", "plaza": "广场", "street": "消防通道"}
 
+# One full-time grid worker (专职网格员) per community, in the order of STREETS.
+GRID_WORKERS: list[tuple[str, str, list[str]]] = [
+    ("陈秀英", "13861205371", ["patrol", "mediation"]),
+    ("王建国", "13915082246", ["patrol", "fire-safety"]),
+    ("李娟", "15061923318", ["patrol", "elderly-care"]),
+    ("张伟", "13771526604", ["patrol", "first-aid"]),
+    ("刘桂兰", "18961207745", ["patrol", "mediation"]),
+    ("周志强", "13806127719", ["patrol", "electrical"]),
+    ("吴丽华", "15251906683", ["patrol", "elderly-care"]),
+    ("徐海涛", "13961433028", ["patrol", "fire-safety"]),
+    ("孙晓燕", "18706125590", ["patrol", "first-aid"]),
+    ("朱明", "13584372216", ["patrol", "mediation"]),
+    ("马玉梅", "15195038847", ["patrol", "elderly-care"]),
+    ("胡俊", "13915034479", ["patrol", "electrical"]),
+]
+# Department field staff: no grid of their own, sent where their department's cases are.
+DEPARTMENT_WORKERS: list[dict[str, Any]] = [
+    {"username": "cg-xinbei-01", "name": "黄志刚", "department": "urban-management",
+     "skills": ["law-enforcement"], "phone": "13813590162"},
+    {"username": "cg-xinbei-02", "name": "杨帆", "department": "urban-management",
+     "skills": ["law-enforcement"], "phone": "15961270384"},
+    {"username": "sz-xinbei-01", "name": "赵永强", "department": "municipal",
+     "skills": ["manhole", "road-repair"], "phone": "13706142958"},
+    {"username": "hw-xinbei-01", "name": "钱红梅", "department": "sanitation",
+     "skills": ["cleaning"], "phone": "18915096327"},
+]  # fmt: skip
+
 
 def _box(x0: float, y0: float, x1: float, y1: float) -> list[list[float]]:
     r = [
@@ -46,6 +74,22 @@ def _box(x0: float, y0: float, x1: float, y1: float) -> list[list[float]]:
         [round(x0, 6), round(y1, 6)],
     ]
     return [*r, r[0]]
+
+
+def build_workers(streets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``wg-<community id>`` owns that community's grids; then the department staff."""
+    communities = [c for s in streets for c in s["communities"]]
+    workers = [
+        {
+            "username": f"wg-{c['id']}",
+            "name": name,
+            "grids": [g["id"] for g in c["grids"]],
+            "skills": skills,
+            "phone": phone,
+        }
+        for c, (name, phone, skills) in zip(communities, GRID_WORKERS, strict=True)
+    ]
+    return workers + [dict(w) for w in DEPARTMENT_WORKERS]
 
 
 def build_site(port: int = 8554) -> dict[str, Any]:
@@ -104,6 +148,7 @@ def build_site(port: int = 8554) -> dict[str, Any]:
         "cameras": cameras,
         "device_profiles": device_profiles(),
         "devices": build_devices(cells),
+        "workers": build_workers(streets),
     }
 
 
