@@ -23,8 +23,8 @@ from hub.config import Settings, Site, load_site
 from hub.datadir import private_dir
 from hub.devices.broker import Broker, open_broker
 from hub.devices.service import DeviceService
+from hub.dispatch import open311, worker_routes
 from hub.dispatch import routes as case_routes
-from hub.dispatch import worker_routes
 from hub.dispatch.flows import CaseFlows
 from hub.dispatch.photos import MAX_BYTES as PHOTO_MAX_BYTES
 from hub.dispatch.service import CaseService
@@ -220,6 +220,7 @@ def create_app(
         alarm_routes.router,
         case_routes.router,
         worker_routes.router,
+        open311.router,
     ):
         app.include_router(router)
     app.include_router(ws_router)

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     """Raw telemetry older than this is folded into 1-minute and 1-hour rollups, then deleted."""
     telemetry_minute_days: float = 90.0
     telemetry_hour_days: float = 730.0
+    open311_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Open311 GeoReport v2 API keys as JSON, key -> client name (the citizen app or portal that
+    holds it): ``HUB_OPEN311_KEYS='{"<key of 16+ characters>": "wechat-miniapp"}'``. Empty: the
+    citizen report endpoint refuses every request. Keys are secrets: never logged or returned."""
+    open311_per_minute: int = Field(default=30, ge=1, le=10_000)
+    """Citizen reports each Open311 key may post per minute."""
     log_json: bool | None = None  # None: JSON when stderr is not a TTY
     log_level: str = "INFO"
 
@@ -77,6 +83,20 @@ class Settings(BaseSettings):
     def _strong_secret(cls, v: str) -> str:
         if v and len(v.encode()) < 32:
             raise ValueError("HUB_JWT_SECRET must be at least 32 bytes (or empty: generated)")
+        return v
+
+    @field_validator("open311_keys")
+    @classmethod
+    def _open311_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, client in v.items():
+            if not 16 <= len(key) <= 128 or not key.isascii() or not key.isprintable():
+                # Never name the key itself: it is a secret.
+                raise ValueError(
+                    f"HUB_OPEN311_KEYS: the key of client {client[:64]!r} must be 16-128"
+                    " printable ASCII characters"
+                )
+            if not 1 <= len(client) <= 48 or not client.isprintable():
+                raise ValueError("HUB_OPEN311_KEYS: client names must be 1-48 printable characters")
         return v
 
     @property

@@ -17,7 +17,7 @@ from hub.config.categories import Category, CategoryCatalogue, Department, defau
 from hub.config.common import Strict
 from hub.config.devices import Device, DeviceProfile
 from hub.config.grids import Community, District, GeoPolygon, Grid, Street
-from hub.config.workers import Worker
+from hub.config.workers import Supervisor, Worker
 from hub.errors import SiteFileError
 
 
@@ -49,6 +49,9 @@ class Site(Strict):
     departments: list[Department] = Field(default_factory=list)
     categories: list[Category] = Field(default_factory=list)
     workers: list[Worker] = Field(default_factory=list)
+    supervisors: list[Supervisor] = Field(default_factory=list)
+    """Who is notified when a case in their scope goes red (督办 escalation, see
+    :mod:`hub.dispatch.escalation`); none: escalations are logged and shown, nobody rings."""
 
     @field_validator("departments")
     @classmethod
@@ -96,6 +99,7 @@ class Site(Strict):
             for g in w.grids:
                 if g not in known:
                     raise ValueError(f"worker {w.username} names unknown grid {g!r}")
+        self._check_supervisors(known)
         for d in self.devices:
             if d.profile not in profiles:
                 raise ValueError(f"device {d.id} names unknown profile {d.profile!r}")
@@ -106,6 +110,23 @@ class Site(Strict):
             # above ran only when the site lists categories).
             _build_catalogue(self.departments, self.categories)
         return self
+
+    def _check_supervisors(self, grid_ids: set[str]) -> None:
+        usernames = [s.username for s in self.supervisors]
+        if len(set(usernames)) != len(usernames):
+            raise ValueError("supervisor usernames must be unique")
+        scopes: dict[str, set[str]] = {
+            "grid": grid_ids,
+            "community": {c.id for s in self.district.streets for c in s.communities},
+            "street": {s.id for s in self.district.streets},
+            "district": {self.district.id},
+        }
+        for sup in self.supervisors:
+            ident = sup.scope_id if sup.level != "district" else sup.scope.partition(":")[2]
+            if ident and ident not in scopes[sup.level]:
+                raise ValueError(
+                    f"supervisor {sup.username} names unknown {sup.level} {ident!r} in its scope"
+                )
 
     @classmethod
     def for_cameras(cls, cameras: list[Camera], *, name: str = "site") -> Site:

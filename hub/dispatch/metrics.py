@@ -8,3 +8,6 @@ FUSED = Counter(
 )
 TRANSITIONS = Counter("hub_case_transitions_total", "Workflow steps taken", ["action"])
 LIGHTS = Counter("hub_case_lights_total", "Traffic-light changes of running cases", ["light"])
+ESCALATIONS = Counter(
+    "hub_case_escalations_total", "Overdue cases escalated (督办), by escalation level", ["level"]
+)

@@ -20,6 +20,8 @@ __all__ = [
     "CaseDetail",
     "CasePage",
     "CaseSource",
+    "CitizenContact",
+    "CitizenReport",
     "EvidenceItem",
     "EvidenceKind",
     "Light",
@@ -127,3 +129,35 @@ class CaseAction(BaseModel):
         "1 working_days"
     )
     """request_extension: how much more time (approved as asked)."""
+
+
+class CitizenContact(BaseModel):
+    """Who reported, when they said (all optional). Personal data: kept with the case's
+    evidence for the center to call back, never shown on a public route."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = Field(default=None, max_length=64, pattern=_TEXT)
+    last_name: str | None = Field(default=None, max_length=64, pattern=_TEXT)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^\s@]{1,64}@[^\s@]{1,252}$")
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+()\-. ]{3,32}$")
+    device_id: str | None = Field(default=None, max_length=64, pattern=_TEXT)
+    account_id: str | None = Field(default=None, max_length=64, pattern=_TEXT)
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v}
+
+
+class CitizenReport(BaseModel):
+    """A report from a citizen (the 12345 hotline's apps, a city portal) through an outside
+    system: what, where (a position, or only an address the center locates), what they said.
+    ``media_url`` is kept as text and never fetched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(pattern=r"^\d{2}\.\d{2}$")
+    description: str = Field(default="", max_length=2000, pattern=_TEXT)
+    position: LonLat | None = None
+    address: str | None = Field(default=None, max_length=200, pattern=_TEXT)
+    media_url: str | None = Field(default=None, max_length=1024, pattern=r"^https?://[^\s]+$")
+    contact: CitizenContact = Field(default_factory=CitizenContact)

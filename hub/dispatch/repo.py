@@ -53,6 +53,10 @@ class CaseFilter:
     source: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    ids: Sequence[int] = ()
+    """Any of these cases (none: all)."""
+    categories: Sequence[str] = ()
+    """Any of these categories (none: all)."""
 
     def apply(self, q: Select[Any]) -> Select[Any]:
         states = set(self.state)
@@ -71,6 +75,10 @@ class CaseFilter:
         ):
             if value is not None:
                 q = q.where(col == value)
+        if self.ids:
+            q = q.where(CaseRow.id.in_(list(self.ids)))
+        if self.categories:
+            q = q.where(CaseRow.category.in_(list(self.categories)))
         if self.since is not None:
             q = q.where(CaseRow.created_at >= self.since)
         if self.until is not None:
@@ -214,6 +222,31 @@ class CaseRepo:
         ).first()
         return None if row is None else dict(row[0])
 
+    async def last_escalations(
+        self, conn: AsyncConnection, case_ids: Sequence[int]
+    ) -> dict[int, tuple[datetime, dict[str, Any]]]:
+        """(time, detail) of each case's latest escalation (timeline action ``supervise``);
+        cases never escalated are absent."""
+        out: dict[int, tuple[datetime, dict[str, Any]]] = {}
+        ids = list(case_ids)
+        for i in range(0, len(ids), 500):
+            latest = (
+                select(func.max(CaseTimelineRow.id))
+                .where(
+                    CaseTimelineRow.action == "supervise",
+                    CaseTimelineRow.case_id.in_(ids[i : i + 500]),
+                )
+                .group_by(CaseTimelineRow.case_id)
+            )
+            rows = await conn.execute(
+                select(CaseTimelineRow.case_id, CaseTimelineRow.ts, CaseTimelineRow.detail).where(
+                    CaseTimelineRow.id.in_(latest)
+                )
+            )
+            for case_id, ts, detail in rows:
+                out[int(case_id)] = (ts, dict(detail or {}))
+        return out
+
     async def get(self, conn: AsyncConnection, case_id: int) -> Case | None:
         row = (await conn.execute(select(CaseRow).where(CaseRow.id == case_id))).first()
         return None if row is None else _case(row)
@@ -233,6 +266,21 @@ class CaseRepo:
             .order_by(CaseEvidenceRow.id)
         )
         return [EvidenceItem.model_validate(r, from_attributes=True) for r in rows]
+
+    async def evidence_details(
+        self, conn: AsyncConnection, case_ids: Sequence[int], kind: str, ref: str
+    ) -> dict[int, dict[str, Any]]:
+        """The detail of the evidence ``kind``/``ref`` of each of these cases that has it."""
+        if not case_ids:
+            return {}
+        rows = await conn.execute(
+            select(CaseEvidenceRow.case_id, CaseEvidenceRow.detail).where(
+                CaseEvidenceRow.case_id.in_(list(case_ids)),
+                CaseEvidenceRow.kind == kind,
+                CaseEvidenceRow.ref == ref,
+            )
+        )
+        return {int(c): dict(d or {}) for c, d in rows}
 
     async def case_of_evidence(self, conn: AsyncConnection, kind: str, ref: str) -> int | None:
         """The case that holds this piece of evidence already (a redelivered detection)."""
@@ -275,10 +323,17 @@ class CaseRepo:
         return [_case(r) for r in rows]
 
     async def page(
-        self, conn: AsyncConnection, f: CaseFilter, *, limit: int, before_id: int | None
+        self,
+        conn: AsyncConnection,
+        f: CaseFilter,
+        *,
+        limit: int,
+        before_id: int | None,
+        offset: int = 0,
     ) -> tuple[list[Case], int]:
-        """Newest first, ``limit`` cases below ``before_id``, and how many match in all."""
-        q = f.apply(select(CaseRow)).order_by(CaseRow.id.desc()).limit(limit)
+        """Newest first, ``limit`` cases below ``before_id`` (after skipping ``offset``), and
+        how many match in all."""
+        q = f.apply(select(CaseRow)).order_by(CaseRow.id.desc()).limit(limit).offset(offset)
         if before_id is not None:
             q = q.where(CaseRow.id < before_id)
         rows = await conn.execute(q)

@@ -26,12 +26,14 @@ from hub.config.calendar import TimeLimit
 from hub.config.categories import Category, CategoryCatalogue
 from hub.dispatch import metrics
 from hub.dispatch.assign import Recommendation, on_call, recommend
+from hub.dispatch.escalation import Place, SupervisorMap
 from hub.dispatch.limits import Calendar, Clock, case_light, next_change
 from hub.dispatch.models import (
     Case,
     CaseAction,
     CaseDetail,
     CasePage,
+    CitizenReport,
     NewCase,
     WorkerReport,
 )
@@ -56,6 +58,8 @@ from hub.timers import Deadlines
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+CITIZEN_REPORT = "citizen-report"
+"""The ref of the evidence that keeps a citizen report's contact and media link."""
 MAX_PAGE = 500
 
 _STAMP: dict[str, str] = {
@@ -101,6 +105,7 @@ class CaseService:
         self.calendar = Calendar(site.work_calendar(), timezone)
         self.clock = clock
         self.photos = PhotoFiles(photo_dir) if photo_dir is not None else None
+        self.supervisors = SupervisorMap(site.supervisors)
         self.workers: WorkerService | None = None
         """Where workers are and whether they are free, for recommendations (set by the app)."""
         self.timers: Deadlines[int] = Deadlines(
@@ -118,10 +123,20 @@ class CaseService:
             running = await self.repo.running(conn)
         now = self.clock()
         late = []
+        overdue = []
         for case in running:
             self._schedule(case, now)
-            if case_light(now, *self._clocks(case)) != case.light:
+            light = case_light(now, *self._clocks(case))
+            if light != case.light:
                 late.append(case.id)
+            elif light == "red" and _stage_overdue(case, now):
+                overdue.append(case)
+        if overdue:
+            # Red already, and its current stage ran out while the hub was down: escalated
+            # now unless that stage was escalated before.
+            async with self.repo.read() as conn:
+                marks = await self.repo.last_escalations(conn, [c.id for c in overdue])
+            late += [c.id for c in overdue if not _escalated_in_stage(c, marks.get(c.id))]
         # Lights that should have changed while the hub was down change now.
         await self._due(late, now.timestamp())
         self.timers.start()
@@ -264,6 +279,56 @@ class CaseService:
             )
             case = await self.act(case.id, body, actor=actor, role="worker")
         return case
+
+    async def citizen_report(self, report: CitizenReport, *, client: str) -> Case:
+        """A citizen's report from an outside system (Open311, ``client`` names it), located
+        in its grid by its position; with only an address it waits, without a grid, for the
+        center to place it. The contact and the media link stay with the case as evidence."""
+        cat = self.catalogue.get(report.category)
+        if cat is None:
+            raise InvalidCaseError(f"no category {report.category!r}")
+        place: tuple[str | None, str | None, str | None] = (None, None, None)
+        if report.position is not None:
+            hit = self.grids.locate(report.position)
+            if hit is None:
+                raise InvalidCaseError("the position is outside the area this hub serves")
+            place = hit.grid.id, hit.community.id, hit.street.id
+        elif not report.address:
+            raise InvalidCaseError("a report needs a position or an address")
+        said = report.description.strip()
+        first = said.splitlines()[0][:80] if said else ""
+        title = f"{cat.name}: {first or report.address or cat.name_en}"
+        detail: dict[str, Any] = {"client": client, "contact": report.contact.given()}
+        if report.media_url:
+            detail["media_url"] = report.media_url  # a link, never fetched
+        actor = f"open311:{client}"
+        case = await self._create(
+            cat,
+            source="citizen",
+            source_ref=actor,
+            title=title,
+            description=report.description,
+            position=report.position,
+            place=place,
+            address=report.address,
+            actor=actor,
+            role="system",
+            evidence=[("note", CITIZEN_REPORT, detail)],
+        )
+        return await self._auto(case, cat)
+
+    async def citizen_cases(
+        self, f: CaseFilter, *, limit: int, offset: int
+    ) -> list[tuple[Case, str | None]]:
+        """Citizen-reported cases (newest first) with the media link each was reported with,
+        for the public status routes."""
+        f = dataclasses.replace(f, source="citizen")
+        async with self.repo.read() as conn:
+            items, _ = await self.repo.page(conn, f, limit=limit, before_id=None, offset=offset)
+            reports = await self.repo.evidence_details(
+                conn, [c.id for c in items], "note", CITIZEN_REPORT
+            )
+        return [(c, _text(reports.get(c.id, {}).get("media_url"))) for c in items]
 
     async def report(
         self,
@@ -689,6 +754,9 @@ class CaseService:
                 log.exception("updating the light of case %s failed", case_id)
 
     async def _relight(self, case_id: int, now: datetime) -> None:
+        """Bring the case's light up to ``now``. A case turning red, or red already when its
+        current stage runs out too, is escalated (督办) once per stage: one level more, its
+        supervisors notified (:mod:`hub.dispatch.escalation`)."""
         for _ in range(5):  # a concurrent step moved the version: read again
             async with self.repo.begin() as conn:
                 case = await self.repo.get(conn, case_id)
@@ -696,34 +764,55 @@ class CaseService:
                     return
                 stage, total = self._clocks(case)
                 light = case_light(now, stage, total)
-                if light == case.light:
+                escalate = light == "red" and (light != case.light or _stage_overdue(case, now))
+                if escalate:
+                    marks = await self.repo.last_escalations(conn, [case_id])
+                    escalate = not _escalated_in_stage(case, marks.get(case_id))
+                if light == case.light and not escalate:
                     break
                 values: dict[str, Any] = {"light": light, "updated_at": now}
-                red = light == "red"
-                if red:
-                    values["escalation"] = case.escalation + 1
+                detail: dict[str, Any] = {"light": light, "stage": case.stage}
+                notify: list[str] = []
+                if escalate:
+                    level = case.escalation + 1
+                    route = self.supervisors.route(
+                        Place(case.grid_id, case.community_id, case.street_id), level
+                    )
+                    notify = list(route.usernames)
+                    values["escalation"] = level
+                    detail.update(
+                        escalation=level,
+                        stage_started_at=_iso(case.stage_started_at),
+                        scope=route.scope,
+                        notified=notify,
+                    )
                 if not await self.repo.update(conn, case_id, case.version, values):
                     continue
                 await self.repo.log(
                     conn,
                     case_id,
                     ts=now,
-                    action="supervise" if red else "light",
+                    action="supervise" if escalate else "light",
                     actor=SYSTEM,
                     role="system",
                     from_state=case.state,
                     to_state=case.state,
                     version=case.version + 1,
-                    detail={
-                        "light": light,
-                        "stage": case.stage,
-                        **({"escalation": case.escalation + 1} if red else {}),
-                    },
+                    detail=detail,
                 )
                 after = await self.repo.get(conn, case_id)
                 assert after is not None
-            metrics.LIGHTS.labels(light).inc()
-            await self._announce(after, "supervise" if red else "light", SYSTEM)
+            if light != case.light:
+                metrics.LIGHTS.labels(light).inc()
+            if escalate:
+                metrics.ESCALATIONS.labels(str(min(after.escalation, 3))).inc()
+                log.info(
+                    "case %s escalated to level %d, notified %s",
+                    case_id,
+                    after.escalation,
+                    ", ".join(notify) or "nobody (no supervisor in the site file)",
+                )
+            await self._announce(after, "supervise" if escalate else "light", SYSTEM, notify=notify)
             case = after
             break
         else:
@@ -747,6 +836,34 @@ class CaseService:
 
 def _may_see(case: Case, viewer: str, role: Role) -> bool:
     return role != "worker" or case.assignee == viewer
+
+
+def _text(v: object) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _stage_overdue(case: Case, now: datetime) -> bool:
+    return case.stage_deadline is not None and now >= case.stage_deadline
+
+
+def _escalated_in_stage(case: Case, last: tuple[datetime, dict[str, Any]] | None) -> bool:
+    """Whether ``last`` (the case's latest escalation: time, timeline detail) belongs to the
+    case's current stage. A new stage (or a rework's new handling) has a new start."""
+    if last is None or case.stage_started_at is None:
+        return False
+    ts, detail = last
+    mark = detail.get("stage_started_at")
+    if isinstance(mark, str):
+        try:
+            return datetime.fromisoformat(mark) == case.stage_started_at
+        except ValueError:
+            pass
+    # Escalations logged before the stage was recorded: by time.
+    return ts >= case.stage_started_at
 
 
 def _concerned(case: Case, action: str) -> list[str]:
