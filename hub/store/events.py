@@ -6,6 +6,7 @@ with the same id when it ends. ``upsert`` folds the second message into the stor
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -145,16 +146,20 @@ class EventRepo:
         self,
         *,
         camera_id: str | None = None,
+        camera_ids: Collection[str] | None = None,
         type: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         before_seq: int | None = None,
         limit: int = 50,
     ) -> list[StoredEvent]:
-        """Newest first (by seq). ``since``/``until`` bound the event start time."""
+        """Newest first (by seq). ``since``/``until`` bound the event start time;
+        ``camera_ids`` (a place's cameras) and ``camera_id`` both narrow."""
         q = select(EventRow)
         if camera_id is not None:
             q = q.where(EventRow.camera_id == camera_id)
+        if camera_ids is not None:
+            q = q.where(EventRow.camera_id.in_(sorted(camera_ids)))
         if type is not None:
             q = q.where(EventRow.type == type)
         if since is not None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,103 @@ def test_password_change_keeps_the_wall_and_ends_other_sessions(
         assert info.value.code == 401
     finally:
         other_ctx.close()
+
+
+def _cameras_of_street(hub_server: Any, street_id: str) -> set[str]:
+    token = _login_token(hub_server)
+    req = urllib.request.Request(
+        hub_server.url + "/api/cameras", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return {c["id"] for c in json.loads(r.read()) if c["street_id"] == street_id}
+
+
+def _login_token(hub_server: Any) -> str:
+    form = urllib.parse.urlencode(
+        {"username": hub_server.username, "password": hub_server.password}
+    ).encode()
+    with urllib.request.urlopen(hub_server.url + "/api/auth/token", data=form, timeout=10) as r:
+        return str(json.loads(r.read())["access_token"])
+
+
+def _history_rows(page: Any) -> list[dict[str, str]]:
+    return list(
+        page.eval_on_selector_all(
+            "#history-rows tr.history-row",
+            "rs => rs.map(r => ({cam: r.dataset.cameraId, type: r.dataset.type}))",
+        )
+    )
+
+
+def test_event_history_filters_and_puts_a_camera_on_the_wall(wall: Any, hub_server: Any) -> None:
+    page = wall
+    page.wait_for_selector("#event-list li.event", timeout=EVENT_WAIT_S * 1000)
+    page.click("#open-history")
+    page.wait_for_selector("#event-history:not([hidden])")
+    page.wait_for_selector("#history-rows tr.history-row")
+    assert "已显示" in page.inner_text("#history-count")
+
+    # A street narrows to its cameras, a type to its events, on the hub.
+    street = page.eval_on_selector("#history-street", "s => s.options[1].value")
+    page.select_option("#history-street", street)
+    page.select_option("#history-type", "line_crossing")
+    page.click("#history-search")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#history-rows tr.history-row')]"
+        ".every(r => r.dataset.type === 'line_crossing')"
+    )
+    rows = _history_rows(page)
+    assert rows, "line crossings happen in every street's scenes within a day"
+    assert {r["cam"] for r in rows} <= _cameras_of_street(hub_server, street)
+
+    # Words search the cameras' names and places.
+    page.click("#history-reset")
+    name = page.eval_on_selector("#history-camera", "s => s.options[1].textContent")
+    cam = page.eval_on_selector("#history-camera", "s => s.options[1].value")
+    page.fill("#history-q", name)
+    page.click("#history-search")
+    page.wait_for_function(
+        "cam => { const rs = [...document.querySelectorAll('#history-rows tr.history-row')];"
+        " return rs.length > 0 && rs.every(r => r.dataset.cameraId === cam); }",
+        arg=cam,
+        timeout=30_000,
+    )
+
+    # A row opens its snapshot; the camera goes onto the wall from there.
+    page.click("#history-rows tr.history-row >> nth=0")
+    page.wait_for_selector("#history-snapshot")
+    page.click("#history-to-wall")
+    page.wait_for_selector("#event-history", state="hidden")
+    page.wait_for_selector(f'#wall .tile:not([hidden])[data-camera-id="{cam}"]')
+
+
+def test_the_event_list_says_when_it_is_stale(page: Any, hub_server: Any) -> None:
+    """The wall's event socket goes through a relay the test controls: cut, the list says it
+    may be out of date (instead of silently going stale) and the link is retried; restored,
+    the note goes and the list is reloaded from the hub."""
+    down = {"on": False}
+    relays: list[Any] = []
+
+    def relay(ws: Any) -> None:
+        if down["on"]:
+            ws.close(code=1011, reason="network down")
+            return
+        ws.connect_to_server()
+        relays.append(ws)
+
+    page.route_web_socket(lambda url: url.endswith("/api/ws") or "/api/ws?" in url, relay)
+    page.goto(hub_server.url + "/")
+    page.fill("#login-username", hub_server.username)
+    page.fill("#login-password", hub_server.password)
+    page.click("#login-submit")
+    page.wait_for_selector('#link-state[data-state="connected"]')
+    assert page.locator("#events-stale").is_hidden()
+
+    down["on"] = True
+    for ws in relays:
+        ws.close(code=1011, reason="network down")
+    page.wait_for_selector("#events-stale:not([hidden])")
+    page.wait_for_function("() => document.querySelector('.panel.events.stale') !== null")
+    down["on"] = False
+    page.wait_for_selector('#link-state[data-state="connected"]', timeout=30_000)
+    page.wait_for_selector("#events-stale", state="hidden")

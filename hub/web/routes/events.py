@@ -7,12 +7,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
+from pydantic import StringConstraints
 
 from hub.bus.contracts import DetectionType
+from hub.config import Site
 from hub.errors import NotFoundError
+from hub.geo.grids import GridMap
 from hub.store.events import MAX_PAGE
 from hub.web.auth import WALL_ROLES, require_roles
-from hub.web.params import MAX_ROW_ID, TIME_RANGE, FilterText, Time
+from hub.web.params import FILTER_TEXT, MAX_ROW_ID, TIME_RANGE, FilterText, Time
 from hub.web.schemas import EventOut, EventPage
 from hub.web.serialize import event_out
 from hub.web.state import hub_state
@@ -22,20 +25,34 @@ router = APIRouter(
 )
 
 
+SearchText = Annotated[str, StringConstraints(max_length=64, pattern=FILTER_TEXT)]
+
+
 @router.get("")
 async def list_events(
     request: Request,
     camera_id: FilterText | None = None,
+    grid_id: FilterText | None = None,
+    street_id: FilterText | None = None,
+    q: Annotated[
+        SearchText | None,
+        Query(description="Words in the camera's id, name or place (grid, community, street)"),
+    ] = None,
     type: DetectionType | None = None,
     since: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
     until: Annotated[Time | None, Query(description=TIME_RANGE)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_seq: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> EventPage:
-    """Newest first (by ``seq``); ``since``/``until`` bound the event's start."""
+    """Newest first (by ``seq``); ``since``/``until`` bound the event's start; ``grid_id``,
+    ``street_id`` and ``q`` narrow to the cameras of a place or matching a search."""
     state = hub_state(request)
+    cameras = cameras_matching(state.site, state.grids, grid_id=grid_id, street_id=street_id, q=q)
+    if cameras is not None and not cameras:
+        return EventPage(items=[], next_before_seq=None)
     rows = await state.store.events.list(
         camera_id=camera_id,
+        camera_ids=cameras,
         type=type,
         since=since,
         until=until,
@@ -75,3 +92,27 @@ async def get_snapshot(request: Request, event_id: UUID) -> FileResponse:
     if not path.is_relative_to(root) or not path.is_file():
         raise NotFoundError(f"no snapshot for event {event_id}")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+def cameras_matching(
+    site: Site, grids: GridMap, *, grid_id: str | None, street_id: str | None, q: str | None
+) -> set[str] | None:
+    """The ids of the cameras in the grid / street that match every word of ``q`` (in their
+    id, name, grid, community or street, case-insensitive); None when nothing narrows."""
+    if grid_id is None and street_id is None and not (q and q.strip()):
+        return None
+    words = (q or "").casefold().split()
+    found: set[str] = set()
+    for cam in site.cameras:
+        place = grids.place(cam.grid)
+        if grid_id is not None and cam.grid != grid_id:
+            continue
+        if street_id is not None and (place is None or place.street.id != street_id):
+            continue
+        names = [cam.id, cam.name, cam.grid]
+        if place is not None:
+            names += [place.grid.name, place.community.name, place.street.name]
+        text = " ".join(names).casefold()
+        if all(w in text for w in words):
+            found.add(cam.id)
+    return found

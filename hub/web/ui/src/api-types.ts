@@ -198,7 +198,8 @@ export interface paths {
         };
         /**
          * List Events
-         * @description Newest first (by ``seq``); ``since``/``until`` bound the event's start.
+         * @description Newest first (by ``seq``); ``since``/``until`` bound the event's start; ``grid_id``,
+         *     ``street_id`` and ``q`` narrow to the cameras of a place or matching a search.
          */
         get: operations["list_events_api_events_get"];
         put?: never;
@@ -2475,6 +2476,10 @@ export interface operations {
         parameters: {
             query?: {
                 camera_id?: string | null;
+                grid_id?: string | null;
+                street_id?: string | null;
+                /** @description Words in the camera's id, name or place (grid, community, street) */
+                q?: string | null;
                 type?: ("intrusion" | "line_crossing" | "loitering") | null;
                 /** @description 1970-01-01T00:00:00Z <= time < 3000-01-01T00:00:00Z; no offset means UTC */
                 since?: string | null;

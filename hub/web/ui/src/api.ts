@@ -8,6 +8,7 @@ import type {
   CaseActionBody,
   CaseDetail,
   CasePage,
+  CaseStats,
   Catalogue,
   Device,
   EventPage,
@@ -17,6 +18,7 @@ import type {
   SiteInfo,
   TokenResponse,
   UserInfo,
+  WorkerStatus,
 } from "./types";
 
 /** An API error carrying the RFC 9457 problem `detail`, which is what the user should read. */
@@ -135,10 +137,28 @@ export function getCameras(): Promise<Camera[]> {
   return request<Camera[]>("/api/cameras");
 }
 
-export function getEvents(q: { type?: EventType | ""; limit?: number; beforeSeq?: number | null; cameraId?: string }): Promise<EventPage> {
+export interface EventQuery {
+  type?: EventType | "";
+  limit?: number;
+  beforeSeq?: number | null;
+  cameraId?: string;
+  gridId?: string;
+  streetId?: string;
+  /** Words in the camera's id, name or place. */
+  q?: string;
+  since?: string;
+  until?: string;
+}
+
+export function getEvents(q: EventQuery): Promise<EventPage> {
   const p = new URLSearchParams();
   if (q.type) p.set("type", q.type);
   if (q.cameraId) p.set("camera_id", q.cameraId);
+  if (q.gridId) p.set("grid_id", q.gridId);
+  if (q.streetId) p.set("street_id", q.streetId);
+  if (q.q) p.set("q", q.q);
+  if (q.since) p.set("since", q.since);
+  if (q.until) p.set("until", q.until);
   p.set("limit", String(q.limit ?? 50));
   if (q.beforeSeq !== undefined && q.beforeSeq !== null) p.set("before_seq", String(q.beforeSeq));
   return request<EventPage>(`/api/events?${p.toString()}`);
@@ -219,6 +239,52 @@ export function getCategories(): Promise<Catalogue> {
 /** Admin only: the accounts (the assignee picker offers the active workers). */
 export function getUsers(): Promise<UserInfo[]> {
   return request<UserInfo[]>("/api/users");
+}
+
+/** Every worker of the site with state, last position and cases in hand (the map). */
+export function getWorkers(): Promise<WorkerStatus[]> {
+  return request<WorkerStatus[]>("/api/workers");
+}
+
+export type StatsGroup = CaseStats["by"];
+
+export interface StatsQuery {
+  by: StatsGroup;
+  /** ISO instants; the hub counts the cases reported in [since, until). */
+  since?: string | null;
+  until?: string | null;
+}
+
+function statsParams(q: StatsQuery): string {
+  const p = new URLSearchParams({ by: q.by });
+  if (q.since) p.set("since", q.since);
+  if (q.until) p.set("until", q.until);
+  return p.toString();
+}
+
+/** Supervision figures of the case loop (结案率, 按期结案率, 返工率, mean times), grouped. */
+export function getCaseStats(q: StatsQuery): Promise<CaseStats> {
+  return request<CaseStats>(`/api/stats/cases?${statsParams(q)}`);
+}
+
+/** The same figures as a CSV file, fetched with the bearer header (the token stays out of the
+ * URL) and handed back with the name the hub suggests. */
+export async function getCaseStatsCsv(q: StatsQuery): Promise<{ blob: Blob; filename: string }> {
+  const path = `/api/stats/cases.csv?${statsParams(q)}`;
+  let res: Response;
+  try {
+    res = await fetch(path, { headers: { Authorization: `Bearer ${token()}`, Accept: "text/csv" } });
+  } catch {
+    throw new ApiError(0, "无法连接服务器 Cannot reach the hub");
+  }
+  if (res.status === 401) {
+    const err = await problem(res);
+    unauthorized(err.detail);
+    throw err;
+  }
+  if (!res.ok) throw await problem(res);
+  const named = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") ?? "");
+  return { blob: await res.blob(), filename: named?.[1] ?? `cases-by-${q.by}.csv` };
 }
 
 /** URL of an authenticated resource that the browser loads itself (img src, WebSocket). */

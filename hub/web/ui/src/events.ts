@@ -1,4 +1,5 @@
-// Events list (newest first) with a type filter, and the detail panel with the snapshot.
+// Events list (newest first) with type, grid and camera filters, and the detail panel with the
+// snapshot. When the hub's live stream drops, the list says so instead of silently going stale.
 // An intrusion or loitering is announced twice with the same id: when it starts (no end) and
 // when it ends. The second message updates the item in place; a line crossing is an instant.
 import { ApiError, getEvents, snapshotUrl } from "./api";
@@ -16,6 +17,9 @@ export class EventsPanel {
   readonly el: HTMLElement;
   private readonly list: HTMLUListElement;
   private readonly typeSelect: HTMLSelectElement;
+  private readonly gridSelect: HTMLSelectElement;
+  private readonly cameraSelect: HTMLSelectElement;
+  private readonly stale: HTMLDivElement;
   private readonly detail: HTMLElement;
   private readonly note: HTMLDivElement;
   private events: HubEvent[] = [];
@@ -26,6 +30,7 @@ export class EventsPanel {
   constructor(
     private readonly onOpen: (ev: HubEvent) => void,
     private readonly onError: (msg: string) => void,
+    private readonly onHistory: () => void = () => undefined,
   ) {
     this.typeSelect = h(
       "select",
@@ -33,37 +38,70 @@ export class EventsPanel {
       h("option", { value: "", text: "全部类型 All types" }),
       ...(Object.keys(EVENT_LABEL) as EventType[]).map((t) => h("option", { value: t, text: EVENT_LABEL[t] })),
     );
-    this.typeSelect.addEventListener("change", () => {
-      // Narrow what is shown at once; the server's page (older matches too) follows.
-      const type = this.filterType;
-      if (type) this.events = this.events.filter((e) => e.type === type);
-      this.renderList();
-      void this.load();
-    });
+    this.gridSelect = h("select", { class: "event-filter", id: "event-grid", "aria-label": "网格 Grid" }, h("option", { value: "", text: "全部网格 All grids" }));
+    this.cameraSelect = h("select", { class: "event-filter", id: "event-camera", "aria-label": "摄像机 Camera" }, h("option", { value: "", text: "全部摄像机 All cameras" }));
+    for (const sel of [this.typeSelect, this.gridSelect, this.cameraSelect]) {
+      sel.addEventListener("change", () => {
+        if (sel === this.gridSelect) this.fillCameras();
+        // Narrow what is shown at once; the server's page (older matches too) follows.
+        this.events = this.events.filter((e) => this.matches(e));
+        this.renderList();
+        void this.load();
+      });
+    }
+    const history = h("button", { type: "button", class: "ghost small", id: "open-history", text: "历史 History" });
+    history.addEventListener("click", () => this.onHistory());
+    this.stale = h("div", { class: "stale-note", id: "events-stale", role: "status", hidden: true, text: "实时推送中断，正在重连；列表可能不是最新 Live updates stopped: reconnecting, the list may be out of date" });
     this.list = h("ul", { class: "event-list", id: "event-list" });
     this.note = h("div", { class: "empty-note", text: "暂无事件 No events yet" });
     this.detail = h("section", { class: "event-detail", id: "event-detail", hidden: true });
     this.el = h(
       "aside",
       { class: "panel events" },
-      h("div", { class: "panel-head" }, h("h2", { class: "panel-title", text: "事件列表 Events" }), this.typeSelect),
+      h("div", { class: "panel-head" }, h("h2", { class: "panel-title", text: "事件列表 Events" }), history),
+      h("div", { class: "event-filters" }, this.typeSelect, this.gridSelect, this.cameraSelect),
+      this.stale,
       h("div", { class: "event-scroll" }, this.note, this.list),
       this.detail,
     );
   }
 
-  setCameras(cameras: Camera[]): void {
+  setCameras(cameras: Camera[], gridName: (id: string) => string = (id) => id): void {
     this.cameras = new Map(cameras.map((c) => [c.id, c]));
+    const grids = [...new Set(cameras.map((c) => c.grid_id))].sort();
+    this.gridSelect.replaceChildren(h("option", { value: "", text: "全部网格 All grids" }), ...grids.map((g) => h("option", { value: g, text: gridName(g) })));
+    this.fillCameras();
+  }
+
+  /** The live stream's state: while it is down the list cannot be trusted to be current. */
+  setLive(live: boolean): void {
+    this.stale.hidden = live;
+    this.el.classList.toggle("stale", !live);
   }
 
   get filterType(): EventType | "" {
     return this.typeSelect.value as EventType | "";
   }
 
+  private fillCameras(): void {
+    const grid = this.gridSelect.value;
+    const cams = [...this.cameras.values()].filter((c) => !grid || c.grid_id === grid);
+    const chosen = this.cameraSelect.value;
+    this.cameraSelect.replaceChildren(h("option", { value: "", text: "全部摄像机 All cameras" }), ...cams.map((c) => h("option", { value: c.id, text: c.name })));
+    this.cameraSelect.value = cams.some((c) => c.id === chosen) ? chosen : "";
+  }
+
+  private matches(ev: HubEvent): boolean {
+    if (this.filterType && ev.type !== this.filterType) return false;
+    if (this.cameraSelect.value && ev.camera_id !== this.cameraSelect.value) return false;
+    const grid = this.gridSelect.value;
+    return !grid || (ev.grid_id ?? this.cameras.get(ev.camera_id)?.grid_id) === grid;
+  }
+
   async load(): Promise<void> {
     const token = ++this.loadToken;
     try {
-      const page = await getEvents({ type: this.filterType, limit: 50 });
+      const page = await getEvents({ type: this.filterType, cameraId: this.cameraSelect.value, gridId: this.gridSelect.value, limit: 50 });
       if (token !== this.loadToken) return; // a newer filter choice won
       this.events = [...page.items].sort(newestFirst);
       this.renderList();
@@ -81,7 +119,7 @@ export class EventsPanel {
     }
     // The end of an event that is not listed (filtered out, scrolled off) is no news.
     const update = ev.end != null && ev.type !== "line_crossing";
-    if (this.filterType && ev.type !== this.filterType) return update ? "ignored" : "new";
+    if (!this.matches(ev)) return update ? "ignored" : "new";
     this.events.unshift(ev);
     this.events.sort(newestFirst);
     if (this.events.length > MAX_ITEMS) this.events.length = MAX_ITEMS;
@@ -178,6 +216,11 @@ export class EventsPanel {
       h("dl", { class: "fields" }, rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
     );
     this.detail.hidden = false;
+  }
+
+  /** A listed event by id (the detection behind a new case). */
+  find(id: string): HubEvent | undefined {
+    return this.events.find((e) => e.id === id);
   }
 
   countToday(): number {

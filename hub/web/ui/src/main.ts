@@ -1,16 +1,22 @@
 // Entry point: login, then the wall (tree | wall | events) under a header and over a status bar.
+// The centre shows the video wall, the city map (地图 Map) or the statistics (统计 Statistics).
 import "./style.css";
 import { AlarmsPanel } from "./alarms";
+import { AlertSound } from "./alert";
 import { ApiError, getCameras, getEvents, getSite, logout as logoutOnHub, setUnauthorizedHandler } from "./api";
 import { clearSession, loadSession, type Session } from "./auth";
 import { CaseDetailView } from "./casedetail";
+import { CasePopup } from "./casepopup";
 import { CasesPanel } from "./cases";
 import { DevicePage } from "./devicepage";
 import { DevicePanel } from "./devices";
 import { h } from "./dom";
 import { EventsPanel } from "./events";
+import { EventHistory } from "./history";
 import { HubSocket, type LinkState } from "./hubsocket";
+import { CityMap } from "./map";
 import { renderChangePassword, renderLogin } from "./login";
+import { StatsPanel } from "./stats";
 import { StatusBar } from "./status";
 import { clockText, isToday, setTimezone } from "./time";
 import { CameraTree } from "./tree";
@@ -21,10 +27,20 @@ import { LAYOUTS, type LayoutId, Wall } from "./wall";
 const root = document.getElementById("app") as HTMLElement;
 let current: WallApp | null = null;
 
+type CentreView = "wall" | "map" | "stats";
+const VIEWS: { id: CentreView; label: string; title: string }[] = [
+  { id: "wall", label: "视频墙 Wall", title: "视频墙 Video wall" },
+  { id: "map", label: "地图 Map", title: "城市地图 City map" },
+  { id: "stats", label: "统计 Statistics", title: "考核统计 Case statistics" },
+];
+
 class WallApp {
   private readonly wall: Wall;
   private readonly tree: CameraTree;
   private readonly events: EventsPanel;
+  private readonly history: EventHistory;
+  private readonly popup: CasePopup;
+  private readonly sound: AlertSound;
   private readonly devices: DevicePanel;
   private readonly alarms: AlarmsPanel;
   private devicePage: DevicePage | null = null;
@@ -37,6 +53,11 @@ class WallApp {
   private readonly clock: HTMLSpanElement;
   private readonly toast: HTMLDivElement;
   private readonly layoutButtons = new Map<LayoutId, HTMLButtonElement>();
+  private readonly map: CityMap;
+  private readonly stats: StatsPanel;
+  private readonly viewButtons = new Map<CentreView, HTMLButtonElement>();
+  private readonly wallTools: HTMLSpanElement;
+  private view: CentreView = "wall";
   private readonly states = new Map<string, CameraState>();
   private cameras: Camera[] = [];
   private clockTimer: number | undefined;
@@ -50,11 +71,18 @@ class WallApp {
     private readonly host: HTMLElement,
   ) {
     this.wall = new Wall((id) => this.markLayout(id));
-    this.tree = new CameraTree((id) => this.wall.place(id));
+    this.tree = new CameraTree((id) => this.putOnWall(id));
     this.events = new EventsPanel(
-      (ev) => this.wall.focus(ev.camera_id),
+      (ev) => {
+        this.setView("wall");
+        this.wall.focus(ev.camera_id);
+      },
       (msg) => this.showError(msg),
+      () => this.history.open(),
     );
+    this.history = new EventHistory((id) => this.putOnWall(id));
+    this.popup = new CasePopup((id) => this.openCase(id, true));
+    this.sound = new AlertSound();
     this.devices = new DevicePanel(
       (d) => this.openDevice(d),
       (msg) => this.showError(msg),
@@ -85,6 +113,15 @@ class WallApp {
     );
     this.clock = h("span", { class: "clock", id: "clock" });
     this.toast = h("div", { class: "toast", role: "alert", hidden: true });
+    this.map = new CityMap({
+      onCamera: (id) => this.putOnWall(id),
+      onCase: (id) => this.openCase(id),
+      onDevice: (d) => this.openDevice(d),
+      onError: (msg) => this.showError(msg),
+      categoryName: (code) => this.cases.categoryName(code),
+    });
+    this.stats = new StatsPanel((msg) => this.showError(msg));
+    this.wallTools = h("span", { class: "wall-tools" });
   }
 
   async start(): Promise<void> {
@@ -101,10 +138,12 @@ class WallApp {
       this.cameras = cameras;
       for (const c of cameras) this.states.set(c.id, c.enabled ? (c.health?.state ?? "connecting") : "disabled");
       this.tree.render(site, cameras);
-      this.events.setCameras(cameras);
+      this.cases.setSite(site);
+      this.events.setCameras(cameras, (g) => this.cases.places.gridShort(g) || g);
+      this.history.setPlaces(site, cameras);
       this.wall.start(cameras, this.tree.order);
       this.devices.start(site);
-      this.cases.setSite(site);
+      this.map.setSite(site, cameras);
       this.updateCounts();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
@@ -126,6 +165,8 @@ class WallApp {
     this.devices.stop();
     this.cases.stop();
     this.caseDetail.dispose();
+    this.map.stop();
+    this.stats.hide();
     this.devicePage?.close();
     this.wall.stop();
   }
@@ -154,17 +195,26 @@ class WallApp {
       { class: "topbar" },
       h("div", { class: "brand" }, h("span", { class: "logo", text: "◉" }), h("span", { class: "title", text: "视频墙 Video wall" }), h("span", { class: "site-name" })),
       this.clock,
-      h("div", { class: "user" }, h("span", { class: "who", text: `${this.session.username} · ${roleLabel(this.session.role)}` }), pw, logout),
+      h("div", { class: "user" }, h("span", { class: "who", text: `${this.session.username} · ${roleLabel(this.session.role)}` }), this.sound.button, pw, logout),
     );
-    const toolbar = h("div", { class: "wall-toolbar" }, h("span", { class: "toolbar-label", text: "布局 Layout" }));
+    const views = h("span", { class: "view-switch", role: "tablist", "aria-label": "视图 View" });
+    for (const v of VIEWS) {
+      const b = h("button", { class: "view-btn", id: `view-${v.id}`, role: "tab", "data-view": v.id, title: v.title, text: v.label });
+      b.addEventListener("click", () => this.setView(v.id));
+      this.viewButtons.set(v.id, b);
+      views.append(b);
+    }
+    this.wallTools.replaceChildren(h("span", { class: "toolbar-label", text: "布局 Layout" }));
     for (const l of LAYOUTS) {
       const b = h("button", { class: "layout-btn", "data-layout": l.id, title: l.title, text: l.id });
       b.addEventListener("click", () => this.wall.setLayout(l.id));
       this.layoutButtons.set(l.id, b);
-      toolbar.append(b);
+      this.wallTools.append(b);
     }
-    toolbar.append(h("span", { class: "hint", text: "拖动或双击摄像机上墙 Drag or double-click a camera onto the wall" }));
-    const centre = h("main", { class: "wall-area" }, toolbar, this.wall.el);
+    this.wallTools.append(h("span", { class: "hint", text: "拖动或双击摄像机上墙 Drag or double-click a camera onto the wall" }));
+    const toolbar = h("div", { class: "wall-toolbar" }, views, this.wallTools);
+    const centre = h("main", { class: "wall-area" }, toolbar, this.wall.el, this.map.el, this.stats.el);
+    this.markView();
     const left = tabs("side-tabs", [
       { id: "tab-cameras", label: "摄像机 Cameras", panel: this.tree.el },
       { id: "tab-devices", label: "设备 Devices", panel: this.devices.el },
@@ -174,7 +224,34 @@ class WallApp {
       { id: "tab-alarms", label: "告警 Alarms", panel: this.alarms.el, extra: this.alarmCount },
       { id: "tab-cases", label: "案件 Cases", panel: this.cases.el, extra: this.caseCount },
     ]);
-    return h("div", { class: "app" }, header, h("div", { class: "body" }, left, centre, right), this.status.el, this.caseDetail.el, this.toast);
+    return h("div", { class: "app" }, header, h("div", { class: "body" }, left, centre, right), this.status.el, this.caseDetail.el, this.popup.el, this.history.el, this.toast);
+  }
+
+  /** Show the video wall, the map or the statistics in the centre. The wall keeps its tiles
+   * (and their streams) while hidden, so coming back to it is immediate. */
+  private setView(v: CentreView): void {
+    if (v === this.view) return;
+    this.view = v;
+    this.wall.el.hidden = v !== "wall";
+    this.wallTools.hidden = v !== "wall";
+    if (v === "map") this.map.show();
+    else this.map.hide();
+    if (v === "stats") this.stats.show();
+    else this.stats.hide();
+    this.markView();
+  }
+
+  private markView(): void {
+    for (const [k, b] of this.viewButtons) {
+      b.classList.toggle("active", k === this.view);
+      b.setAttribute("aria-selected", String(k === this.view));
+    }
+  }
+
+  /** A camera picked on the map goes on the wall as a double-click in the tree puts it. */
+  private putOnWall(id: string): void {
+    this.setView("wall");
+    this.wall.place(id);
   }
 
   private markLayout(id: LayoutId): void {
@@ -185,6 +262,7 @@ class WallApp {
     if (m.type === "event") this.onEvent(m.data);
     else if (m.type === "alarm") this.onAlarm(m.data);
     else if (m.type === "case") this.onCase(m.data);
+    else if (m.type === "worker") this.map.upsertWorker(m.data);
     else if (m.type === "health") {
       for (const hl of m.data) {
         const cam = this.cameras.find((c) => c.id === hl.camera_id);
@@ -193,6 +271,7 @@ class WallApp {
         this.states.set(hl.camera_id, state);
         this.tree.setState(hl.camera_id, state);
         this.wall.setHealth(hl.camera_id, state);
+        this.map.setCameraState(hl.camera_id, state);
       }
       this.tree.updateCounts();
       this.updateCounts();
@@ -202,12 +281,14 @@ class WallApp {
   private onEvent(ev: HubEvent): void {
     // The end of an event already announced updates it: no new flash, no new count.
     if (this.events.add(ev) !== "new") return;
+
     this.wall.flash(ev.camera_id);
     if (isToday(ev.start)) this.status.setEventsToday(++this.eventsToday);
   }
 
   private onAlarm(a: Alarm): void {
     const change = this.alarms.upsert(a);
+    this.map.alarm(a);
     this.updateAlarmCount();
     // Only a newly raised alarm takes over the wall; repeats and state changes update the list.
     if (change === "new" && a.state === "active") this.linkAlarm(a);
@@ -217,6 +298,7 @@ class WallApp {
   private linkAlarm(a: Alarm): void {
     const cams = [...(a.cameras ?? [])].sort((x, y) => (x.distance_m ?? Infinity) - (y.distance_m ?? Infinity));
     const shown = this.wall.link(cams.map((c) => c.camera_id));
+    if (shown.length) this.setView("wall");
     selectTab(this.host, "tab-alarms");
     const where = shown.length ? ` · 联动 ${shown.length} 路摄像机 ${shown.length} camera(s) on the wall` : "";
     this.showToast(`${SEVERITY_LABEL[a.severity] ?? a.severity} · ${a.device_name || a.device_id} · ${a.rule_name || a.rule_id || ""}${where}`, `alarm sev-${a.severity}`);
@@ -231,29 +313,37 @@ class WallApp {
 
   private onCaseUpdate(c: Case): void {
     this.cases.upsert(c);
+    this.map.upsertCase(c);
+    this.stats.changed();
     this.updateCaseCount();
     this.caseDetail.changed(c);
   }
 
+  /** Like an alarm: the case pops up with its snapshot and a chime, and the camera that saw it
+   * is linked onto the wall (flashing). */
   private announceCase(c: Case): void {
-    const grid = this.cases.places.gridShort(c.grid_id);
-    const text = `新案件 New case #${c.id} · ${this.cases.categoryName(c.category)} · ${this.cases.shortTitle(c)}${grid ? ` · ${grid}` : ""}`;
-    this.showToast(text, `case light-${c.light}`, {
-      label: "查看并上墙 Open · camera on wall",
-      id: "toast-open-case",
-      data: { "data-case-id": String(c.id) },
-      run: () => this.openCase(c.id, true),
+    const ev = c.source_ref ? this.events.find(c.source_ref) : undefined;
+    const camera = ev ? this.cameras.find((x) => x.id === ev.camera_id) : undefined;
+    this.popup.show(c, {
+      category: this.cases.categoryName(c.category),
+      title: this.cases.shortTitle(c),
+      place: this.cases.places.gridShort(c.grid_id),
+      camera: camera?.name ?? "",
     });
+    this.sound.play(c.light === "red");
+    if (camera && this.view === "wall") this.wall.link([camera.id]);
   }
 
   /** The case detail beside the queue; `focusCamera` puts its camera on the big tile. */
   private openCase(id: number, focusCamera = false): void {
     selectTab(this.host, "tab-cases");
     this.cases.select(id);
+    if (focusCamera) this.setView("wall");
     this.caseDetail.show(id, { focusCamera });
   }
 
   private showCameras(ids: string[]): void {
+    this.setView("wall");
     if (ids.length === 1 && ids[0]) this.wall.focus(ids[0]);
     else this.wall.link(ids);
   }
@@ -267,6 +357,7 @@ class WallApp {
   /** After the link comes back, the queue and the open case are reloaded to fill the gap. */
   private onLink(s: LinkState): void {
     this.status.setLink(s);
+    this.events.setLive(s === "connected");
     if (s !== "connected") {
       if (this.linked) this.linkLost = true;
       return;
@@ -274,9 +365,15 @@ class WallApp {
     const back = this.linkLost;
     this.linked = true;
     this.linkLost = false;
+    if (back) {
+      // What happened while the link was down is only in the store: fetch it.
+      void this.events.load();
+      void this.alarms.load().then(() => this.updateAlarmCount());
+    }
     if (back && this.cases.available) {
       void this.cases.load();
       if (this.caseDetail.openId) void this.caseDetail.reload();
+      if (this.map.shown) void this.map.reload();
     }
   }
 

@@ -86,3 +86,29 @@ export function hourMinute(d: Date, seconds = false): string {
 export function epochText(t: number): string {
   return stampText(new Date(t * 1000).toISOString());
 }
+
+/** A wall-clock time typed in the site's timezone ("2026-11-30T08:00", a datetime-local
+ * value) as a UTC ISO string, whatever the browser's own zone; "" when it is not a time. */
+export function zonedToIso(local: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
+  if (!m) return "";
+  const [y, mo, d, hh, mm, ss] = m.slice(1).map((x) => Number(x ?? 0));
+  const wall = Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 1, hh ?? 0, mm ?? 0, ss ?? 0);
+  // The zone's offset at that instant; asked twice so a DST change in between is honoured.
+  let t = wall - offsetMs(wall);
+  t = wall - offsetMs(t);
+  return new Date(t).toISOString();
+}
+
+function offsetMs(t: number): number {
+  const parts: Record<string, number> = {};
+  const f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  for (const p of f.formatToParts(new Date(t))) if (p.type !== "literal") parts[p.type] = Number(p.value);
+  const asUtc = Date.UTC(parts["year"] ?? 0, (parts["month"] ?? 1) - 1, parts["day"] ?? 1, parts["hour"] ?? 0, parts["minute"] ?? 0, parts["second"] ?? 0);
+  return asUtc - Math.floor(t / 1000) * 1000;
+}
+
+/** An instant as a datetime-local value in the site's timezone. */
+export function isoToZoned(d: Date): string {
+  return new Date(d.getTime() + offsetMs(d.getTime())).toISOString().slice(0, 16);
+}

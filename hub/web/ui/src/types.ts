@@ -48,7 +48,8 @@ export type HubMessage =
   | { type: "event"; data: HubEvent }
   | { type: "health"; data: Health[] }
   | { type: "alarm"; data: Alarm }
-  | { type: "case"; data: CaseChange };
+  | { type: "case"; data: CaseChange }
+  | { type: "worker"; data: WorkerStatus };
 
 export type Case = Schemas["Case"];
 export type CaseDetail = Schemas["CaseDetail"];
@@ -97,3 +98,11 @@ export interface CaseChange {
   actor: string;
   notify: string[];
 }
+
+/** A grid worker's state and last position (`GET /api/workers`, `worker` messages). */
+export type WorkerStatus = Schemas["WorkerStatus"];
+export type WorkerState = WorkerStatus["state"];
+
+/** Supervision figures of the case loop (`GET /api/stats/cases`). */
+export type CaseStats = Schemas["Stats"];
+export type CaseStatsRow = Schemas["StatsRow"];

@@ -1,0 +1,274 @@
+"""The city map (地图 Map) and the statistics (统计 Statistics) of the wall, in a real browser
+against the real hub.
+
+A case is entered through the API (as an operator would from another console) in a grid that no
+camera watches, so that no simulated detection lands in it: the map shows it as a marker with
+its traffic light and opens its detail on a click; the statistics count it in its grid's row and
+the CSV export downloads the same figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hub.config import Site, load_site
+from hub.dispatch.stats import CSV_COLUMNS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+CATEGORY = "11.02"  # 乱堆物料: an event an operator enters, not dispatched by the system
+
+
+def _token(hub: Any) -> str:
+    form = urllib.parse.urlencode(
+        {"username": hub.username, "password": hub.password, "grant_type": "password"}
+    ).encode()
+    with urllib.request.urlopen(hub.url + "/api/auth/token", data=form, timeout=30) as r:
+        return str(json.loads(r.read())["access_token"])
+
+
+def _api(hub: Any, method: str, path: str, token: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(hub.url + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@dataclass
+class MapCase:
+    site: Site
+    token: str
+    case: dict[str, Any]
+    grid_id: str
+    street_id: str
+
+
+@pytest.fixture(scope="module")
+def map_case(hub_server: Any) -> MapCase:
+    """One case entered through the API at the centre of a grid without cameras."""
+    site = load_site(hub_server.site)
+    watched = {c.grid for c in site.cameras}
+    street, grid = next(
+        (st, g)
+        for st in site.district.streets
+        for cm in st.communities
+        for g in cm.grids
+        if g.id not in watched
+    )
+    ring = grid.geometry.coordinates[0][:-1]
+    centre = [sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring)]
+    token = _token(hub_server)
+    body = {"category": CATEGORY, "title": "e2e 地图案件 map case", "position": centre}
+    case = _api(hub_server, "POST", "/api/cases", token, body)
+    assert case["grid_id"] == grid.id, case
+    return MapCase(site, token, case, grid.id, street.id)
+
+
+def _open_map(page: Any) -> None:
+    page.click("#view-map")
+    page.wait_for_selector("#city-map:not([hidden]) path.map-grid")
+    assert page.locator("#view-map.active").count() == 1
+    assert page.locator("#wall").is_hidden()
+
+
+def test_map_draws_the_site_and_opens_a_case(wall: Any, hub_server: Any, map_case: MapCase) -> None:
+    page = wall
+    site = map_case.site
+    _open_map(page)
+
+    # Every grid of the site file as a polygon, the streets' and district's outlines over them.
+    grid_ids = {g.id for g in site.grids()}
+    drawn = page.eval_on_selector_all(
+        "#city-map path.map-grid", "ps => ps.map(p => p.dataset.gridId)"
+    )
+    assert len(drawn) == len(grid_ids) and set(drawn) == grid_ids
+    assert page.locator("#city-map path.map-street").count() == len(site.district.streets)
+    assert page.locator("#city-map path.map-district").count() == 1
+    assert page.inner_text("#map-count-grids") == str(len(grid_ids))
+
+    # Every camera at its position.
+    cams = page.eval_on_selector_all(
+        "#city-map g.map-camera", "gs => gs.map(g => g.dataset.cameraId)"
+    )
+    assert sorted(cams) == sorted(c.id for c in site.cameras)
+
+    # The case entered through the API: a marker with its light; a click opens its detail.
+    case_id = map_case.case["id"]
+    marker = page.locator(f'#city-map g.map-case[data-case-id="{case_id}"]')
+    marker.wait_for()
+    light = _api(hub_server, "GET", f"/api/cases/{case_id}", map_case.token)["light"]
+    assert marker.get_attribute("data-light") == light
+    assert f"light-{light}" in (marker.get_attribute("class") or "")
+    assert page.locator("#map-legend").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "map.png"))
+    marker.locator(".case-pin").click()
+    page.wait_for_selector(f'#case-detail[data-case-id="{case_id}"][data-state]')
+    assert page.locator("#tab-cases.active").count() == 1
+    assert page.locator("#city-map").is_visible()  # the map stays beside the drawer
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#case-detail", state="hidden")
+
+    # Layers: the cases' layer off hides every case marker (and uncovers the cameras).
+    page.uncheck("#map-layer-cases")
+    assert marker.is_hidden()
+    page.check("#map-layer-cases")
+    assert marker.is_visible()
+    page.uncheck("#map-layer-cases")
+
+    # Zoom (wheel and buttons) and pan (drag) move the world; 全图 fits it back.
+    world = page.locator("#city-map g.map-world")
+    fitted = world.get_attribute("transform")
+    box = page.locator("#map-svg").bounding_box()
+    assert box
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(
+        "t => document.querySelector('#city-map g.map-world').getAttribute('transform') !== t",
+        arg=fitted,
+    )
+    zoomed = world.get_attribute("transform")
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 160, box["y"] + 120, steps=5)
+    page.mouse.up()
+    page.wait_for_function(
+        "t => document.querySelector('#city-map g.map-world').getAttribute('transform') !== t",
+        arg=zoomed,
+    )
+    page.click("#map-zoom-in")
+    page.click("#map-reset")
+    page.wait_for_function(
+        "t => document.querySelector('#city-map g.map-world').getAttribute('transform') === t",
+        arg=fitted,
+    )
+
+    # A camera that is not on the wall yet: a click puts it there, as a double-click in the tree.
+    on_wall = set(
+        page.eval_on_selector_all(
+            "#wall .tile:not([hidden])", "ts => ts.map(t => t.dataset.cameraId).filter(Boolean)"
+        )
+    )
+    camera = page.evaluate(
+        """(skip) => {
+            const s = document.querySelector('#map-svg').getBoundingClientRect();
+            const [x0, y0] = [s.left + s.width / 2, s.top + s.height / 2];
+            const d = g => { const r = g.querySelector('.cam-body').getBoundingClientRect();
+                             return Math.hypot(r.x - x0, r.y - y0); };
+            const gs = [...document.querySelectorAll('#city-map g.map-camera')]
+                .filter(g => !skip.includes(g.dataset.cameraId));
+            gs.sort((a, b) => d(a) - d(b));
+            return gs[0].dataset.cameraId;
+        }""",
+        sorted(on_wall),
+    )
+    page.click(f'#city-map g.map-camera[data-camera-id="{camera}"] .cam-body')
+    page.wait_for_selector(f'#wall .tile:not([hidden])[data-camera-id="{camera}"]')
+    assert page.locator("#view-wall.active").count() == 1
+    assert page.locator("#city-map").is_hidden()
+
+
+def test_map_shows_workers_by_state(wall: Any, map_case: MapCase) -> None:
+    """Workers from GET /api/workers at their last position, coloured by state (the demo site
+    lists no workers of its own: the hub's answer is replaced by three)."""
+    page = wall
+    grid = next(iter(map_case.site.grids()))
+    lon, lat = grid.geometry.coordinates[0][0]
+    workers = [
+        {"username": "w-avail", "name": "张三", "grids": [grid.id], "department": None,
+         "state": "available", "on_duty": True, "last_seen": None,
+         "position": [lon + 0.001, lat + 0.001], "running_cases": 0},
+        {"username": "w-busy", "name": "李四", "grids": [grid.id], "department": None,
+         "state": "busy", "on_duty": True, "last_seen": None,
+         "position": [lon + 0.002, lat + 0.002], "running_cases": 1},
+        {"username": "w-home", "name": "王五", "grids": [grid.id], "department": None,
+         "state": "off_duty", "on_duty": False, "last_seen": None,
+         "position": None, "running_cases": 0},
+    ]  # fmt: skip
+    page.route(
+        "**/api/workers",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(workers)
+        ),
+    )
+    _open_map(page)
+    page.wait_for_selector("#city-map g.map-worker")
+    states = page.eval_on_selector_all(
+        "#city-map g.map-worker", "gs => gs.map(g => [g.dataset.username, g.dataset.state])"
+    )
+    assert sorted(states) == [["w-avail", "available"], ["w-busy", "busy"]]
+    assert page.inner_text("#map-count-workers") == "2"
+    assert "1 名网格员无位置" in page.inner_text("#city-map .map-note")
+
+
+def _today_since(tz: str) -> str:
+    midnight = datetime.combine(datetime.now(ZoneInfo(tz)).date(), time(), ZoneInfo(tz))
+    return midnight.isoformat()
+
+
+def test_stats_count_the_case_and_export_csv(wall: Any, hub_server: Any, map_case: MapCase) -> None:
+    page = wall
+    page.click("#view-stats")
+    page.wait_for_selector("#stats-view:not([hidden])")
+    assert page.input_value("#stats-by") == "grid"
+    assert page.locator("#stats-range-today.active").count() == 1
+
+    # The case's grid has a row for today with the hub's figures (only this test writes there).
+    row = page.locator(f'#stats-table tbody tr[data-key="{map_case.grid_id}"]')
+    row.wait_for()
+    since = urllib.parse.quote(_today_since(map_case.site.site.timezone))
+    api = _api(hub_server, "GET", f"/api/stats/cases?by=grid&since={since}", map_case.token)
+    mine = next(r for r in api["rows"] if r["key"] == map_case.grid_id)
+    assert mine["reported"] >= 1
+    assert row.locator('td[data-col="reported"] .val').inner_text() == str(mine["reported"])
+    assert row.locator('td[data-col="closed"] .val').inner_text() == str(mine["closed"])
+    assert row.locator('td[data-col="reported"] .bar .fill').count() == 1
+    assert page.locator("#stats-table tfoot tr.total").count() == 1
+    for card in ("reported", "closure", "ontime", "rework", "accept", "handle", "close"):
+        assert page.locator(f"#stats-total-{card}").is_visible()
+
+    # Sortable: 上报 descending first, a click turns it ascending.
+    def reported() -> list[int]:
+        cells = page.eval_on_selector_all(
+            '#stats-table tbody td[data-col="reported"] .val', "cs => cs.map(c => c.textContent)"
+        )
+        return [int(c) for c in cells]
+
+    assert reported() == sorted(reported(), reverse=True)
+    page.click('#stats-table th[data-sort="reported"]')
+    page.wait_for_selector('#stats-table th[data-sort="reported"].asc')
+    assert reported() == sorted(reported())
+
+    # By street, over the last 7 days: the case's street has a row.
+    page.select_option("#stats-by", "street")
+    page.click("#stats-range-7d")
+    page.wait_for_selector(f'#stats-table tbody tr[data-key="{map_case.street_id}"]')
+    page.click("#stats-range-custom")
+    page.wait_for_selector("#stats-from:visible")
+    page.wait_for_selector(f'#stats-table tbody tr[data-key="{map_case.street_id}"]')
+
+    # CSV export: a file whose first line is the header (after Excel's BOM).
+    with page.expect_download() as info:
+        page.click("#stats-csv")
+    download = info.value
+    assert download.suggested_filename == "cases-by-street.csv"
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0] == [label for _, label in CSV_COLUMNS]
+    assert any(line[0] == map_case.street_id for line in lines[1:])
+    page.screenshot(path=str(ARTIFACTS / "stats.png"))
