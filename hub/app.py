@@ -10,9 +10,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 import hub
 from hub import redact
@@ -20,6 +23,7 @@ from hub.alarms import routes as alarm_routes
 from hub.bus.base import Bus
 from hub.bus.factory import open_bus
 from hub.config import Settings, Site, load_site
+from hub.config.calendar import COVERAGE_HORIZON_DAYS, coverage_gap, coverage_warning
 from hub.datadir import private_dir
 from hub.devices.broker import Broker, open_broker
 from hub.devices.service import DeviceService
@@ -48,6 +52,12 @@ from hub.web.tokens import Tokens, load_secret
 from hub.web.ws import router as ws_router
 
 log = logging.getLogger(__name__)
+
+CALENDAR_UNKNOWN_YEARS = Gauge(
+    "hub_calendar_unknown_years",
+    f"Years within the next {COVERAGE_HORIZON_DAYS} days whose public holidays the working"
+    " calendar does not list (deadlines there count weekends only); computed at scrape time",
+)
 
 
 def _make_video(settings: Settings, site: Site, bus: Bus) -> VideoService:
@@ -118,6 +128,16 @@ def _warn_misplaced(site: Site, grids: GridMap) -> None:
         )
 
 
+def _check_calendar(site: Site, timezone: str) -> None:
+    """Warn once at start when the working calendar does not know the holidays of a year the
+    coming weeks' deadlines fall in; the gauge keeps saying it while the hub runs."""
+    cal, zone = site.work_calendar(), ZoneInfo(timezone)
+    CALENDAR_UNKNOWN_YEARS.set_function(lambda: len(coverage_gap(cal, datetime.now(zone).date())))
+    gap = coverage_gap(cal, datetime.now(zone).date())
+    if gap:
+        log.warning(coverage_warning(gap), extra={"unknown_years": gap})
+
+
 def _timezone(settings: Settings, site: Site) -> str:
     # The site file wins when it names a zone; otherwise HUB_TIMEZONE.
     return site.site.timezone if "timezone" in site.site.model_fields_set else settings.timezone
@@ -162,6 +182,7 @@ def create_app(
 
             devices_ = await _start_devices(settings, site_, store, bus_, stack)
             cases_ = await _start_cases(settings, site_, store, bus_, grids, stack)
+            _check_calendar(site_, _timezone(settings, site_))
             workers_ = WorkerService(store.engine, bus_, site_)
             await workers_.start()
             cases_.workers = workers_

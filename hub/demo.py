@@ -46,7 +46,7 @@ def _admin_password(settings: Settings) -> str:
     return created if created is not None else asyncio.run(set_password(settings, "admin", None))
 
 
-def _worker_credentials(settings: Settings, site: Site) -> tuple[Path, int]:
+def worker_credentials(settings: Settings, site: Site) -> tuple[Path, int]:
     """Every site worker an active ``worker`` account and the duty officer its accounts, all
     with fresh passwords in a private file; returns the file and how many workers it holds."""
     workers = [w.username for w in site.workers]
@@ -119,7 +119,7 @@ def run_demo(settings: Settings, *, open_browser: bool = True) -> None:
     private_dir(settings.data_dir)
     site = load_site(settings.site)  # fail early, with the line, on a bad site file
     password = _admin_password(settings)
-    credentials, n_workers = _worker_credentials(settings, site)
+    credentials, n_workers = worker_credentials(settings, site)
     url = f"http://{settings.host}:{settings.port}"
     print(
         f"\n  模拟城区 Simulated district: {site.site.name}, {len(site.cameras)} cameras, "

@@ -7,6 +7,7 @@ are working even on a weekend. The arithmetic over it lives in :mod:`hub.dispatc
 
 The shipped default (:func:`default_calendar`, ``data/calendar.yaml``) knows China's public
 holidays for the years it lists; a site adds later years in its own ``calendar:`` section.
+:func:`coverage_gap` says which coming years it does not know yet (the hub warns at start).
 """
 
 from __future__ import annotations
@@ -165,3 +166,34 @@ def default_calendar() -> WorkCalendar:
     and make-up days for the years in ``hub/config/data/calendar.yaml``."""
     text = files("hub.config").joinpath("data/calendar.yaml").read_text(encoding="utf-8")
     return WorkCalendar.model_validate(yaml.safe_load(text))
+
+
+COVERAGE_HORIZON_DAYS = 60
+"""How far ahead the hub checks that the calendar knows the holidays: beyond the longest usual
+time limit, and early enough to add the next year after the State Council publishes it."""
+
+
+def coverage_gap(
+    cal: WorkCalendar, today: date, horizon_days: int = COVERAGE_HORIZON_DAYS
+) -> list[int]:
+    """Years in [today, today + horizon_days] for which ``cal`` lists no holidays or make-up
+    days (:meth:`WorkCalendar.known_years`), in order: deadlines there count only weekends as
+    days off. Empty when the calendar knows every year of the window."""
+    if horizon_days < 0:
+        raise ValueError(f"horizon_days must not be negative, not {horizon_days}")
+    known = cal.known_years()
+    last = today + timedelta(days=horizon_days)
+    return [y for y in range(today.year, last.year + 1) if y not in known]
+
+
+def coverage_warning(gap: list[int], horizon_days: int = COVERAGE_HORIZON_DAYS) -> str:
+    """What to tell the admin about the years :func:`coverage_gap` found (non-empty)."""
+    years = ", ".join(str(y) for y in gap)
+    return (
+        f"the working calendar lists no public holidays for {years} (within the next"
+        f" {horizon_days} days): case deadlines there count only weekends as days off, so"
+        " holidays such as 元旦 and 春节 and the make-up working days (调休) are ignored."
+        f" Add {years}'s holidays and workdays to the site file's `calendar:` section (it"
+        " replaces the shipped calendar: copy hub/config/data/calendar.yaml's lists too) and"
+        ' restart the hub; see docs/operations.md, "Working calendar"'
+    )

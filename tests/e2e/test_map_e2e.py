@@ -4,14 +4,20 @@ against the real hub.
 A case is entered through the API (as an operator would from another console) in a grid that no
 camera watches, so that no simulated detection lands in it: the map shows it as a marker with
 its traffic light and opens its detail on a click; the statistics count it in its grid's row and
-the CSV export downloads the same figures.
+the CSV export downloads the same figures. Grid workers of the site file, heard from through the
+field app's heartbeat API, show on the map by state and move live.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -21,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from e2e_api import act, api, token
 
 from hub.config import Site, load_site
 from hub.dispatch.stats import CSV_COLUMNS
@@ -29,6 +36,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 CATEGORY = "11.02"  # 乱堆物料: an event an operator enters, not dispatched by the system
+WORKER_PW = "e2e-Map-Worker-Passw0rd!"
 
 
 def _token(hub: Any) -> str:
@@ -183,37 +191,134 @@ def test_map_draws_the_site_and_opens_a_case(wall: Any, hub_server: Any, map_cas
     assert page.locator("#city-map").is_hidden()
 
 
-def test_map_shows_workers_by_state(wall: Any, map_case: MapCase) -> None:
-    """Workers from GET /api/workers at their last position, coloured by state (the demo site
-    lists no workers of its own: the hub's answer is replaced by three)."""
+def _add_user(hub: Any, username: str, role: str, password: str) -> None:
+    env = {**os.environ, "HUB_DATA_DIR": str(hub.data_dir)}
+    made = subprocess.run(
+        [sys.executable, "-m", "hub", "users", "add", username, "--role", role,
+         "--password", password],
+        env=env, check=False, capture_output=True, timeout=60,
+    )  # fmt: skip
+    if made.returncode != 0:  # there already (an earlier test): set the password we know
+        subprocess.run(
+            [sys.executable, "-m", "hub", "users", "passwd", username, "--password", password],
+            env=env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+
+def _centre(ring: list[Any]) -> tuple[float, float]:
+    pts = ring[:-1]
+    return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+
+
+def _translate(page: Any, username: str) -> tuple[str, float, float]:
+    """The worker marker's transform, and the screen point it puts the marker at."""
+    t = page.get_attribute(f'#city-map g.map-worker[data-username="{username}"]', "transform")
+    m = re.fullmatch(r"translate\(([-\d.]+) ([-\d.]+)\)", t or "")
+    assert m, t
+    return str(t), float(m.group(1)), float(m.group(2))
+
+
+def test_map_shows_workers_by_state(wall: Any, hub_server: Any, map_case: MapCase) -> None:
+    """Three grid workers of the site file (not the first: the field app's test takes that one)
+    with accounts, heard from at a point of their own grid: one available, one busy with a case
+    dispatched to them, one off duty. The map shows each at its point by state, and follows a
+    heartbeat that moves one without a reload."""
     page = wall
-    grid = next(iter(map_case.site.grids()))
-    lon, lat = grid.geometry.coordinates[0][0]
-    workers = [
-        {"username": "w-avail", "name": "张三", "grids": [grid.id], "department": None,
-         "state": "available", "on_duty": True, "last_seen": None,
-         "position": [lon + 0.001, lat + 0.001], "running_cases": 0},
-        {"username": "w-busy", "name": "李四", "grids": [grid.id], "department": None,
-         "state": "busy", "on_duty": True, "last_seen": None,
-         "position": [lon + 0.002, lat + 0.002], "running_cases": 1},
-        {"username": "w-home", "name": "王五", "grids": [grid.id], "department": None,
-         "state": "off_duty", "on_duty": False, "last_seen": None,
-         "position": None, "running_cases": 0},
-    ]  # fmt: skip
-    page.route(
-        "**/api/workers",
-        lambda route: route.fulfill(
-            status=200, content_type="application/json", body=json.dumps(workers)
-        ),
-    )
-    _open_map(page)
-    page.wait_for_selector("#city-map g.map-worker")
-    states = page.eval_on_selector_all(
-        "#city-map g.map-worker", "gs => gs.map(g => [g.dataset.username, g.dataset.state])"
-    )
-    assert sorted(states) == [["w-avail", "available"], ["w-busy", "busy"]]
-    assert page.inner_text("#map-count-workers") == "2"
-    assert "1 名网格员无位置" in page.inner_text("#city-map .map-note")
+    site = map_case.site
+    grid_by_id = {g.id: g for g in site.grids()}
+    chosen = [w for w in site.workers if w.grids][1:4]
+    assert len(chosen) == 3, "the demo site lists grid workers"
+    avail, busy, home = (w.username for w in chosen)
+    at = {w.username: _centre(grid_by_id[w.grids[0]].geometry.coordinates[0]) for w in chosen}
+    tokens = {}
+    for w in chosen:
+        _add_user(hub_server, w.username, "worker", WORKER_PW)
+        tokens[w.username] = token(hub_server, w.username, WORKER_PW)
+
+    def beat(username: str, on_duty: bool, position: tuple[float, float]) -> dict[str, Any]:
+        body = {"position": list(position), "accuracy_m": 8, "on_duty": on_duty}
+        return dict(api(hub_server, "POST", "/api/workers/me/heartbeat", tokens[username], body))
+
+    try:
+        for u in (avail, busy):
+            assert beat(u, True, at[u])["on_duty"] is True
+        assert beat(home, False, at[home])["state"] == "off_duty"
+
+        # The center sends a case in the busy worker's grid to them: busy while it is in hand.
+        case = api(
+            hub_server, "POST", "/api/cases", map_case.token,
+            {"category": CATEGORY, "title": "e2e 网格员在办 worker busy",
+             "position": [at[busy][0], at[busy][1]]},
+        )  # fmt: skip
+        for step in ("accept", "open"):
+            act(hub_server, map_case.token, case["id"], step, only_from=("reported", "accepted"))
+        act(
+            hub_server, map_case.token, case["id"], "dispatch", assignee=busy, only_from=("opened",)
+        )
+        statuses = {
+            s["username"]: s for s in api(hub_server, "GET", "/api/workers", map_case.token)
+        }
+        assert statuses[busy]["state"] == "busy" and statuses[busy]["running_cases"] >= 1
+        # The available one stays so unless the system itself dispatched a case to them since
+        # (a manhole alarm in their grid): then the map must say busy, as the hub does.
+        want = {
+            avail: "busy" if statuses[avail]["running_cases"] else "available",
+            busy: "busy",
+            home: "off_duty",
+        }
+
+        fetches: list[str] = []
+        page.on("request", lambda r: fetches.append(r.url) if "/api/workers" in r.url else None)
+        _open_map(page)
+        for u, state in want.items():
+            page.wait_for_selector(
+                f'#city-map g.map-worker[data-username="{u}"][data-state="{state}"]'
+            )
+        shown = dict(
+            page.eval_on_selector_all(
+                "#city-map g.map-worker", "gs => gs.map(g => [g.dataset.username, g.dataset.state])"
+            )
+        )
+        assert {u: shown.get(u) for u in want} == want
+        assert int(page.inner_text("#map-count-workers")) >= 3
+        # The site's other workers, never heard from, have no point to be drawn at.
+        assert "名网格员无位置" in page.inner_text("#city-map .map-note")
+        marker = page.locator(f'#city-map g.map-worker[data-username="{avail}"]')
+        assert chosen[0].name in (marker.locator("title").text_content() or "")
+        assert page.locator(
+            f'#city-map g.map-worker.{want[avail]}[data-username="{avail}"]'
+        ).count()
+        page.screenshot(path=str(ARTIFACTS / "map-workers.png"))
+
+        # Live: a heartbeat from another point of the grid moves the marker, with no fetch again.
+        before = _translate(page, avail)
+        fetched = len(fetches)
+        ring = grid_by_id[chosen[0].grids[0]].geometry.coordinates[0]
+        east = max(ring[:-1], key=lambda p: p[0] + p[1])
+        moved = ((at[avail][0] + east[0]) / 2, (at[avail][1] + east[1]) / 2)
+        beat(avail, True, moved)
+        page.wait_for_function(
+            """([u, t]) => {
+                const g = document.querySelector(`#city-map g.map-worker[data-username="${u}"]`);
+                return g && g.getAttribute('transform') !== t;
+            }""",
+            arg=[avail, before[0]],
+        )
+        after = _translate(page, avail)
+        # East is right and north is up on the screen.
+        assert (after[1] - before[1]) * (moved[0] - at[avail][0]) > 0, (before, after)
+        assert (after[2] - before[2]) * (moved[1] - at[avail][1]) < 0, (before, after)
+        # Going on duty again turns the off-duty one live too.
+        beat(home, True, at[home])
+        page.wait_for_selector(
+            f'#city-map g.map-worker[data-username="{home}"][data-state="available"],'
+            f' #city-map g.map-worker[data-username="{home}"][data-state="busy"]'
+        )
+        assert len(fetches) == fetched, fetches
+    finally:
+        for u in tokens:  # off duty at the end, whatever happened
+            with contextlib.suppress(Exception):
+                beat(u, False, at[u])
 
 
 def _today_since(tz: str) -> str:

@@ -18,7 +18,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from hub.config import Settings, Site, Worker, load_site
-from hub.demo import DUTY_ACCOUNTS, WORKER_CREDENTIALS_FILE, _simulator_command, _worker_credentials
+from hub.demo import DUTY_ACCOUNTS, WORKER_CREDENTIALS_FILE, _simulator_command, worker_credentials
 from hub.store import passwords
 from hub.store.db import open_store
 from simulators.city.make_site import build_workers
@@ -107,12 +107,12 @@ async def _authenticates(settings: Settings, username: str, password: str) -> bo
 def test_the_demo_gives_every_worker_an_account_and_a_private_password_file(
     tmp_path: Path, demo_site: Site
 ) -> None:
-    # Synchronous, like the demo's startup: _worker_credentials runs its own event loop.
+    # Synchronous, like the demo's startup: worker_credentials runs its own event loop.
     settings = _settings(tmp_path)
     site = demo_site
     asyncio.run(_prepare(settings))
 
-    path, n = _worker_credentials(settings, site)
+    path, n = worker_credentials(settings, site)
     assert path == settings.data_dir / WORKER_CREDENTIALS_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     creds = load_credentials(path)
@@ -128,7 +128,7 @@ def test_the_demo_gives_every_worker_an_account_and_a_private_password_file(
     assert asyncio.run(_authenticates(settings, "wg-hehai-ts", creds.workers["wg-hehai-ts"]))
 
     # Every run: fresh passwords.
-    _worker_credentials(settings, site)
+    worker_credentials(settings, site)
     again = load_credentials(path)
     assert set(again.workers) == set(creds.workers)
     assert all(again.workers[u] != creds.workers[u] for u in creds.workers)

@@ -10,9 +10,12 @@ import type {
   CasePage,
   CaseStats,
   Catalogue,
+  CoDispatchBody,
+  CoDispatchResult,
   Device,
   EventPage,
   EventType,
+  NewCaseBody,
   Recommendation,
   Series,
   SiteInfo,
@@ -21,11 +24,19 @@ import type {
   WorkerStatus,
 } from "./types";
 
-/** An API error carrying the RFC 9457 problem `detail`, which is what the user should read. */
+/** One invalid field of a 422 problem (`loc` as ["body", "title"]; the input is never echoed). */
+export interface FieldError {
+  loc: (string | number)[];
+  msg: string;
+}
+
+/** An API error carrying the RFC 9457 problem `detail`, which is what the user should read, and
+ * for a 422 the fields that were invalid. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
+    readonly errors: FieldError[] = [],
   ) {
     super(detail);
   }
@@ -45,18 +56,24 @@ export function unauthorized(reason: string): void {
 
 async function problem(res: Response): Promise<ApiError> {
   let detail = `${res.status} ${res.statusText}`;
+  let errors: FieldError[] = [];
   try {
     const body: unknown = await res.json();
     if (body && typeof body === "object") {
-      const b = body as { detail?: unknown; title?: unknown };
+      const b = body as { detail?: unknown; title?: unknown; errors?: unknown };
       if (typeof b.detail === "string" && b.detail) detail = b.detail;
       else if (Array.isArray(b.detail)) detail = b.detail.map((d: { msg?: string }) => d.msg ?? "").join("; ");
       else if (typeof b.title === "string" && b.title) detail = b.title;
+      if (Array.isArray(b.errors)) {
+        errors = (b.errors as { loc?: unknown; msg?: unknown }[])
+          .filter((e) => e && Array.isArray(e.loc))
+          .map((e) => ({ loc: e.loc as (string | number)[], msg: typeof e.msg === "string" ? e.msg : "" }));
+      }
     }
   } catch {
     // Not JSON: the status line is all we have.
   }
-  return new ApiError(res.status, detail);
+  return new ApiError(res.status, detail, errors);
 }
 
 export async function request<T>(path: string, init: RequestInit = {}, auth = true, retried = false): Promise<T> {
@@ -226,6 +243,34 @@ export function getRecommendations(id: number): Promise<Recommendation[]> {
 /** One step of the loop; 409 when `version` is stale (reload and decide again). */
 export function caseAction(id: number, body: Partial<CaseActionBody> & Pick<CaseActionBody, "action" | "version">): Promise<Case> {
   return request<Case>(`/api/cases/${id}/actions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/** A case entered at the center (operator or admin): 201 with the case; 422 with the invalid
+ * fields (`errors`), or with the hub's reason (no such category or grid, no place). */
+export function createCase(body: NewCaseBody): Promise<Case> {
+  return request<Case>("/api/cases", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/** 联合派遣 Co-dispatch: the case to several departments at once; 409 when `version` is stale. */
+export function coDispatch(id: number, body: CoDispatchBody): Promise<CoDispatchResult> {
+  return request<CoDispatchResult>(`/api/cases/${id}/parts`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/** One step of a department's part (`version` is the case's); 409 when stale. */
+export function partAction(caseId: number, partId: number, body: Partial<PartStepBody> & Pick<PartStepBody, "action" | "version">): Promise<PartStepResult> {
+  return request<PartStepResult>(`/api/cases/${caseId}/parts/${partId}/actions`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),

@@ -1,7 +1,8 @@
 // Case queue (案件 Cases): running cases newest first, filtered and paged on the hub (state,
 // light, grid), updated in place from the `case` messages of the hub WebSocket. Each row has its
 // traffic light and a countdown to its stage deadline that ticks every second without a fetch.
-// Clicking a row opens the case detail (casedetail.ts).
+// Clicking a row opens the case detail (casedetail.ts); "+ 新建 New" opens the operator's entry
+// form (casenew.ts).
 import { ApiError, getCases, getCategories } from "./api";
 import { h } from "./dom";
 import { CASE_STATE_LABEL, caseStateLabel, LIGHT_LABEL, PENDING_LABEL } from "./labels";
@@ -143,6 +144,8 @@ export class CasesPanel {
   constructor(
     private readonly onOpen: (id: number) => void,
     private readonly onError: (msg: string) => void,
+    /** Operator entry (新建案件); without it (roles that may not enter cases) no button. */
+    private readonly onNew?: () => void,
   ) {
     this.stateSelect = h(
       "select",
@@ -167,10 +170,18 @@ export class CasesPanel {
     this.el = h(
       "section",
       { class: "panel events cases", id: "cases" },
-      h("div", { class: "panel-head" }, h("h2", { class: "panel-title", text: "案件队列 Case queue" }), this.totalEl),
+      h("div", { class: "panel-head" }, h("h2", { class: "panel-title", text: "案件队列 Case queue" }), this.totalEl, this.newButton()),
       h("div", { class: "case-filters" }, this.stateSelect, this.lightSelect, this.gridSelect),
       h("div", { class: "event-scroll" }, this.note, this.list, this.more),
     );
+  }
+
+  private newButton(): HTMLButtonElement | null {
+    const run = this.onNew;
+    if (!run) return null;
+    const b = h("button", { type: "button", class: "primary case-new-open", id: "case-new-open", title: "新建案件（电话、热线上报）New case (phoned-in report)", text: "+ 新建 New" });
+    b.addEventListener("click", () => run());
+    return b;
   }
 
   setSite(site: SiteInfo): void {

@@ -1,7 +1,57 @@
-// Login (OAuth2 password form) and the change-password form.
-import { ApiError, changePassword, login } from "./api";
-import { type Session, saveSession } from "./auth";
+// Login (OAuth2 password form), the change-password form, and the way into an app: login, a
+// forced password change, then the app; any 401 returns to the login page.
+import { ApiError, changePassword, login, setUnauthorizedHandler } from "./api";
+import { clearSession, loadSession, type Session, saveSession } from "./auth";
 import { h } from "./dom";
+
+/** What the wall and the field app are to the login flow. */
+export interface App {
+  start(): Promise<void>;
+  stop(): void;
+}
+
+export interface Shell {
+  /** End the session here and show the login page with `message`. */
+  logOut(message: string): void;
+}
+
+/** Run an app behind the login page. `make` builds the app for a session, or an element to
+ * show instead (the session's role has no business here). */
+export function runApp(root: HTMLElement, make: (s: Session, shell: Shell) => App | HTMLElement, subtitle?: string): Shell {
+  let current: App | null = null;
+  const showLogin = (message: string): void => {
+    current?.stop();
+    current = null;
+    renderLogin(root, message, enter, subtitle);
+  };
+  const shell: Shell = {
+    logOut: (message) => {
+      clearSession();
+      showLogin(message);
+    },
+  };
+  function enter(session: Session): void {
+    if (session.mustChangePassword) {
+      root.replaceChildren();
+      renderChangePassword(root, true, enter, () => shell.logOut(""));
+      return;
+    }
+    current?.stop();
+    current = null;
+    const made = make(session, shell);
+    if (made instanceof HTMLElement) {
+      root.replaceChildren(made);
+      return;
+    }
+    current = made;
+    void made.start();
+  }
+  setUnauthorizedHandler((reason) => showLogin(reason || "请重新登录 Please log in again"));
+  const session = loadSession();
+  if (session) enter(session);
+  else showLogin("");
+  return shell;
+}
 
 function field(label: string, input: HTMLInputElement): HTMLLabelElement {
   return h("label", { class: "field" }, h("span", { text: label }), input);
@@ -12,7 +62,7 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-export function renderLogin(root: HTMLElement, message: string, onDone: (s: Session) => void): void {
+export function renderLogin(root: HTMLElement, message: string, onDone: (s: Session) => void, subtitle = "指挥中心视频墙 Command center video wall"): void {
   const user = h("input", { name: "username", id: "login-username", autocomplete: "username", required: true, autofocus: true });
   const pass = h("input", { name: "password", id: "login-password", type: "password", autocomplete: "current-password", required: true });
   const error = h("div", { class: "form-error", role: "alert", text: message, hidden: !message });
@@ -21,7 +71,7 @@ export function renderLogin(root: HTMLElement, message: string, onDone: (s: Sess
     "form",
     { class: "card login", id: "login-form" },
     h("h1", {}, h("span", { text: "用户登录" }), h("small", { text: "Login" })),
-    h("p", { class: "subtitle", text: "指挥中心视频墙 Command center video wall" }),
+    h("p", { class: "subtitle", text: subtitle }),
     field("用户名 Username", user),
     field("密码 Password", pass),
     error,

@@ -3,9 +3,10 @@
 import "./style.css";
 import { AlarmsPanel } from "./alarms";
 import { AlertSound } from "./alert";
-import { ApiError, getCameras, getEvents, getSite, logout as logoutOnHub, setUnauthorizedHandler } from "./api";
-import { clearSession, loadSession, type Session } from "./auth";
+import { ApiError, getCameras, getEvents, getSite, logout as logoutOnHub } from "./api";
+import type { Session } from "./auth";
 import { CaseDetailView } from "./casedetail";
+import { CaseNewForm } from "./casenew";
 import { CasePopup } from "./casepopup";
 import { CasesPanel } from "./cases";
 import { DevicePage } from "./devicepage";
@@ -15,7 +16,7 @@ import { EventsPanel } from "./events";
 import { EventHistory } from "./history";
 import { HubSocket, type LinkState } from "./hubsocket";
 import { CityMap } from "./map";
-import { renderChangePassword, renderLogin } from "./login";
+import { type App, renderChangePassword, runApp, type Shell } from "./login";
 import { StatsPanel } from "./stats";
 import { StatusBar } from "./status";
 import { clockText, isToday, setTimezone } from "./time";
@@ -25,7 +26,6 @@ import type { Alarm, Camera, CameraState, Case, CaseChange, Device, HubEvent, Hu
 import { LAYOUTS, type LayoutId, Wall } from "./wall";
 
 const root = document.getElementById("app") as HTMLElement;
-let current: WallApp | null = null;
 
 type CentreView = "wall" | "map" | "stats";
 const VIEWS: { id: CentreView; label: string; title: string }[] = [
@@ -34,7 +34,7 @@ const VIEWS: { id: CentreView; label: string; title: string }[] = [
   { id: "stats", label: "统计 Statistics", title: "考核统计 Case statistics" },
 ];
 
-class WallApp {
+class WallApp implements App {
   private readonly wall: Wall;
   private readonly tree: CameraTree;
   private readonly events: EventsPanel;
@@ -46,6 +46,7 @@ class WallApp {
   private devicePage: DevicePage | null = null;
   private readonly cases: CasesPanel;
   private readonly caseDetail: CaseDetailView;
+  private readonly caseNew: CaseNewForm;
   private readonly alarmCount: HTMLSpanElement;
   private readonly caseCount: HTMLSpanElement;
   private readonly status: StatusBar;
@@ -69,6 +70,7 @@ class WallApp {
   constructor(
     private session: Session,
     private readonly host: HTMLElement,
+    private readonly shell: Shell,
   ) {
     this.wall = new Wall((id) => this.markLayout(id));
     this.tree = new CameraTree((id) => this.putOnWall(id));
@@ -94,6 +96,7 @@ class WallApp {
     this.cases = new CasesPanel(
       (id) => this.openCase(id),
       (msg) => this.showError(msg),
+      ["admin", "operator"].includes(session.role) ? () => this.newCase() : undefined,
     );
     this.caseDetail = new CaseDetailView({
       role: () => this.session.role,
@@ -103,6 +106,19 @@ class WallApp {
       onCameras: (ids) => this.showCameras(ids),
       onCase: (c) => this.onCaseUpdate(c),
       onClose: () => this.cases.select(0),
+    });
+    this.caseNew = new CaseNewForm({
+      pick: (done) => {
+        this.setView("map");
+        this.map.pickPoint(done);
+      },
+      cancelPick: () => this.map.cancelPick(),
+      mark: (p) => this.map.markPoint(p),
+      detailOpen: () => this.caseDetail.openId !== 0,
+      onCreated: (c) => {
+        this.onCaseUpdate(c);
+        this.openCase(c.id);
+      },
     });
     this.alarmCount = h("span", { class: "tab-count", id: "alarm-count" });
     this.caseCount = h("span", { class: "tab-count", id: "case-red-count", title: "红灯案件 Red cases", hidden: true });
@@ -139,6 +155,7 @@ class WallApp {
       for (const c of cameras) this.states.set(c.id, c.enabled ? (c.health?.state ?? "connecting") : "disabled");
       this.tree.render(site, cameras);
       this.cases.setSite(site);
+      this.caseNew.setSite(site);
       this.events.setCameras(cameras, (g) => this.cases.places.gridShort(g) || g);
       this.history.setPlaces(site, cameras);
       this.wall.start(cameras, this.tree.order);
@@ -165,6 +182,7 @@ class WallApp {
     this.devices.stop();
     this.cases.stop();
     this.caseDetail.dispose();
+    this.caseNew.dispose();
     this.map.stop();
     this.stats.hide();
     this.devicePage?.close();
@@ -175,7 +193,7 @@ class WallApp {
     const logout = h("button", { class: "ghost", id: "logout", text: "退出 Log out" });
     logout.addEventListener("click", () => {
       // Ends the session on the hub too; the page leaves whatever the answer.
-      void logoutOnHub().finally(() => logOut(""));
+      void logoutOnHub().finally(() => this.shell.logOut(""));
     });
     const pw = h("button", { class: "ghost", id: "change-password", text: "修改密码 Password" });
     pw.addEventListener("click", () => {
@@ -224,7 +242,7 @@ class WallApp {
       { id: "tab-alarms", label: "告警 Alarms", panel: this.alarms.el, extra: this.alarmCount },
       { id: "tab-cases", label: "案件 Cases", panel: this.cases.el, extra: this.caseCount },
     ]);
-    return h("div", { class: "app" }, header, h("div", { class: "body" }, left, centre, right), this.status.el, this.caseDetail.el, this.popup.el, this.history.el, this.toast);
+    return h("div", { class: "app" }, header, h("div", { class: "body" }, left, centre, right), this.status.el, this.caseNew.el, this.caseDetail.el, this.popup.el, this.history.el, this.toast);
   }
 
   /** Show the video wall, the map or the statistics in the centre. The wall keeps its tiles
@@ -340,6 +358,13 @@ class WallApp {
     this.cases.select(id);
     if (focusCamera) this.setView("wall");
     this.caseDetail.show(id, { focusCamera });
+  }
+
+  /** The operator's entry form where the detail shows (the detail, if open, closes). */
+  private newCase(): void {
+    selectTab(this.host, "tab-cases");
+    this.caseDetail.close();
+    this.caseNew.open();
   }
 
   private showCameras(ids: string[]): void {
@@ -498,35 +523,4 @@ function roleLabel(role: string): string {
   return ROLE_LABEL[role] ?? role;
 }
 
-function showLogin(message: string): void {
-  current?.stop();
-  current = null;
-  renderLogin(root, message, (s) => enter(s));
-}
-
-function logOut(message: string): void {
-  clearSession();
-  showLogin(message);
-}
-
-function enter(session: Session): void {
-  if (session.mustChangePassword) {
-    root.replaceChildren();
-    renderChangePassword(
-      root,
-      true,
-      (s) => enter(s),
-      () => logOut(""),
-    );
-    return;
-  }
-  current?.stop();
-  current = new WallApp(session, root);
-  void current.start();
-}
-
-setUnauthorizedHandler((reason) => showLogin(reason || "请重新登录 Please log in again"));
-
-const session = loadSession();
-if (session) enter(session);
-else showLogin("");
+runApp(root, (session, shell) => new WallApp(session, root, shell));

@@ -12,7 +12,7 @@ import { h } from "./dom";
 import { DEVICE_STATE_LABEL, LIGHT_LABEL, STATE_LABEL, stateColour, WORKER_STATE_LABEL } from "./labels";
 import { OPEN_STATES } from "./cases";
 import { shortName } from "./tree";
-import type { Alarm, Camera, CameraState, Case, Device, SiteInfo, WorkerStatus } from "./types";
+import type { Alarm, Camera, CameraState, Case, Community, Device, Grid, SiteInfo, Street, WorkerStatus } from "./types";
 
 const NS = "http://www.w3.org/2000/svg";
 const UNIT = 1e4; // world units per degree of latitude
@@ -76,6 +76,32 @@ export function outlineEdges(rings: number[][][]): [number[], number[]][] {
   return [...edges.values()].filter((e) => e.n === 1).map((e) => [e.a, e.b]);
 }
 
+/** Whether [lon, lat] lies inside a ring (ray casting; the ring's edge counts as either). */
+function inRing(p: ReadonlyArray<number>, ring: number[][]): boolean {
+  const [x, y] = [p[0] ?? 0, p[1] ?? 0];
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const a = ring[i];
+    const b = ring[j];
+    if (!a || !b) continue;
+    const [xi, yi, xj, yj] = [a[0] ?? 0, a[1] ?? 0, b[0] ?? 0, b[1] ?? 0];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** The site's grid holding a point (outside its holes), with its community and street; null
+ * outside every grid. The hub decides the same on POST (hub/geo/grids.py), this only shows it. */
+export function gridAt(site: SiteInfo, p: ReadonlyArray<number>): { street: Street; community: Community; grid: Grid } | null {
+  for (const street of site.district.streets)
+    for (const community of street.communities)
+      for (const grid of community.grids) {
+        const [outer, ...holes] = grid.geometry.coordinates;
+        if (outer && inRing(p, outer) && !holes.some((hole) => inRing(p, hole))) return { street, community, grid };
+      }
+  return null;
+}
+
 interface Marker {
   el: SVGGElement;
   x: number;
@@ -93,6 +119,8 @@ export class CityMap {
   private readonly stage: HTMLDivElement;
   private readonly counts = new Map<MapLayer, HTMLElement>();
   private readonly note: HTMLDivElement;
+  private readonly pickLayer: SVGGElement;
+  private readonly pickBanner: HTMLDivElement;
   // projection
   private lon0 = 0;
   private lat0 = 0;
@@ -123,6 +151,10 @@ export class CityMap {
   private pollTimer: number | undefined;
   private drag: { id: number; x: number; y: number; tx: number; ty: number; moved: boolean } | null = null;
   private suppressClick = false;
+  // pick mode (a new case's place): who gets the next click's [lon, lat], and the mark shown
+  private pickDone: ((p: [number, number] | null) => void) | null = null;
+  private pickMark: Marker | null = null;
+  private pickAt: ReadonlyArray<number> | null = null;
   private readonly resize: ResizeObserver;
 
   constructor(private readonly deps: MapDeps) {
@@ -138,7 +170,8 @@ export class CityMap {
       cases: svg("g", { class: "map-layer-cases" }),
       workers: svg("g", { class: "map-layer-workers" }),
     };
-    this.svgEl.append(this.world, this.labelLayer, this.layers.devices, this.layers.cameras, this.layers.workers, this.layers.cases);
+    this.pickLayer = svg("g", { class: "map-layer-pick" });
+    this.svgEl.append(this.world, this.labelLayer, this.layers.devices, this.layers.cameras, this.layers.workers, this.layers.cases, this.pickLayer);
 
     const toggles = h("div", { class: "map-layers", role: "group", "aria-label": "图层 Layers" });
     for (const l of MAP_LAYERS) {
@@ -156,7 +189,15 @@ export class CityMap {
     reset.addEventListener("click", () => this.fit());
 
     this.note = h("div", { class: "map-note", hidden: true });
-    this.stage = h("div", { class: "map-stage" }, this.svgEl, this.legend(), h("div", { class: "map-zoom" }, zoomIn, zoomOut, reset), this.note);
+    const pickCancel = h("button", { type: "button", id: "map-pick-cancel", text: "取消 Cancel" });
+    pickCancel.addEventListener("click", () => this.cancelPick());
+    this.pickBanner = h(
+      "div",
+      { class: "map-pick-banner", id: "map-pick-banner", role: "status", hidden: true },
+      h("span", { text: "点击地图选择案件位置 Click the map where the case is · 拖动平移 drag to pan · Esc 取消 cancel" }),
+      pickCancel,
+    );
+    this.stage = h("div", { class: "map-stage" }, this.svgEl, this.legend(), h("div", { class: "map-zoom" }, zoomIn, zoomOut, reset), this.note, this.pickBanner);
     this.el = h(
       "section",
       { class: "map-view", id: "city-map", hidden: true },
@@ -181,6 +222,18 @@ export class CityMap {
         this.suppressClick = false;
         e.stopPropagation();
         e.preventDefault();
+      },
+      true,
+    );
+    // Pick mode: a click (not a drag, which the listener above has stopped) anywhere on the map,
+    // markers included, is the picked point; the markers do not get it.
+    this.svgEl.addEventListener(
+      "click",
+      (e) => {
+        if (!this.pickDone || e.defaultPrevented) return;
+        e.stopPropagation();
+        e.preventDefault();
+        this.finishPick(this.lonLatAt(e.clientX, e.clientY));
       },
       true,
     );
@@ -239,6 +292,7 @@ export class CityMap {
     for (const c of this.cases.values()) this.placeCase(c);
     for (const w of this.workers.values()) this.placeWorker(w);
     for (const dv of this.devices.values()) this.placeDevice(dv);
+    this.markPoint(this.pickAt);
     this.updateCounts();
     this.fitted = false;
     if (this.visible) this.fit();
@@ -289,6 +343,7 @@ export class CityMap {
   }
 
   hide(): void {
+    if (this.pickDone) this.cancelPick();
     this.visible = false;
     this.el.hidden = true;
     window.clearTimeout(this.pollTimer);
@@ -510,6 +565,59 @@ export class CityMap {
     );
   }
 
+  // -- pick a point ---------------------------------------------------------------------------
+
+  /** Pick mode: the next click on the map gives its [lon, lat] to `done` (dragging still pans,
+   * the wheel still zooms); null when the pick is cancelled (cancelPick, the banner's button,
+   * the map hidden, or another pick started). Show the map first. */
+  pickPoint(done: (p: [number, number] | null) => void): void {
+    const before = this.pickDone;
+    this.pickDone = done;
+    before?.(null);
+    this.svgEl.classList.add("picking");
+    this.pickBanner.hidden = false;
+  }
+
+  cancelPick(): void {
+    this.finishPick(null);
+  }
+
+  get picking(): boolean {
+    return this.pickDone !== null;
+  }
+
+  /** Mark the place of the case being entered (null: no mark). */
+  markPoint(p: ReadonlyArray<number> | null): void {
+    this.pickLayer.replaceChildren();
+    this.pickMark = null;
+    this.pickAt = p;
+    if (!p || !this.site) return;
+    const [x, y] = this.xy(p);
+    const g = svg("g", { class: "map-pick", id: "map-pick-mark", "data-lon": String(p[0]), "data-lat": String(p[1]) });
+    g.append(svg("circle", { class: "pick-halo", r: 11 }), svg("path", { class: "pick-cross", d: "M-16 0H-5M5 0H16M0 -16V-5M0 5V16" }), svg("circle", { class: "pick-dot", r: 3 }));
+    titled(g, `新案件位置 New case here · ${(p[0] ?? 0).toFixed(6)}, ${(p[1] ?? 0).toFixed(6)}`);
+    this.pickLayer.append(g);
+    this.pickMark = { el: g, x, y };
+    this.moveOne(this.pickMark);
+  }
+
+  private finishPick(p: [number, number] | null): void {
+    const done = this.pickDone;
+    this.pickDone = null;
+    this.svgEl.classList.remove("picking");
+    this.pickBanner.hidden = true;
+    done?.(p);
+  }
+
+  /** [lon, lat] under a point of the screen (the inverse of xy() and the view). */
+  private lonLatAt(clientX: number, clientY: number): [number, number] {
+    const r = this.svgEl.getBoundingClientRect();
+    const x = (clientX - r.left - this.tx) / this.k;
+    const y = (clientY - r.top - this.ty) / this.k;
+    const round = (v: number): number => Math.round(v * 1e7) / 1e7;
+    return [round(this.lon0 + x / (this.cosLat * UNIT)), round(this.lat0 - y / UNIT)];
+  }
+
   // -- projection and view ---------------------------------------------------------------------
 
   private project(rings: number[][][], cameras: Camera[]): void {
@@ -659,6 +767,7 @@ export class CityMap {
     this.svgEl.classList.toggle("zoomed", this.k >= this.fitK * LABEL_ZOOM);
     for (const m of this.labels) this.moveOne(m);
     for (const marks of [this.cameraMarks, this.deviceMarks, this.caseMarks, this.workerMarks] as Map<unknown, Marker>[]) for (const m of marks.values()) this.moveOne(m);
+    if (this.pickMark) this.moveOne(this.pickMark);
   }
 
   private moveOne(m: Marker): void {

@@ -65,6 +65,19 @@ export type Recommendation = Schemas["Recommendation"];
 export type Catalogue = Schemas["Catalogue"];
 export type CaseCategory = Schemas["Category"];
 export type UserInfo = Schemas["UserOut"];
+export type Department = Schemas["Department"];
+
+/** Co-dispatch (联合派遣): one department's part of a case, and the bodies that move parts. */
+export type CasePart = Schemas["CasePart"];
+export type PartState = CasePart["state"];
+export type CoDispatchBody = Schemas["CoDispatch"];
+export type CoDispatchResult = Schemas["CoDispatchResult"];
+export type PartStepBody = Schemas["PartStep"];
+export type PartActionName = PartStepBody["action"];
+export type PartStepResult = Schemas["PartStepResult"];
+/** The body of POST /api/cases (operator entry); send a position, a grid, or both. */
+export type NewCaseBody = Omit<Schemas["NewCase"], "category"> & { category?: string };
+export type TimeLimit = Schemas["TimeLimit"];
 
 /** The case loop's states (the API types `state` as a plain string). */
 export type CaseState = "reported" | "accepted" | "opened" | "voided" | "dispatched" | "received" | "on_scene" | "handled" | "closed" | "evaluated";

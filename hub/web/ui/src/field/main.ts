@@ -1,12 +1,12 @@
 // The workers' field app (/m/): log in, go on duty (GPS to the hub), the task inbox, a task with
 // its map and steps, and patrol reports. Built for a phone held in one hand (390x844 and up).
 import "./field.css";
-import { ApiError, getCategories, getSite, logout as logoutOnHub, setUnauthorizedHandler } from "../api";
-import { clearSession, loadSession, type Session } from "../auth";
+import { ApiError, getCategories, getSite, logout as logoutOnHub } from "../api";
+import type { Session } from "../auth";
 import { h } from "../dom";
 import { HubSocket, type LinkState } from "../hubsocket";
 import { WORKER_STATE_LABEL } from "../labels";
-import { renderChangePassword, renderLogin } from "../login";
+import { type App, renderChangePassword, runApp, type Shell } from "../login";
 import { setTimezone } from "../time";
 import type { Case, CaseChange, Catalogue, Grid, HubMessage, SiteInfo } from "../types";
 import { heartbeat, type WorkerStatus } from "./api";
@@ -17,7 +17,6 @@ import { ReportView } from "./report";
 import { TaskView } from "./task";
 
 const root = document.getElementById("app") as HTMLElement;
-let current: FieldApp | null = null;
 
 const GPS_LABEL: Record<GpsState, string> = {
   off: "GPS 关 off",
@@ -37,7 +36,7 @@ function parseRoute(hash: string): Route {
   return { view: "tasks" };
 }
 
-class FieldApp {
+class FieldApp implements App {
   private site: SiteInfo | null = null;
   private catalogue: Catalogue | null = null;
   private grids = new Map<string, Grid>();
@@ -61,6 +60,7 @@ class FieldApp {
   constructor(
     private session: Session,
     private readonly host: HTMLElement,
+    private readonly shell: Shell,
   ) {
     this.duty = new DutyTracker(
       () => this.paintDuty(),
@@ -192,7 +192,7 @@ class FieldApp {
       void (async () => {
         if (this.duty.onDuty) await this.duty.setDuty(false).catch(() => undefined);
         await logoutOnHub().catch(() => undefined);
-        logOut("");
+        this.shell.logOut("");
       })();
     });
     this.me.replaceChildren(
@@ -286,48 +286,13 @@ class FieldApp {
   }
 }
 
-function showLogin(message: string): void {
-  current?.stop();
-  current = null;
-  renderLogin(root, message, (s) => enter(s));
-  const form = root.querySelector(".login .subtitle");
-  if (form) form.textContent = "网格员移动端 Field app for grid workers";
+function notForThisRole(): HTMLElement {
+  // The field app acts as a worker; the center's roles have the wall.
+  return h(
+    "div",
+    { class: "center-page" },
+    h("div", { class: "card" }, h("h2", { text: "此应用供网格员使用 This app is for grid workers" }), h("p", {}, h("a", { href: "/", id: "to-wall", text: "前往视频墙 Go to the video wall" }))),
+  );
 }
 
-function logOut(message: string): void {
-  clearSession();
-  showLogin(message);
-}
-
-function enter(session: Session): void {
-  if (session.role !== "worker") {
-    // The field app acts as a worker; the center's roles have the wall.
-    root.replaceChildren(
-      h(
-        "div",
-        { class: "center-page" },
-        h("div", { class: "card" }, h("h2", { text: "此应用供网格员使用 This app is for grid workers" }), h("p", {}, h("a", { href: "/", id: "to-wall", text: "前往视频墙 Go to the video wall" }))),
-      ),
-    );
-    return;
-  }
-  if (session.mustChangePassword) {
-    root.replaceChildren();
-    renderChangePassword(
-      root,
-      true,
-      (s) => enter(s),
-      () => logOut(""),
-    );
-    return;
-  }
-  current?.stop();
-  current = new FieldApp(session, root);
-  void current.start();
-}
-
-setUnauthorizedHandler((reason) => showLogin(reason || "请重新登录 Please log in again"));
-
-const session = loadSession();
-if (session) enter(session);
-else showLogin("");
+runApp(root, (session, sh) => (session.role === "worker" ? new FieldApp(session, root, sh) : notForThisRole()), "网格员移动端 Field app for grid workers");
