@@ -252,11 +252,14 @@ class CaseChange(BaseModel):
 
     case: Case
     action: str
-    """created, evidence, a workflow action (accept, dispatch, ...), light, supervise."""
+    """created, evidence, a workflow action (accept, dispatch, ...), light, supervise;
+    co_dispatch and part_<step> (part_receive, part_close, ...) for co-dispatched departments'
+    parts (:mod:`hub.dispatch.parts`)."""
     actor: str
     notify: list[str] = Field(default_factory=list)
-    """Usernames the change concerns directly (the assigned worker, the supervisors asked to
-    act): their field apps and walls ring."""
+    """Usernames the change concerns directly (the assigned worker, the worker a case or part
+    was taken from, the workers of co-dispatched parts, the supervisors asked to act): their
+    field apps and walls ring."""
 
 
 CASES = Topic("cases", CaseChange)

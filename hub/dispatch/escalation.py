@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from hub.config.workers import Supervisor
+from hub.dispatch.models import Case
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +66,23 @@ class SupervisorMap:
             if names:
                 return Route(scope, tuple(names))
         return Route(None, ())
+
+
+def stage_overdue(case: Case, now: datetime) -> bool:
+    return case.stage_deadline is not None and now >= case.stage_deadline
+
+
+def escalated_in_stage(case: Case, last: tuple[datetime, dict[str, Any]] | None) -> bool:
+    """Whether ``last`` (the case's latest escalation: time, timeline detail) belongs to the
+    case's current stage. A new stage (or a rework's new handling) has a new start."""
+    if last is None or case.stage_started_at is None:
+        return False
+    ts, detail = last
+    mark = detail.get("stage_started_at")
+    if isinstance(mark, str):
+        try:
+            return datetime.fromisoformat(mark) == case.stage_started_at
+        except ValueError:
+            pass
+    # Escalations logged before the stage was recorded: by time.
+    return ts >= case.stage_started_at

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.bus.contracts import Case, CaseChange, CaseSource, Light
 from hub.config.common import LonLat
+from hub.dispatch.parts import CasePart
 from hub.dispatch.workflow import Action
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "CaseChange",
     "CaseDetail",
     "CasePage",
+    "CasePart",
     "CaseSource",
     "CitizenContact",
     "CitizenReport",
@@ -60,6 +62,8 @@ class EvidenceItem(BaseModel):
 class CaseDetail(Case):
     timeline: list[TimelineEntry]
     evidence: list[EvidenceItem]
+    parts: list[CasePart] = Field(default_factory=list)
+    """Co-dispatched departments' parts (联合派遣), oldest first."""
     category_name: str | None = None
     department_name: str | None = None
 

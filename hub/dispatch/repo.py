@@ -1,4 +1,5 @@
-"""The only place with the case loop's SQL (tables cases, case_timeline, case_evidence).
+"""The only place with the case loop's SQL (tables cases, case_timeline, case_evidence; the
+parts of co-dispatched cases are :mod:`hub.dispatch.parts_repo`'s).
 
 Every write happens inside a transaction the service opens (``async with repo.begin() as
 conn``), so a change, its timeline entry and its evidence commit together or not at all.
@@ -12,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
 from hub.dispatch.models import Case, EvidenceItem, TimelineEntry
 from hub.dispatch.workflow import OPEN_STATES
-from hub.store.models import CaseEvidenceRow, CaseRow, CaseTimelineRow, PhotoRow
+from hub.store.models import CaseEvidenceRow, CasePartRow, CaseRow, CaseTimelineRow, PhotoRow
 
 _COLUMNS = [c.key for c in CaseRow.__table__.columns]
 
@@ -40,6 +41,16 @@ def _values(case_values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def visible_to(username: str) -> ColumnElement[bool]:
+    """The cases a worker may see: assigned to them, reported by them (随手拍, read-only), or
+    with a co-dispatched part assigned to them."""
+    return or_(
+        CaseRow.assignee == username,
+        CaseRow.reporter == username,
+        CaseRow.id.in_(select(CasePartRow.case_id).where(CasePartRow.assignee == username)),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CaseFilter:
     state: Sequence[str] = ()
@@ -57,6 +68,10 @@ class CaseFilter:
     """Any of these cases (none: all)."""
     categories: Sequence[str] = ()
     """Any of these categories (none: all)."""
+    pending: str | None = None
+    """Cases with this request pending (extension, return)."""
+    visible_to: str | None = None
+    """Only the cases this worker may see (:func:`visible_to`)."""
 
     def apply(self, q: Select[Any]) -> Select[Any]:
         states = set(self.state)
@@ -72,9 +87,12 @@ class CaseFilter:
             (CaseRow.assignee, self.assignee),
             (CaseRow.light, self.light),
             (CaseRow.source, self.source),
+            (CaseRow.pending, self.pending),
         ):
             if value is not None:
                 q = q.where(col == value)
+        if self.visible_to is not None:
+            q = q.where(visible_to(self.visible_to))
         if self.ids:
             q = q.where(CaseRow.id.in_(list(self.ids)))
         if self.categories:
@@ -192,8 +210,8 @@ class CaseRepo:
         )
         return {str(i): str(u) for i, u in rows}
 
-    async def photo_in_case_of(self, conn: AsyncConnection, photo_id: str, assignee: str) -> bool:
-        """Whether the photo is evidence of a case assigned to ``assignee``."""
+    async def photo_in_case_of(self, conn: AsyncConnection, photo_id: str, worker: str) -> bool:
+        """Whether the photo is evidence of a case ``worker`` may see (:func:`visible_to`)."""
         row = (
             await conn.execute(
                 select(CaseEvidenceRow.id)
@@ -201,7 +219,7 @@ class CaseRepo:
                 .where(
                     CaseEvidenceRow.kind == "photo",
                     CaseEvidenceRow.ref == photo_id,
-                    CaseRow.assignee == assignee,
+                    visible_to(worker),
                 )
                 .limit(1)
             )
@@ -246,6 +264,14 @@ class CaseRepo:
             for case_id, ts, detail in rows:
                 out[int(case_id)] = (ts, dict(detail or {}))
         return out
+
+    async def worker_may_see(self, conn: AsyncConnection, case_id: int, worker: str) -> bool:
+        row = (
+            await conn.execute(
+                select(CaseRow.id).where(CaseRow.id == case_id, visible_to(worker)).limit(1)
+            )
+        ).first()
+        return row is not None
 
     async def get(self, conn: AsyncConnection, case_id: int) -> Case | None:
         row = (await conn.execute(select(CaseRow).where(CaseRow.id == case_id))).first()

@@ -1,4 +1,5 @@
-"""The case loop's API: cases (list, detail, new, workflow steps) and the category catalogue.
+"""The case loop's API: cases (list, detail, new, workflow steps, co-dispatched parts) and the
+category catalogue.
 
 Thin: parse and bound the input, call :class:`~hub.dispatch.service.CaseService`, return typed
 models. Who may take which step is the workflow table's business, not the routes'.
@@ -24,11 +25,12 @@ from hub.dispatch.models import (
     PhotoInfo,
     WorkerReport,
 )
+from hub.dispatch.parts import CoDispatch, CoDispatchResult, PartStep, PartStepResult
 from hub.dispatch.photos import PHOTO_ID
 from hub.dispatch.repo import CaseFilter
 from hub.dispatch.service import MAX_PAGE, CaseService
 from hub.dispatch.stats import GroupBy, Stats, to_csv
-from hub.dispatch.workflow import CaseState
+from hub.dispatch.workflow import CaseState, PendingRequest
 from hub.errors import HubError
 from hub.store.users import User
 from hub.web.auth import require_roles
@@ -75,13 +77,16 @@ async def list_cases(
     assignee: FilterText | None = None,
     light: Light | None = None,
     source: CaseSource | None = None,
+    pending: PendingRequest | None = None,
     since: Time | None = None,
     until: Time | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> CasePage:
-    """Newest first, filtered and paged on the server; ``open`` is every running state. A
-    worker sees only the cases assigned to them."""
+    """Newest first, filtered and paged on the server; ``open`` is every running state;
+    ``pending`` finds the cases with an extension or return request waiting for an answer. A
+    worker sees only the cases assigned to them, those with a co-dispatched part assigned to
+    them, and the ones they reported themselves."""
     f = CaseFilter(
         state=tuple(state or ()),
         category=category,
@@ -91,6 +96,7 @@ async def list_cases(
         assignee=assignee,
         light=light,
         source=source,
+        pending=pending,
         since=since,
         until=until,
     )
@@ -122,6 +128,30 @@ async def act(svc: Cases, user: Viewer, case_id: CaseId, body: CaseAction) -> Ca
     extension and return requests and their approvals). 409 when ``version`` is stale or the
     case's state does not allow the step; 403 when the role or person may not take it."""
     return await svc.act(case_id, body, actor=user.username, role=user.role)
+
+
+@router.post("/cases/{case_id}/parts", status_code=201)
+async def co_dispatch(
+    svc: Cases, user: Dispatcher, case_id: CaseId, body: CoDispatch
+) -> CoDispatchResult:
+    """联合派遣 Co-dispatch: send the case (opened, or being handled) to 1-8 departments at
+    once, each with an optional worker of that department and an instruction. Each department's
+    part is then followed to its own close, and the case cannot pass its check while one is
+    open. 422 for an unknown department or a worker not of it; 409 when ``version`` is stale,
+    the case's state does not allow it or a department has a part already."""
+    return await svc.parts.co_dispatch(case_id, body, actor=user.username, role=user.role)
+
+
+@router.post("/cases/{case_id}/parts/{part_id}/actions")
+async def part_step(
+    svc: Cases, user: Viewer, case_id: CaseId, part_id: CaseId, body: PartStep
+) -> PartStepResult:
+    """One step of a department's part: 签收 receive, 处置反馈 feedback (with photos), 回退
+    return (with a reason) by the part's worker (or recorded by the center); 核查 close or 返工
+    rework by the center; assign to another worker of the department. ``version`` is the
+    case's: every step moves it on. 409 when stale or the part's state does not allow it; 403
+    when the role or person may not."""
+    return await svc.parts.step(case_id, part_id, body, actor=user.username, role=user.role)
 
 
 @router.post("/reports", status_code=201)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.bus.base import Bus
 from hub.bus.contracts import CASES, Alarm, CaseChange, CaseSource, RecordedEvent
@@ -26,7 +26,7 @@ from hub.config.calendar import TimeLimit
 from hub.config.categories import Category, CategoryCatalogue
 from hub.dispatch import metrics
 from hub.dispatch.assign import Recommendation, on_call, recommend
-from hub.dispatch.escalation import Place, SupervisorMap
+from hub.dispatch.escalation import Place, SupervisorMap, escalated_in_stage, stage_overdue
 from hub.dispatch.limits import Calendar, Clock, case_light, next_change
 from hub.dispatch.models import (
     Case,
@@ -37,6 +37,7 @@ from hub.dispatch.models import (
     NewCase,
     WorkerReport,
 )
+from hub.dispatch.parts_service import CaseParts
 from hub.dispatch.photos import InvalidPhotoError, PhotoFiles, StoredPhoto, reencode
 from hub.dispatch.repo import CaseFilter, CaseRepo
 from hub.dispatch.stats import GroupBy, Stats, case_stats
@@ -111,6 +112,16 @@ class CaseService:
         self.timers: Deadlines[int] = Deadlines(
             self._due, clock=lambda: self.clock().timestamp(), name="case-limits"
         )
+        self.parts = CaseParts(
+            self.repo,
+            site,
+            self.catalogue,
+            users,
+            clock=lambda: self.clock(),
+            announce=self._announce,
+            check_photos=self._check_photos,
+        )
+        """Co-dispatch (联合派遣): the departments' parts of a case."""
         # One fusion decision at a time per category: two detections of one scene must not
         # both find no case and open two.
         self._fusing: dict[str, asyncio.Lock] = {}
@@ -129,14 +140,14 @@ class CaseService:
             light = case_light(now, *self._clocks(case))
             if light != case.light:
                 late.append(case.id)
-            elif light == "red" and _stage_overdue(case, now):
+            elif light == "red" and stage_overdue(case, now):
                 overdue.append(case)
         if overdue:
             # Red already, and its current stage ran out while the hub was down: escalated
             # now unless that stage was escalated before.
             async with self.repo.read() as conn:
                 marks = await self.repo.last_escalations(conn, [c.id for c in overdue])
-            late += [c.id for c in overdue if not _escalated_in_stage(c, marks.get(c.id))]
+            late += [c.id for c in overdue if not escalated_in_stage(c, marks.get(c.id))]
         # Lights that should have changed while the hub was down change now.
         await self._due(late, now.timestamp())
         self.timers.start()
@@ -149,17 +160,17 @@ class CaseService:
 
     async def get(self, case_id: int, *, viewer: str, role: Role) -> CaseDetail:
         async with self.repo.read() as conn:
-            case = await self.repo.get(conn, case_id)
-            if case is None or not _may_see(case, viewer, role):
-                raise NotFoundError(f"no case {case_id}")
+            case = await self._visible(conn, case_id, viewer, role)
             timeline = await self.repo.timeline(conn, case_id)
             evidence = await self.repo.evidence(conn, case_id)
+            parts = await self.parts.of_case(conn, case_id)
         cat = self.catalogue.get(case.category)
         dept = self.catalogue.department_by_id.get(case.department or "")
         return CaseDetail(
             **dict(case),
             timeline=timeline,
             evidence=evidence,
+            parts=parts,
             category_name=cat.name if cat else None,
             department_name=dept.name if dept else None,
         )
@@ -169,9 +180,7 @@ class CaseService:
     ) -> list[Recommendation]:
         """The workers to send the case to, best first, with the reasons."""
         async with self.repo.read() as conn:
-            case = await self.repo.get(conn, case_id)
-            if case is None or not _may_see(case, viewer, role):
-                raise NotFoundError(f"no case {case_id}")
+            case = await self._visible(conn, case_id, viewer, role)
             load = await self.repo.loads(conn)
         statuses = None
         if self.workers is not None:
@@ -195,14 +204,23 @@ class CaseService:
             return {w.username: w.name for w in self.site.workers}
         return {c.code: c.name for c in self.catalogue.categories}
 
+    async def _visible(self, conn: AsyncConnection, case_id: int, viewer: str, role: Role) -> Case:
+        """The case, if ``viewer`` may see it (a worker: :func:`hub.dispatch.repo.visible_to`)."""
+        case = await self.repo.get(conn, case_id)
+        if case is None or (
+            role == "worker" and not await self.repo.worker_may_see(conn, case_id, viewer)
+        ):
+            raise NotFoundError(f"no case {case_id}")
+        return case
+
     async def _active_workers(self) -> set[str]:
         return {u.username for u in await self.users.list() if u.role == "worker" and u.active}
 
     async def page(
         self, f: CaseFilter, *, viewer: str, role: Role, limit: int, before_id: int | None
     ) -> CasePage:
-        if role == "worker":
-            f = dataclasses.replace(f, assignee=viewer)
+        if role == "worker":  # their tasks, parts and own reports
+            f = dataclasses.replace(f, visible_to=viewer)
         async with self.repo.read() as conn:
             items, total = await self.repo.page(conn, f, limit=limit + 1, before_id=before_id)
         page = items[:limit]
@@ -598,9 +616,7 @@ class CaseService:
         if body.action == "feedback":
             await self._check_photos(body.photos, actor, role)
         async with self.repo.begin() as conn:
-            case = await self.repo.get(conn, case_id)
-            if case is None or not _may_see(case, actor, role):
-                raise NotFoundError(f"no case {case_id}")
+            case = await self._visible(conn, case_id, actor, role)
             if case.version != body.version:
                 raise ConflictError(
                     f"case {case_id} changed since version {body.version} (now {case.version})"
@@ -618,6 +634,8 @@ class CaseService:
                 if exc.status == 403:
                     raise ForbiddenError(str(exc)) from exc
                 raise ConflictError(str(exc)) from exc
+            if body.action == "check_pass":
+                await self.parts.check_closable(conn, case_id)
             asked = None
             if body.action == "approve_extension":
                 asked = await self.repo.last_detail(conn, case_id, "request_extension")
@@ -651,7 +669,7 @@ class CaseService:
             assert after is not None
         metrics.TRANSITIONS.labels(body.action).inc()
         self._schedule(after, now)
-        await self._announce(after, body.action, actor, notify=_concerned(after, body.action))
+        await self._announce(after, body.action, actor, notify=_concerned(case, after, body.action))
         return after
 
     def _effects(
@@ -764,10 +782,10 @@ class CaseService:
                     return
                 stage, total = self._clocks(case)
                 light = case_light(now, stage, total)
-                escalate = light == "red" and (light != case.light or _stage_overdue(case, now))
+                escalate = light == "red" and (light != case.light or stage_overdue(case, now))
                 if escalate:
                     marks = await self.repo.last_escalations(conn, [case_id])
-                    escalate = not _escalated_in_stage(case, marks.get(case_id))
+                    escalate = not escalated_in_stage(case, marks.get(case_id))
                 if light == case.light and not escalate:
                     break
                 values: dict[str, Any] = {"light": light, "updated_at": now}
@@ -834,10 +852,6 @@ class CaseService:
             log.exception("announcing case %s failed", case.id)
 
 
-def _may_see(case: Case, viewer: str, role: Role) -> bool:
-    return role != "worker" or case.assignee == viewer
-
-
 def _text(v: object) -> str | None:
     return v if isinstance(v, str) else None
 
@@ -846,27 +860,12 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
-def _stage_overdue(case: Case, now: datetime) -> bool:
-    return case.stage_deadline is not None and now >= case.stage_deadline
-
-
-def _escalated_in_stage(case: Case, last: tuple[datetime, dict[str, Any]] | None) -> bool:
-    """Whether ``last`` (the case's latest escalation: time, timeline detail) belongs to the
-    case's current stage. A new stage (or a rework's new handling) has a new start."""
-    if last is None or case.stage_started_at is None:
-        return False
-    ts, detail = last
-    mark = detail.get("stage_started_at")
-    if isinstance(mark, str):
-        try:
-            return datetime.fromisoformat(mark) == case.stage_started_at
-        except ValueError:
-            pass
-    # Escalations logged before the stage was recorded: by time.
-    return ts >= case.stage_started_at
-
-
-def _concerned(case: Case, action: str) -> list[str]:
-    if action in ("dispatch", "check_fail") and case.assignee:
-        return [case.assignee]
-    return []
+def _concerned(before: Case, after: Case, action: str) -> list[str]:
+    """The workers a step concerns: the one it sends the case to, and the one it takes the
+    case from (a return approved, a rework sent to someone else), whose app then drops it."""
+    out = []
+    if action in ("dispatch", "check_fail") and after.assignee:
+        out.append(after.assignee)
+    if before.assignee and before.assignee != after.assignee:
+        out.append(before.assignee)
+    return out

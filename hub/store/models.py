@@ -271,6 +271,8 @@ class CaseRow(Base):
         Index("ix_cases_grid_state", "grid_id", "state"),
         Index("ix_cases_fusion", "category", "state", "last_evidence_at"),
         Index("ix_cases_created_at", "created_at"),
+        Index("ix_cases_pending_id", "pending", "id"),
+        Index("ix_cases_reporter", "reporter"),
     )
 
     id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
@@ -385,3 +387,32 @@ class WorkerPositionRow(Base):
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
+
+
+class CasePartRow(Base):
+    """One department's part of a co-dispatched case (联合派遣): its own state, assignee and
+    stamps; every change of it bumps the case's version and goes on the case's timeline (see
+    hub.dispatch.parts)."""
+
+    __tablename__ = "case_parts"
+    __table_args__ = (
+        Index("ix_case_parts_case_id", "case_id", "id"),
+        Index("ix_case_parts_assignee_case", "assignee", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    department: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    feedback: Mapped[str | None] = mapped_column(String(2000))
+    photos: Mapped[list[str]] = mapped_column(JSON)
+    rework_count: Mapped[int] = mapped_column(Integer)
+    dispatched_by: Mapped[str] = mapped_column(String(64))
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -459,8 +459,10 @@ export interface paths {
         };
         /**
          * List Cases
-         * @description Newest first, filtered and paged on the server; ``open`` is every running state. A
-         *     worker sees only the cases assigned to them.
+         * @description Newest first, filtered and paged on the server; ``open`` is every running state;
+         *     ``pending`` finds the cases with an extension or return request waiting for an answer. A
+         *     worker sees only the cases assigned to them, those with a co-dispatched part assigned to
+         *     them, and the ones they reported themselves.
          */
         get: operations["list_cases_api_cases_get"];
         put?: never;
@@ -530,6 +532,54 @@ export interface paths {
          *     case's state does not allow the step; 403 when the role or person may not take it.
          */
         post: operations["act_api_cases__case_id__actions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cases/{case_id}/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Co Dispatch
+         * @description 联合派遣 Co-dispatch: send the case (opened, or being handled) to 1-8 departments at
+         *     once, each with an optional worker of that department and an instruction. Each department's
+         *     part is then followed to its own close, and the case cannot pass its check while one is
+         *     open. 422 for an unknown department or a worker not of it; 409 when ``version`` is stale,
+         *     the case's state does not allow it or a department has a part already.
+         */
+        post: operations["co_dispatch_api_cases__case_id__parts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cases/{case_id}/parts/{part_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Part Step
+         * @description One step of a department's part: 签收 receive, 处置反馈 feedback (with photos), 回退
+         *     return (with a reason) by the part's worker (or recorded by the center); 核查 close or 返工
+         *     rework by the center; assign to another worker of the department. ``version`` is the
+         *     case's: every step moves it on. 409 when stale or the part's state does not allow it; 403
+         *     when the role or person may not.
+         */
+        post: operations["part_step_api_cases__case_id__parts__part_id__actions_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1331,6 +1381,8 @@ export interface components {
             timeline: components["schemas"]["TimelineEntry"][];
             /** Evidence */
             evidence: components["schemas"]["EvidenceItem"][];
+            /** Parts */
+            parts?: components["schemas"]["CasePart"][];
             /** Category Name */
             category_name?: string | null;
             /** Department Name */
@@ -1344,6 +1396,58 @@ export interface components {
             total: number;
             /** Next Before Id */
             next_before_id: number | null;
+        };
+        /**
+         * CasePart
+         * @description One department's part of a co-dispatched case.
+         */
+        CasePart: {
+            /** Id */
+            id: number;
+            /** Case Id */
+            case_id: number;
+            /** Department */
+            department: string;
+            /** Department Name */
+            department_name?: string | null;
+            /** Assignee */
+            assignee?: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "dispatched" | "received" | "handled" | "closed" | "returned";
+            /** Note */
+            note?: string | null;
+            /** Feedback */
+            feedback?: string | null;
+            /** Photos */
+            photos?: string[];
+            /**
+             * Rework Count
+             * @default 0
+             */
+            rework_count: number;
+            /** Dispatched By */
+            dispatched_by: string;
+            /**
+             * Dispatched At
+             * Format: date-time
+             */
+            dispatched_at: string;
+            /** Received At */
+            received_at?: string | null;
+            /** Handled At */
+            handled_at?: string | null;
+            /** Closed At */
+            closed_at?: string | null;
+            /** Returned At */
+            returned_at?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** Catalogue */
         Catalogue: {
@@ -1387,6 +1491,25 @@ export interface components {
              */
             minor_on_spot: boolean;
             sources?: components["schemas"]["Sources"];
+        };
+        /**
+         * CoDispatch
+         * @description 联合派遣: send the case to 1..8 departments at once. ``version`` is the case version
+         *     the caller saw (409 when it moved on).
+         */
+        CoDispatch: {
+            /** Version */
+            version: number;
+            /** Parts */
+            parts: components["schemas"]["PartTarget"][];
+            /** Note */
+            note?: string | null;
+        };
+        /** CoDispatchResult */
+        CoDispatchResult: {
+            case: components["schemas"]["Case"];
+            /** Parts */
+            parts: components["schemas"]["CasePart"][];
         };
         /** CommunityOut */
         CommunityOut: {
@@ -1801,6 +1924,42 @@ export interface components {
             grid_id?: string | null;
             /** Address */
             address?: string | null;
+        };
+        /**
+         * PartStep
+         * @description One step of a department's part. ``version`` is the case version the caller saw.
+         */
+        PartStep: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "receive" | "feedback" | "return" | "close" | "rework" | "assign";
+            /** Version */
+            version: number;
+            /** Note */
+            note?: string | null;
+            /** Assignee */
+            assignee?: string | null;
+            /** Photos */
+            photos?: string[];
+        };
+        /** PartStepResult */
+        PartStepResult: {
+            case: components["schemas"]["Case"];
+            part: components["schemas"]["CasePart"];
+        };
+        /**
+         * PartTarget
+         * @description A department a case is co-dispatched to, with its worker (optional) and instruction.
+         */
+        PartTarget: {
+            /** Department */
+            department: string;
+            /** Assignee */
+            assignee?: string | null;
+            /** Note */
+            note?: string | null;
         };
         /** PasswordChange */
         PasswordChange: {
@@ -3034,6 +3193,7 @@ export interface operations {
                 assignee?: string | null;
                 light?: ("green" | "yellow" | "red") | null;
                 source?: ("video" | "alarm" | "device" | "worker" | "citizen" | "operator") | null;
+                pending?: ("extension" | "return") | null;
                 since?: string | null;
                 until?: string | null;
                 limit?: number;
@@ -3182,6 +3342,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    co_dispatch_api_cases__case_id__parts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CoDispatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoDispatchResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    part_step_api_cases__case_id__parts__part_id__actions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+                part_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PartStep"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartStepResult"];
                 };
             };
             /** @description Validation Error */

@@ -16,6 +16,8 @@ import type {
   EventPage,
   EventType,
   NewCaseBody,
+  PartStepBody,
+  PartStepResult,
   Recommendation,
   Series,
   SiteInfo,
@@ -216,6 +218,8 @@ export interface CaseQuery {
   light?: string;
   gridId?: string;
   source?: string;
+  /** Cases with this request waiting for an answer. */
+  pending?: "extension" | "return";
   limit?: number;
   beforeId?: number | null;
 }
@@ -227,6 +231,7 @@ export function getCases(q: CaseQuery = {}): Promise<CasePage> {
   if (q.light) p.set("light", q.light);
   if (q.gridId) p.set("grid_id", q.gridId);
   if (q.source) p.set("source", q.source);
+  if (q.pending) p.set("pending", q.pending);
   p.set("limit", String(q.limit ?? 50));
   if (q.beforeId !== undefined && q.beforeId !== null) p.set("before_id", String(q.beforeId));
   return request<CasePage>(`/api/cases?${p.toString()}`);

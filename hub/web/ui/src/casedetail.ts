@@ -2,8 +2,9 @@
 // view. Every field, the place, the time limits with a live countdown, the evidence (detection
 // snapshots, alarms) with buttons that put their cameras on the wall, the timeline, the
 // recommended workers, and the steps the operator's role may take now. Each step sends the
-// version shown; a 409 (someone moved the case meanwhile) reloads it and says so.
-import { ApiError, caseAction, getCase, getRecommendations, getUsers, snapshotUrl, withToken } from "./api";
+// version shown; a 409 (someone moved the case meanwhile) reloads it and says so. Center roles
+// may co-dispatch (联合派遣) the case to several departments and check each department's part.
+import { ApiError, caseAction, coDispatch, getCase, getCategories, getRecommendations, getUsers, getWorkers, partAction, snapshotUrl, withToken } from "./api";
 import { allowedActions, countdown, paintCountdown, type Places } from "./cases";
 import { h } from "./dom";
 import {
@@ -27,12 +28,18 @@ import type {
   CaseActionBody,
   CaseActionName,
   CaseDetail,
+  CasePart,
+  Department,
   DetectionEvidence,
   EventType,
   EvidenceItem,
+  PartActionName,
+  PartState,
+  PartStepBody,
   Recommendation,
   Severity,
   TimelineEntry,
+  WorkerStatus,
 } from "./types";
 
 const MAX_EVIDENCE = 40;
@@ -62,6 +69,33 @@ const SIMPLE: { action: CaseActionName; cls: string }[] = [
   { action: "reject_return", cls: "" },
   { action: "void", cls: "danger" },
 ];
+
+/** Co-dispatch (联合派遣): who may send a case to departments, from which states, at most how many. */
+const CENTER_ROLES = ["admin", "operator", "supervisor"];
+const CO_DISPATCH_FROM = ["opened", "dispatched", "received", "on_scene"];
+const MAX_PARTS = 8;
+
+const PART_STATE_LABEL: Record<PartState, string> = {
+  dispatched: "已派遣 Dispatched",
+  received: "已签收 Received",
+  handled: "已处置 Handled",
+  closed: "已办结 Closed",
+  returned: "已回退 Returned",
+};
+
+const PART_ACTION_LABEL: Record<string, string> = {
+  co_dispatch: "联合派遣 Co-dispatch",
+  part_receive: "部门签收 Part received",
+  part_feedback: "部门反馈 Part feedback",
+  part_return: "部门回退 Part returned",
+  part_close: "部门核查办结 Part closed",
+  part_rework: "部门返工 Part rework",
+  part_assign: "部门改派 Part assigned",
+};
+
+function actionLabel(action: string): string {
+  return PART_ACTION_LABEL[action] ?? caseActionLabel(action);
+}
 
 function detectionOf(e: EvidenceItem): DetectionEvidence {
   return (e.detail ?? {}) as DetectionEvidence;
@@ -98,6 +132,10 @@ export class CaseDetailView {
   private recsFor = "";
   private recsLoading = false;
   private workers: string[] = [];
+  // Co-dispatch: the form lives across re-renders (a live update must not eat a choice).
+  private coForm: HTMLElement | null = null;
+  private departments: Department[] = [];
+  private deptWorkers: WorkerStatus[] = [];
   private rating = 0;
   private busy = false;
   private loading: Promise<void> | null = null;
@@ -150,6 +188,7 @@ export class CaseDetailView {
       this.rating = 0;
       this.noteInput.value = "";
       this.assigneeInput.value = "";
+      this.coForm = null;
       this.body.replaceChildren(h("div", { class: "empty-note", text: "加载中 Loading…" }));
       this.hideNotice();
     }
@@ -296,7 +335,7 @@ export class CaseDetailView {
     this.el.dataset["version"] = String(d.version);
     this.el.dataset["light"] = d.light;
     this.title.replaceChildren(h("span", { class: `light-dot ${d.light}`, title: LIGHT_LABEL[d.light] }), ` 案件详情 Case #${d.id}`);
-    this.body.replaceChildren(this.summary(d), this.actions(d), this.fields(d), this.evidence(d), this.timeline(d));
+    this.body.replaceChildren(this.summary(d), this.actions(d), this.parts(d), this.fields(d), this.evidence(d), this.timeline(d));
   }
 
   private summary(d: CaseDetail): HTMLElement {
@@ -340,7 +379,8 @@ export class CaseDetailView {
   private actions(d: CaseDetail): HTMLElement {
     const acts = allowedActions(d, this.deps.role());
     const box = h("section", { class: "case-actions", id: "case-actions" });
-    if (!acts.length) {
+    const co = this.mayCoDispatch(d);
+    if (!acts.length && !co) {
       box.hidden = true;
       return box;
     }
@@ -359,9 +399,16 @@ export class CaseDetailView {
         }),
       );
     }
+    if (co) {
+      const open = h("button", { class: "case-act", id: "case-co-dispatch", "data-action": "co_dispatch", text: "联合派遣 Co-dispatch", disabled: this.busy, "aria-expanded": String(!!this.coForm) });
+      open.addEventListener("click", () => void this.toggleCoForm());
+      row.append(open);
+    }
     if (row.childElementCount) box.append(row);
+    if (co && this.coForm) box.append(this.coForm);
     if (sendAction) box.append(this.sendBox(sendAction));
     if (acts.includes("evaluate")) box.append(this.evaluateBox());
+    // The note goes with a step of the case or with a department's part (close, rework).
     box.append(h("label", { class: "note-field" }, h("span", { text: "备注 Note" }), this.noteInput));
     return box;
   }
@@ -457,6 +504,185 @@ export class CaseDetailView {
       this.rating = 0;
       this.showNotice(`${caseActionLabel(action)} 已完成 Done`, "info");
       this.deps.onCase(out);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return;
+      if (err instanceof ApiError && err.status === 409) {
+        this.showNotice(STALE_MESSAGE, "warn", err.detail);
+      } else {
+        this.showNotice(err instanceof ApiError ? err.detail : String(err), "error");
+        this.setBusy(false);
+        return;
+      }
+    }
+    this.busy = false;
+    await this.reload();
+  }
+
+  private mayCoDispatch(d: CaseDetail): boolean {
+    return CENTER_ROLES.includes(this.deps.role()) && CO_DISPATCH_FROM.includes(d.state);
+  }
+
+  /** Open (loading the departments and their workers once) or close the co-dispatch form. */
+  private async toggleCoForm(): Promise<void> {
+    if (this.coForm) {
+      this.coForm = null;
+      this.render();
+      return;
+    }
+    if (!this.departments.length) {
+      try {
+        this.departments = (await getCategories()).departments;
+      } catch (err) {
+        this.showNotice(err instanceof ApiError ? err.detail : String(err), "error");
+        return;
+      }
+      this.deptWorkers = await getWorkers().catch(() => []);
+    }
+    this.coForm = this.coDispatchForm();
+    this.render();
+  }
+
+  /** 联合派遣: a row per department (tick it, pick its worker, say what to do), a note, send. */
+  private coDispatchForm(): HTMLElement {
+    const taken = new Set((this.detail?.parts ?? []).filter((p) => p.state !== "returned").map((p) => p.department));
+    const rows = h("ul", { class: "co-depts", id: "co-depts" });
+    for (const dept of this.departments) {
+      const tick = h("input", { type: "checkbox", class: "co-tick", value: dept.id, disabled: taken.has(dept.id), "aria-label": dept.name });
+      const who = h("select", { class: "co-assignee", "data-department": dept.id, disabled: true, "aria-label": `${dept.name} 处置人 Assignee` }, h("option", { value: "", text: "不指定 No one yet" }));
+      for (const w of this.deptWorkers.filter((x) => x.department === dept.id)) {
+        who.append(h("option", { value: w.username, text: `${w.name} ${w.username}${w.state ? ` · ${WORKER_STATE_LABEL[w.state] ?? w.state}` : ""}` }));
+      }
+      const note = h("input", { type: "text", class: "co-note", maxlength: 2000, disabled: true, placeholder: "任务要求 Instruction", "aria-label": `${dept.name} 任务要求 Instruction` });
+      tick.addEventListener("change", () => {
+        who.disabled = !tick.checked;
+        note.disabled = !tick.checked;
+      });
+      rows.append(
+        h(
+          "li",
+          { class: `co-dept${taken.has(dept.id) ? " taken" : ""}`, "data-department": dept.id },
+          h("label", { class: "co-name" }, tick, h("span", { text: dept.name }), h("span", { class: "muted small", text: taken.has(dept.id) ? " 已派 already" : ` ${dept.name_en}` })),
+          who,
+          note,
+        ),
+      );
+    }
+    const note = h("input", { type: "text", id: "co-note", maxlength: 2000, placeholder: "联合派遣说明 Note (可选 optional)", "aria-label": "联合派遣说明 Note" });
+    const send = h("button", { class: "case-act primary", id: "co-send", "data-action": "co_dispatch", text: "派遣到所选部门 Send to the chosen departments" });
+    const cancel = h("button", { class: "case-act", type: "button", text: "取消 Cancel" });
+    cancel.addEventListener("click", () => void this.toggleCoForm());
+    const form = h(
+      "div",
+      { class: "co-form", id: "co-form" },
+      h("h4", { class: "sub-title", text: `联合派遣 Co-dispatch: 选择部门 choose departments (最多 at most ${MAX_PARTS})` }),
+      rows,
+      h("label", { class: "note-field" }, h("span", { text: "说明 Note" }), note),
+      h("div", { class: "action-row" }, send, cancel),
+    );
+    send.addEventListener("click", () => void this.sendCoDispatch(form));
+    return form;
+  }
+
+  private async sendCoDispatch(form: HTMLElement): Promise<void> {
+    const d = this.detail;
+    if (!d || this.busy) return;
+    const parts: { department: string; assignee?: string; note?: string }[] = [];
+    for (const li of form.querySelectorAll<HTMLLIElement>("li.co-dept")) {
+      const tick = li.querySelector<HTMLInputElement>("input.co-tick");
+      if (!tick?.checked) continue;
+      const who = li.querySelector<HTMLSelectElement>("select.co-assignee")?.value ?? "";
+      const note = li.querySelector<HTMLInputElement>("input.co-note")?.value.trim() ?? "";
+      parts.push({ department: tick.value, ...(who ? { assignee: who } : {}), ...(note ? { note } : {}) });
+    }
+    if (!parts.length) {
+      this.showNotice("请选择部门 Choose at least one department", "error");
+      return;
+    }
+    if (parts.length > MAX_PARTS) {
+      this.showNotice(`最多 ${MAX_PARTS} 个部门 At most ${MAX_PARTS} departments`, "error");
+      return;
+    }
+    const note = form.querySelector<HTMLInputElement>("#co-note")?.value.trim() ?? "";
+    await this.run("联合派遣 Co-dispatch", async () => {
+      const out = await coDispatch(d.id, { version: d.version, parts, ...(note ? { note } : {}) });
+      this.coForm = null;
+      this.deps.onCase(out.case);
+    });
+  }
+
+  /** 会办部门 Departments' parts: state, worker, times; center roles check handled ones. */
+  private parts(d: CaseDetail): HTMLElement {
+    const parts = d.parts ?? [];
+    const box = h("section", { class: "case-parts", id: "case-parts" });
+    if (!parts.length) {
+      box.hidden = true;
+      return box;
+    }
+    const open = parts.filter((p) => p.state === "dispatched" || p.state === "received" || p.state === "handled").length;
+    box.append(h("h3", { class: "section-title", text: `会办部门 Co-dispatched departments (${open} 未办结 open / ${parts.length})` }));
+    const list = h("ul", { class: "part-list" });
+    for (const p of parts) list.append(this.partItem(d, p));
+    box.append(list);
+    return box;
+  }
+
+  private partItem(d: CaseDetail, p: CasePart): HTMLLIElement {
+    const stamps: [string, string | null | undefined][] = [
+      ["派遣 Dispatched", p.dispatched_at],
+      ["签收 Received", p.received_at],
+      ["处置 Handled", p.handled_at],
+      ["办结 Closed", p.closed_at],
+      ["回退 Returned", p.returned_at],
+    ];
+    const li = h(
+      "li",
+      { class: `part st-${p.state}`, "data-part-id": p.id, "data-department": p.department, "data-state": p.state },
+      h(
+        "div",
+        { class: "part-head" },
+        h("b", { text: p.department_name || p.department }),
+        h("span", { class: `tag part-state st-${p.state}`, text: PART_STATE_LABEL[p.state] }),
+        h("span", { class: "muted", text: `处置人 ${p.assignee || "未指定 Unassigned"}` }),
+        p.rework_count ? h("span", { class: "tag escalation", text: `返工 Rework ×${p.rework_count}` }) : null,
+      ),
+      h("div", { class: "part-times muted small", text: stamps.filter(([, v]) => v).map(([k, v]) => `${k} ${stampText(v as string)}`).join(" · ") }),
+      p.note ? h("div", { class: "part-note", text: `任务 Instruction: ${p.note}` }) : null,
+      p.feedback ? h("div", { class: "part-note", text: `反馈 Feedback: ${p.feedback}` }) : null,
+      p.photos?.length ? h("div", { class: "muted small", text: `照片 Photos ${p.photos.length}` }) : null,
+    );
+    if (p.state === "handled" && CENTER_ROLES.includes(this.deps.role())) {
+      const row = h("div", { class: "action-row" });
+      row.append(
+        this.partButton(d, p, "close", "核查办结 Close", "primary"),
+        this.partButton(d, p, "rework", "返工 Rework", "warn"),
+      );
+      li.append(row);
+    }
+    return li;
+  }
+
+  private partButton(d: CaseDetail, p: CasePart, action: PartActionName, label: string, cls: string): HTMLButtonElement {
+    const b = h("button", { class: `case-act part-act ${cls}`, "data-action": `part_${action}`, "data-part-id": p.id, text: label, disabled: this.busy });
+    b.addEventListener("click", () => {
+      const note = this.noteInput.value.trim();
+      const body: Partial<PartStepBody> & Pick<PartStepBody, "action" | "version"> = { action, version: d.version, ...(note ? { note } : {}) };
+      void this.run(label, async () => {
+        const out = await partAction(d.id, p.id, body);
+        this.noteInput.value = "";
+        this.deps.onCase(out.case);
+      });
+    });
+    return b;
+  }
+
+  /** A co-dispatch or a part step: busy while it runs, a 409 reloads with the stale notice. */
+  private async run(label: string, call: () => Promise<void>): Promise<void> {
+    if (this.busy) return;
+    this.hideNotice();
+    this.setBusy(true);
+    try {
+      await call();
+      this.showNotice(`${label} 已完成 Done`, "info");
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
       if (err instanceof ApiError && err.status === 409) {
@@ -613,6 +839,10 @@ export class CaseDetailView {
     return li;
   }
 
+  private departmentName(id: string): string {
+    return this.detail?.parts?.find((p) => p.department === id)?.department_name || this.departments.find((x) => x.id === id)?.name || id;
+  }
+
   private cameraButton(cams: string[], label: string): HTMLButtonElement {
     const b = h("button", { class: "ev-wall", "data-camera-id": cams[0] ?? "", text: label });
     b.addEventListener("click", () => this.deps.onCameras(cams));
@@ -642,6 +872,14 @@ export class CaseDetailView {
     if (typeof det["escalation"] === "number") parts.push(`督办级别 Escalation ${det["escalation"]}`);
     if (t.action === "created" && typeof det["source"] === "string") parts.push(`来源 Source ${CASE_SOURCE_LABEL[det["source"] as keyof typeof CASE_SOURCE_LABEL] ?? det["source"]}`);
     if (Array.isArray(det["photos"])) parts.push(`照片 Photos ${det["photos"].length}`);
+    if (typeof det["department"] === "string") parts.push(`部门 Department ${this.departmentName(det["department"])}`);
+    if (typeof det["from"] === "string" && typeof det["to"] === "string") {
+      parts.push(`${PART_STATE_LABEL[det["from"] as PartState] ?? det["from"]} → ${PART_STATE_LABEL[det["to"] as PartState] ?? det["to"]}`);
+    }
+    if (Array.isArray(det["parts"])) {
+      const names = (det["parts"] as { department?: unknown }[]).map((x) => (typeof x.department === "string" ? this.departmentName(x.department) : "?"));
+      parts.push(`部门 Departments ${names.join("、")}`);
+    }
     const move = t.from_state && t.from_state !== t.to_state ? `${caseStateLabel(t.from_state)} → ${caseStateLabel(t.to_state)}` : t.from_state ? "" : caseStateLabel(t.to_state);
     return h(
       "li",
@@ -649,7 +887,7 @@ export class CaseDetailView {
       h(
         "div",
         { class: "tl-head" },
-        h("span", { class: "tl-action", text: caseActionLabel(t.action) }),
+        h("span", { class: "tl-action", text: actionLabel(t.action) }),
         move ? h("span", { class: "tl-move", text: move }) : null,
         h("time", { class: "tl-time", datetime: t.ts, text: stampText(t.ts) }),
       ),
