@@ -213,6 +213,8 @@ def test_a_new_video_case_pops_up_and_opens_with_its_camera(
     text = page.inner_text("#case-popup")
     assert page.locator("#popup-snapshot, .popup-snapshot.missing").count() >= 1
     assert int(page.get_attribute("#sound-toggle", "data-played") or 0) >= 1
+    # Its camera plays live in the popup; the wall stays as the operator arranged it.
+    page.wait_for_selector('#case-popup[data-live="playing"]')
     page.click("#popup-open-case")
     assert "新案件 New case" in text, text
     page.wait_for_selector("#case-detail:not([hidden])")

@@ -231,3 +231,53 @@ def test_the_field_app_is_for_workers(phone: Any, hub_server: Any) -> None:
     phone.click("#login-submit")
     phone.wait_for_selector("#to-wall")
     assert phone.locator("#field-app").count() == 0
+
+
+def test_a_department_worker_handles_their_part_from_the_phone(
+    phone: Any, hub_server: Any, tmp_path: Path
+) -> None:
+    """Co-dispatch (联合派遣): the center sends a case to a department as well; the department's
+    worker finds their part in the inbox, receives it and sends the part's feedback with a
+    photo, while the case itself stays with its lead."""
+    doc = yaml.safe_load(hub_server.site.read_text(encoding="utf-8"))
+    staff = next(w for w in doc["workers"] if w.get("department") and not w.get("grids"))
+    worker, dept = str(staff["username"]), str(staff["department"])
+    _, grid = _site_worker(hub_server.site)
+    _add_user(hub_server, worker, "worker", WORKER_PW)
+    _add_user(hub_server, DUTY, "operator", DUTY_PW)
+    duty = token(hub_server, DUTY, DUTY_PW)
+    case = api(hub_server, "POST", "/api/cases", duty,
+               {"category": "02.01", "title": "路面塌陷 会办 e2e", "grid_id": grid})  # fmt: skip
+    for step in ("accept", "open"):
+        act(hub_server, duty, case["id"], step, only_from=("reported", "accepted"))
+    case = api(hub_server, "GET", f"/api/cases/{case['id']}", duty)
+    target = {"department": dept, "assignee": worker, "note": "设置围挡"}
+    body = {"version": case["version"], "parts": [target]}
+    made = api(hub_server, "POST", f"/api/cases/{case['id']}/parts", duty, body)
+    part = made["parts"][0]
+
+    page = phone
+    page.goto(hub_server.url + "/m/")
+    page.fill("#login-username", worker)
+    page.fill("#login-password", WORKER_PW)
+    page.click("#login-submit")
+    row = f'#task-list li.task.part[data-case-id="{case["id"]}"]'
+    page.wait_for_selector(row)
+    assert "会办" in page.inner_text(row)
+    page.click(row)
+    page.wait_for_selector(f'#part-{part["id"]}[data-part-state="dispatched"]')
+    assert "设置围挡" in page.inner_text(f"#part-{part['id']}")
+    assert page.locator("#act-receive").count() == 0, "the case's own steps are its lead's"
+    page.click("#part-receive")
+    page.wait_for_selector(f'#part-{part["id"]}[data-part-state="received"]')
+    page.fill("#part-note", "已设置围挡")
+    page.set_input_files("#part-photo-input", str(_photo(tmp_path / "fence.jpg", "FENCE")))
+    page.wait_for_selector("#part-photos .photo[data-photo-id]")
+    page.click("#part-feedback")
+    page.wait_for_selector(f'#part-{part["id"]}[data-part-state="handled"]')
+    _fits_the_phone(page)
+
+    detail = api(hub_server, "GET", f"/api/cases/{case['id']}", duty)
+    [got] = detail["parts"]
+    assert (got["state"], got["assignee"], len(got["photos"])) == ("handled", worker, 1)
+    assert detail["state"] == "opened", "the case's own loop is untouched"

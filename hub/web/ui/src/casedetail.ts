@@ -14,10 +14,12 @@ import {
   EVENT_LABEL,
   EVIDENCE_KIND_LABEL,
   LIGHT_LABEL,
+  PART_STATE_LABEL,
   PENDING_LABEL,
   ROLE_LABEL,
   SEVERITY_LABEL,
   STAGE_LABEL,
+  timelineLabel,
   WORKER_STATE_LABEL,
 } from "./labels";
 import { stampText } from "./time";
@@ -74,28 +76,6 @@ const SIMPLE: { action: CaseActionName; cls: string }[] = [
 const CENTER_ROLES = ["admin", "operator", "supervisor"];
 const CO_DISPATCH_FROM = ["opened", "dispatched", "received", "on_scene"];
 const MAX_PARTS = 8;
-
-const PART_STATE_LABEL: Record<PartState, string> = {
-  dispatched: "已派遣 Dispatched",
-  received: "已签收 Received",
-  handled: "已处置 Handled",
-  closed: "已办结 Closed",
-  returned: "已回退 Returned",
-};
-
-const PART_ACTION_LABEL: Record<string, string> = {
-  co_dispatch: "联合派遣 Co-dispatch",
-  part_receive: "部门签收 Part received",
-  part_feedback: "部门反馈 Part feedback",
-  part_return: "部门回退 Part returned",
-  part_close: "部门核查办结 Part closed",
-  part_rework: "部门返工 Part rework",
-  part_assign: "部门改派 Part assigned",
-};
-
-function actionLabel(action: string): string {
-  return PART_ACTION_LABEL[action] ?? caseActionLabel(action);
-}
 
 function detectionOf(e: EvidenceItem): DetectionEvidence {
   return (e.detail ?? {}) as DetectionEvidence;
@@ -887,7 +867,7 @@ export class CaseDetailView {
       h(
         "div",
         { class: "tl-head" },
-        h("span", { class: "tl-action", text: actionLabel(t.action) }),
+        h("span", { class: "tl-action", text: timelineLabel(t.action) }),
         move ? h("span", { class: "tl-move", text: move }) : null,
         h("time", { class: "tl-time", datetime: t.ts, text: stampText(t.ts) }),
       ),

@@ -103,7 +103,11 @@ export class EventsPanel {
     try {
       const page = await getEvents({ type: this.filterType, cameraId: this.cameraSelect.value, gridId: this.gridSelect.value, limit: 50 });
       if (token !== this.loadToken) return; // a newer filter choice won
-      this.events = [...page.items].sort(newestFirst);
+      // Live events that came while the page was on its way are newer than it: keep them.
+      const newest = page.items.reduce((m, e) => Math.max(m, e.seq ?? 0), 0);
+      const known = new Set(page.items.map((e) => e.id));
+      const live = this.events.filter((e) => !known.has(e.id) && (e.seq ?? 0) > newest && this.matches(e));
+      this.events = [...live, ...page.items].sort(newestFirst).slice(0, MAX_ITEMS);
       this.renderList();
     } catch (err) {
       if (err instanceof ApiError && err.status !== 401) this.onError(err.detail);

@@ -1,5 +1,5 @@
 // Words the operators use: Chinese first, English beside it (see DOMAIN.md).
-import type { AlarmState, CameraState, CaseActionName, CaseLight, CaseSource, CaseStage, CaseState, Direction, EventType, Severity } from "./types";
+import type { AlarmState, CameraState, CaseActionName, CaseLight, CaseSource, CaseStage, CaseState, Direction, EventType, PartState, Severity } from "./types";
 
 export const EVENT_LABEL: Record<EventType, string> = {
   intrusion: "区域入侵 Intrusion",
@@ -174,3 +174,28 @@ export const WORKER_STATE_LABEL: Record<string, string> = {
   offline: "离线 Offline",
   off_duty: "下班 Off duty",
 };
+
+/** A department's part of a co-dispatched case (联合派遣). */
+export const PART_STATE_LABEL: Record<PartState, string> = {
+  dispatched: "已派遣 Dispatched",
+  received: "已签收 Received",
+  handled: "已处置 Handled",
+  closed: "已办结 Closed",
+  returned: "已回退 Returned",
+};
+
+/** Timeline entries of departments' parts (co-dispatch). */
+export const PART_ACTION_LABEL: Record<string, string> = {
+  co_dispatch: "联合派遣 Co-dispatch",
+  part_receive: "部门签收 Part received",
+  part_feedback: "部门反馈 Part feedback",
+  part_return: "部门回退 Part returned",
+  part_close: "部门核查办结 Part closed",
+  part_rework: "部门返工 Part rework",
+  part_assign: "部门改派 Part assigned",
+};
+
+/** A timeline action, the case's own or a part's. */
+export function timelineLabel(action: string): string {
+  return PART_ACTION_LABEL[action] ?? caseActionLabel(action);
+}

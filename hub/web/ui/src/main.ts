@@ -337,8 +337,8 @@ class WallApp implements App {
     this.caseDetail.changed(c);
   }
 
-  /** Like an alarm: the case pops up with its snapshot and a chime, and the camera that saw it
-   * is linked onto the wall (flashing). */
+  /** Like an alarm: the case pops up with its camera live, its snapshot and a chime; the
+   * camera's tile flashes where it is on the wall (the wall is not rearranged for it). */
   private announceCase(c: Case): void {
     const ev = c.source_ref ? this.events.find(c.source_ref) : undefined;
     const camera = ev ? this.cameras.find((x) => x.id === ev.camera_id) : undefined;
@@ -347,9 +347,10 @@ class WallApp implements App {
       title: this.cases.shortTitle(c),
       place: this.cases.places.gridShort(c.grid_id),
       camera: camera?.name ?? "",
+      cameraId: camera?.id ?? "",
     });
     this.sound.play(c.light === "red");
-    if (camera && this.view === "wall") this.wall.link([camera.id]);
+    if (camera) this.wall.flash(camera.id);
   }
 
   /** The case detail beside the queue; `focusCamera` puts its camera on the big tile. */

@@ -76,8 +76,9 @@ class FieldApp implements App {
       "/api/ws/field",
     );
     const placeOf = (c: Case): string => c.address || this.gridName(c.grid_id) || "";
-    this.inbox = new InboxView((id) => (location.hash = `#/task/${id}`), placeOf, (n) => this.paintCount(n));
+    this.inbox = new InboxView(session.username, (id) => (location.hash = `#/task/${id}`), placeOf, (n) => this.paintCount(n));
     this.task = new TaskView({
+      username: session.username,
       site: () => this.site,
       me: () => this.position(),
       place: placeOf,

@@ -1,12 +1,12 @@
 // One task on the phone: what, where (a map to it, the distance and direction from here), how
 // long is left, what was seen, and the worker's next step: receive (签收), arrive (到场),
 // feedback with photos (处置反馈), or ask for more time (延期) or to hand it back (回退).
-import { ApiError, caseAction, getCase, withToken } from "../api";
+import { ApiError, caseAction, getCase, partAction, withToken } from "../api";
 import { countdown, paintCountdown } from "../cases";
 import { h } from "../dom";
-import { caseActionLabel, caseStateLabel, EVIDENCE_KIND_LABEL, LIGHT_LABEL, PENDING_LABEL, STAGE_LABEL } from "../labels";
+import { caseActionLabel, caseStateLabel, EVIDENCE_KIND_LABEL, LIGHT_LABEL, PART_STATE_LABEL, PENDING_LABEL, STAGE_LABEL, timelineLabel } from "../labels";
 import { stampText } from "../time";
-import type { CaseActionBody, CaseActionName, CaseDetail, EvidenceItem, SiteInfo } from "../types";
+import type { CaseActionBody, CaseActionName, CaseDetail, CasePart, EvidenceItem, PartActionName, PartStepBody, SiteInfo } from "../types";
 import { type LonLat, miniMap, wayText } from "./minimap";
 import { PhotoPicker } from "./photos";
 
@@ -14,6 +14,7 @@ const STALE = "任务已更新，请重新确认 The task changed; check it agai
 const EXTENSIONS = ["1 working_days", "2 working_days", "3 working_days", "5 working_days"] as const;
 
 export interface TaskDeps {
+  username: string;
   site: () => SiteInfo | null;
   me: () => LonLat | null;
   place: (d: CaseDetail) => string;
@@ -145,6 +146,14 @@ export class TaskView {
 
   private actions(d: CaseDetail): HTMLElement {
     const box = h("div", { class: "actions", id: "task-actions" });
+    for (const p of d.parts ?? []) {
+      if (p.assignee === this.deps.username && p.state !== "closed" && p.state !== "returned") box.append(this.partPanel(p));
+    }
+    if (d.assignee !== this.deps.username) {
+      const lead = d.assignee ? `主办 Lead: ${d.assignee}` : "未派遣 Not dispatched yet";
+      box.append(h("p", { class: "muted", text: d.reporter === this.deps.username ? `我的上报 My report · ${lead}` : lead }));
+      return box;
+    }
     const add = (action: CaseActionName, primary: boolean, extra: () => Partial<CaseActionBody> | null = () => ({})): void => {
       const b = h("button", { type: "button", class: primary ? "primary big" : "big", id: `act-${action}`, text: caseActionLabel(action) });
       b.addEventListener("click", () => {
@@ -166,6 +175,71 @@ export class TaskView {
     if (d.state === "handled") box.append(h("p", { class: "muted", text: "已反馈，等待核查 Feedback sent; waiting for the check" }));
     if (d.state === "closed" || d.state === "evaluated") box.append(h("p", { class: "muted", text: "已结案 Closed" }));
     return box;
+  }
+
+  /** The worker's department part of a co-dispatched case (会办): its own receive, feedback and
+   * return, beside the lead worker's loop. */
+  private partPanel(p: CasePart): HTMLElement {
+    const box = h(
+      "section",
+      { class: "card part", id: `part-${p.id}`, "data-part-state": p.state },
+      h("h3", { text: `会办 Co-dispatch · ${p.department_name ?? p.department}` }),
+      h("p", { class: "state", id: "part-state", text: PART_STATE_LABEL[p.state] }),
+      p.note ? h("p", { class: "note", text: `指令 Instruction: ${p.note}` }) : null,
+    );
+    const button = (action: PartActionName, primary: boolean, more: () => Partial<PartStepBody> | null): HTMLButtonElement => {
+      const b = h("button", { type: "button", class: primary ? "primary big" : "big", id: `part-${action}`, text: timelineLabel(`part_${action}`) });
+      b.addEventListener("click", () => {
+        const extra = more();
+        if (extra) void this.partStep(p, action, extra);
+      });
+      return b;
+    };
+    if (p.state === "dispatched") box.append(button("receive", true, () => ({})));
+    if (p.state === "received") {
+      const picker = new PhotoPicker("part");
+      const note = h("textarea", { id: "part-note", rows: 3, maxlength: 2000, placeholder: "处置情况 What the department did" });
+      const send = h("button", { type: "button", class: "primary big", id: "part-feedback", text: "提交部门反馈 Send the part's feedback" });
+      send.addEventListener("click", () => {
+        send.disabled = true;
+        void picker
+          .ids()
+          .then((photos) => (note.value.trim() || photos.length ? this.partStep(p, "feedback", { note: note.value.trim() || null, photos }) : this.showError("请填写处置情况或拍照 Describe what was done or add a photo")))
+          .finally(() => (send.disabled = false));
+      });
+      box.append(note, picker.el, send);
+    }
+    if (p.state === "dispatched" || p.state === "received") {
+      box.append(
+        button("return", false, () => {
+          const why = window.prompt("回退原因 Why hand it back?", "");
+          return why && why.trim() ? { note: why.trim() } : null;
+        }),
+      );
+    }
+    if (p.state === "handled") box.append(h("p", { class: "muted", text: "已反馈，等待核查 Feedback sent; waiting for the check" }));
+    return box;
+  }
+
+  private async partStep(p: CasePart, action: PartActionName, more: Partial<PartStepBody>): Promise<void> {
+    const d = this.detail;
+    if (!d || this.busy) return;
+    this.busy = true;
+    this.error.hidden = true;
+    try {
+      await partAction(d.id, p.id, { action, version: d.version, ...more });
+      this.deps.toast(`${timelineLabel(`part_${action}`)} ✓`);
+      await this.load(d.id);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        await this.load(d.id);
+        this.showError(STALE);
+      } else {
+        this.showError(err);
+      }
+    } finally {
+      this.busy = false;
+    }
   }
 
   private feedbackForm(d: CaseDetail): HTMLElement {
@@ -246,7 +320,7 @@ export class TaskView {
     for (const t of [...d.timeline].reverse()) {
       const raw = t.detail?.["note"];
       const note = typeof raw === "string" ? raw : "";
-      list.append(h("li", {}, h("b", { text: caseActionLabel(t.action) }), h("span", { class: "muted", text: ` ${stampText(t.ts)} · ${t.actor}` }), note ? h("div", { class: "note", text: note }) : null));
+      list.append(h("li", {}, h("b", { text: timelineLabel(t.action) }), h("span", { class: "muted", text: ` ${stampText(t.ts)} · ${t.actor}` }), note ? h("div", { class: "note", text: note }) : null));
     }
     return h("section", { class: "card" }, h("h3", { text: "经过 Timeline" }), list);
   }
