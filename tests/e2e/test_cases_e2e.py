@@ -133,8 +133,10 @@ def test_case_queue_detail_dispatch_and_closing(
     buttons = page.eval_on_selector_all(
         "#case-actions button.case-act", "bs => [...new Set(bs.map(b => b.dataset.action))]"
     )
-    assert buttons == ["dispatch"], buttons  # no accept/void/approvals for an opened case
-    page.wait_for_selector("#case-no-recs")  # the demo site lists no workers
+    # Dispatch and co-dispatch (联合派遣); no accept/void/approvals for an opened case.
+    assert sorted(buttons) == ["co_dispatch", "dispatch"], buttons
+    # Recommendations: the site's workers who have accounts (other tests may have made some).
+    page.wait_for_selector("#case-no-recs, #case-recs li")
     page.screenshot(path=str(ARTIFACTS / "case-detail.png"))
 
     # A stale version (someone moved the case meanwhile) gets the hub's real 409: the wall

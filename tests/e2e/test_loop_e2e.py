@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,9 @@ def city_people(hub_server: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Accounts for the site's workers and the duty officer, as `make demo` makes them, and
     the bots for all of them but HUMAN."""
     settings = Settings(data_dir=hub_server.data_dir, site=hub_server.site)
-    path, _ = worker_credentials(settings, load_site(hub_server.site))
+    # Its own thread: it runs an event loop of its own, and Playwright's runs in this one.
+    with ThreadPoolExecutor(1) as pool:
+        path, _ = pool.submit(worker_credentials, settings, load_site(hub_server.site)).result()
     creds = json.loads(path.read_text(encoding="utf-8"))
     human_pw = creds["workers"].pop(HUMAN)
     bots = tmp_path / "bots.json"
