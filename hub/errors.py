@@ -59,6 +59,13 @@ class BusyError(HubError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class DatabaseBusyError(BusyError):
+    """The database refused a write for now (SQLite's "database is locked": another writer held
+    its lock past the busy timeout). Nothing was changed; the caller may retry shortly."""
+
+    title = "Database busy"
+
+
 class SourceError(HubError):
     """A video source could not be opened or read."""
 

@@ -20,9 +20,11 @@ from sqlalchemy.sql import Select
 
 from hub.dispatch.models import Case, EvidenceItem, TimelineEntry
 from hub.dispatch.workflow import OPEN_STATES
+from hub.store.db import busy_as_503
 from hub.store.models import CaseEvidenceRow, CasePartRow, CaseRow, CaseTimelineRow, PhotoRow
 
 _COLUMNS = [c.key for c in CaseRow.__table__.columns]
+_ALL = tuple(CaseRow.__table__.columns)
 
 
 def _case(row: Any) -> Case:
@@ -49,6 +51,9 @@ def visible_to(username: str) -> ColumnElement[bool]:
         CaseRow.reporter == username,
         CaseRow.id.in_(select(CasePartRow.case_id).where(CasePartRow.assignee == username)),
     )
+
+
+_visible_to = visible_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +115,42 @@ class CaseRepo:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
+        """A transaction; SQLite's "database is locked" ends as 503 with Retry-After
+        (:class:`hub.errors.DatabaseBusyError`), the transaction rolled back."""
+        with busy_as_503():
+            async with self.engine.begin() as conn:
+                yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            yield conn
+        with busy_as_503():
+            async with self.engine.connect() as conn:
+                yield conn
 
     # -- writes (inside the caller's transaction) -------------------------------------------
 
     async def insert(self, conn: AsyncConnection, values: dict[str, Any]) -> int:
         res = await conn.execute(insert(CaseRow).values(**_values(values)).returning(CaseRow.id))
         return int(res.scalar_one())
+
+    async def insert_returning(self, conn: AsyncConnection, values: dict[str, Any]) -> Case:
+        """Insert a case and return it as stored."""
+        res = await conn.execute(insert(CaseRow).values(**_values(values)).returning(*_ALL))
+        return _case(res.one())
+
+    async def update_returning(
+        self, conn: AsyncConnection, case_id: int, version: int, values: dict[str, Any]
+    ) -> Case | None:
+        """:meth:`update` that returns the case as it is after it (one statement: UPDATE ...
+        RETURNING); None when someone changed it first."""
+        res = await conn.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id, CaseRow.version == version)
+            .values(**_values(values), version=version + 1)
+            .returning(*_ALL)
+        )
+        row = res.first()
+        return None if row is None else _case(row)
 
     async def update(
         self, conn: AsyncConnection, case_id: int, version: int, values: dict[str, Any]
@@ -273,8 +301,14 @@ class CaseRepo:
         ).first()
         return row is not None
 
-    async def get(self, conn: AsyncConnection, case_id: int) -> Case | None:
-        row = (await conn.execute(select(CaseRow).where(CaseRow.id == case_id))).first()
+    async def get(
+        self, conn: AsyncConnection, case_id: int, *, visible_to: str | None = None
+    ) -> Case | None:
+        """The case; with ``visible_to``, only if that worker may see it (:func:`visible_to`)."""
+        q = select(CaseRow).where(CaseRow.id == case_id)
+        if visible_to is not None:
+            q = q.where(_visible_to(visible_to))
+        row = (await conn.execute(q)).first()
         return None if row is None else _case(row)
 
     async def timeline(self, conn: AsyncConnection, case_id: int) -> list[TimelineEntry]:

@@ -179,15 +179,19 @@ class CaseService:
         self, case_id: int, *, viewer: str, role: Role
     ) -> list[Recommendation]:
         """The workers to send the case to, best first, with the reasons."""
+        active = await self._active_workers()
+        # Only the site's workers with an active account are recommended: with none, there is
+        # nobody to rank, and their loads and states need not be read.
+        anyone = any(w.username in active for w in self.site.workers)
         async with self.repo.read() as conn:
             case = await self._visible(conn, case_id, viewer, role)
+            if not anyone:
+                return []
             load = await self.repo.loads(conn)
         statuses = None
         if self.workers is not None:
             statuses = {s.username: s for s in await self.workers.statuses()}
-        return recommend(
-            self.site, case, active=await self._active_workers(), load=load, statuses=statuses
-        )
+        return recommend(self.site, case, active=active, load=load, statuses=statuses)
 
     async def stats(self, by: GroupBy, *, since: datetime | None, until: datetime | None) -> Stats:
         async with self.repo.read() as conn:
@@ -206,15 +210,14 @@ class CaseService:
 
     async def _visible(self, conn: AsyncConnection, case_id: int, viewer: str, role: Role) -> Case:
         """The case, if ``viewer`` may see it (a worker: :func:`hub.dispatch.repo.visible_to`)."""
-        case = await self.repo.get(conn, case_id)
-        if case is None or (
-            role == "worker" and not await self.repo.worker_may_see(conn, case_id, viewer)
-        ):
+        case = await self.repo.get(conn, case_id, visible_to=viewer if role == "worker" else None)
+        if case is None:
             raise NotFoundError(f"no case {case_id}")
         return case
 
     async def _active_workers(self) -> set[str]:
-        return {u.username for u in await self.users.list() if u.role == "worker" and u.active}
+        users = await self.users.cached_list()
+        return {u.username for u in users if u.role == "worker" and u.active}
 
     async def page(
         self, f: CaseFilter, *, viewer: str, role: Role, limit: int, before_id: int | None
@@ -564,7 +567,8 @@ class CaseService:
             "rework_count": 0,
         }
         async with self.repo.begin() as conn:
-            case_id = await self.repo.insert(conn, values)
+            case = await self.repo.insert_returning(conn, values)
+            case_id = case.id
             await self.repo.log(
                 conn,
                 case_id,
@@ -581,8 +585,6 @@ class CaseService:
                 await self.repo.add_evidence(
                     conn, case_id, ts=now, kind=kind, ref=ref, detail=detail
                 )
-            case = await self.repo.get(conn, case_id)
-            assert case is not None
         metrics.CREATED.labels(source, cat.code).inc()
         self._schedule(case, now)
         await self._announce(case, "created", actor)
@@ -647,7 +649,8 @@ class CaseService:
                 # A new stage starts a new clock: the light is the new clocks', now.
                 merged = case.model_copy(update=values)
                 values["light"] = case_light(now, *self._clocks(merged))
-            if not await self.repo.update(conn, case_id, case.version, values):
+            after = await self.repo.update_returning(conn, case_id, case.version, values)
+            if after is None:
                 raise ConflictError(f"case {case_id} changed meanwhile; reload it")
             await self.repo.log(
                 conn,
@@ -665,8 +668,6 @@ class CaseService:
                 await self.repo.add_evidence(
                     conn, case_id, ts=now, kind="photo", ref=photo, detail={"by": actor}
                 )
-            after = await self.repo.get(conn, case_id)
-            assert after is not None
         metrics.TRANSITIONS.labels(body.action).inc()
         self._schedule(after, now)
         await self._announce(after, body.action, actor, notify=_concerned(case, after, body.action))
@@ -732,7 +733,7 @@ class CaseService:
         return values, detail
 
     async def _check_worker(self, username: str) -> None:
-        user = await self.users.get(username)
+        user = await self.users.cached(username)
         if user is None or not user.active or user.role != "worker":
             raise InvalidCaseError(f"{username!r} is not an active worker")
 
@@ -804,7 +805,8 @@ class CaseService:
                         scope=route.scope,
                         notified=notify,
                     )
-                if not await self.repo.update(conn, case_id, case.version, values):
+                updated = await self.repo.update_returning(conn, case_id, case.version, values)
+                if updated is None:
                     continue
                 await self.repo.log(
                     conn,
@@ -818,8 +820,7 @@ class CaseService:
                     version=case.version + 1,
                     detail=detail,
                 )
-                after = await self.repo.get(conn, case_id)
-                assert after is not None
+                after = updated
             if light != case.light:
                 metrics.LIGHTS.labels(light).inc()
             if escalate:

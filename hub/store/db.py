@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 
 from hub.config import Settings
 from hub.datadir import private_sqlite
+from hub.errors import DatabaseBusyError
 from hub.store import migrate
 from hub.store.events import EventRepo
 from hub.store.users import UserRepo
@@ -34,6 +38,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (or "database table is locked"): a writer waited for the
+    lock past the busy timeout."""
+    return isinstance(exc, OperationalError) and "is locked" in str(exc.orig)
+
+
+@contextmanager
+def busy_as_503(retry_after: int = 1) -> Iterator[None]:
+    """Turn SQLite's "database is locked" inside the block into :class:`DatabaseBusyError` (503
+    with Retry-After) instead of an internal error."""
+    try:
+        yield
+    except OperationalError as exc:
+        if is_locked(exc):
+            log.warning("database is locked; answered 503", extra={"error": str(exc.orig)})
+            raise DatabaseBusyError("the database is busy; try again shortly", retry_after) from exc
+        raise
 
 
 def create_engine(url: str) -> AsyncEngine:

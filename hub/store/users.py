@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
@@ -16,6 +17,13 @@ from hub.store.models import UserRow
 
 Role = Literal["admin", "operator", "supervisor", "worker", "device"]
 ROLES: tuple[Role, ...] = get_args(Role)
+
+CACHE_SECONDS = 2.0
+"""How long :meth:`UserRepo.cached` and :meth:`UserRepo.cached_list` answer from memory. Changes
+made through this repository (a new password, logout, a role change, disabling) clear the
+cache at once; changes by another process on the same database (the ``users`` command,
+another hub) are seen within this time."""
+MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +54,48 @@ def _check_role(role: str) -> None:
 
 
 class UserRepo:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, cache_seconds: float = CACHE_SECONDS
+    ) -> None:
         self._sessions = sessions
+        self.cache_seconds = cache_seconds
+        self._cached: dict[str, tuple[float, User]] = {}
+        self._cached_list: tuple[float, list[User]] | None = None
+        # Moves on with every change made here: a read that started before a change does not
+        # put what it read into the cache.
+        self._generation = 0
+
+    def _changed(self) -> None:
+        self._generation += 1
+        self._cached.clear()
+        self._cached_list = None
+
+    async def cached(self, username: str) -> User | None:
+        """:meth:`get`, answered from memory for :data:`CACHE_SECONDS` (for the per-request
+        token check and other hot paths). Unknown users are not cached."""
+        now = time.monotonic()
+        hit = self._cached.get(username)
+        if hit is not None and now - hit[0] < self.cache_seconds:
+            return hit[1]
+        generation = self._generation
+        user = await self.get(username)
+        if user is not None and generation == self._generation:
+            if len(self._cached) >= MAX_CACHED:
+                self._cached.clear()
+            self._cached[username] = (now, user)
+        return user
+
+    async def cached_list(self) -> list[User]:
+        """:meth:`list`, answered from memory for :data:`CACHE_SECONDS`."""
+        now = time.monotonic()
+        hit = self._cached_list
+        if hit is not None and now - hit[0] < self.cache_seconds:
+            return list(hit[1])
+        generation = self._generation
+        users = await self.list()
+        if generation == self._generation:
+            self._cached_list = (now, users)
+        return list(users)
 
     async def create(
         self, username: str, role: str, password: str, *, must_change_password: bool = False
@@ -66,6 +114,8 @@ class UserRepo:
                 s.add(row)
         except IntegrityError:
             raise ConflictError(f"user {username!r} already exists") from None
+        finally:
+            self._changed()
         return _user(row)
 
     async def get(self, username: str) -> User | None:
@@ -99,34 +149,40 @@ class UserRepo:
         if role is not None:
             _check_role(role)
         hashed = await passwords.hash_password(password) if password is not None else None
-        async with self._sessions.begin() as s:
-            row = await s.scalar(select(UserRow).where(UserRow.username == username))
-            if row is None:
-                raise NotFoundError(f"no user {username!r}")
-            ends_sessions = (
-                hashed is not None
-                or (role is not None and role != row.role)
-                or (active is not None and active != row.active)
-            )
-            if role is not None:
-                row.role = role
-            if active is not None:
-                row.active = active
-            if hashed is not None:
-                row.password_hash = hashed
-            if ends_sessions:
-                row.token_version = (row.token_version or 0) + 1
-            if must_change_password is not None:
-                row.must_change_password = must_change_password
+        try:
+            async with self._sessions.begin() as s:
+                row = await s.scalar(select(UserRow).where(UserRow.username == username))
+                if row is None:
+                    raise NotFoundError(f"no user {username!r}")
+                ends_sessions = (
+                    hashed is not None
+                    or (role is not None and role != row.role)
+                    or (active is not None and active != row.active)
+                )
+                if role is not None:
+                    row.role = role
+                if active is not None:
+                    row.active = active
+                if hashed is not None:
+                    row.password_hash = hashed
+                if ends_sessions:
+                    row.token_version = (row.token_version or 0) + 1
+                if must_change_password is not None:
+                    row.must_change_password = must_change_password
+        finally:
+            self._changed()
         return _user(row)
 
     async def end_sessions(self, username: str) -> User:
         """Invalidate every token issued to the user so far (logout)."""
-        async with self._sessions.begin() as s:
-            row = await s.scalar(select(UserRow).where(UserRow.username == username))
-            if row is None:
-                raise NotFoundError(f"no user {username!r}")
-            row.token_version = (row.token_version or 0) + 1
+        try:
+            async with self._sessions.begin() as s:
+                row = await s.scalar(select(UserRow).where(UserRow.username == username))
+                if row is None:
+                    raise NotFoundError(f"no user {username!r}")
+                row.token_version = (row.token_version or 0) + 1
+        finally:
+            self._changed()
         return _user(row)
 
     async def authenticate(self, username: str, password: str) -> User | None:

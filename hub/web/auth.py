@@ -49,12 +49,14 @@ async def user_from_token(
     """The active user the token names. The role comes from the store, not the token, so role
     changes and disabling take effect at once; a token issued before the user's sessions were
     ended (logout, new password, role change, disabling) is refused. A user who must change
-    their password passes only where ``allow_password_change`` says so."""
+    their password passes only where ``allow_password_change`` says so. The user is read from
+    the store's short cache (:meth:`hub.store.users.UserRepo.cached`): changes made by the hub
+    clear it at once; those made by another process show within its few seconds."""
     if not token:
         raise AuthError("missing bearer token")
     state = hub_state(conn)
     claims = state.tokens.decode(token)
-    user = await state.store.users.get(claims.username)
+    user = await state.store.users.cached(claims.username)
     if user is None or not user.active:
         raise AuthError("account not found or disabled")
     if claims.version != user.token_version:

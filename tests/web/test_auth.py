@@ -33,6 +33,7 @@ PARAMS = {
     "{device_id}": "dev-1",
     "{alarm_id}": "1",
     "{case_id}": "1",
+    "{part_id}": "1",
     "{photo_id}": "0" * 32,
     "{path:path}": "x.js",
     "{fmt}": "json",
