@@ -14,12 +14,17 @@ from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
 from hub.bus.contracts import ALARMS, EVENTS_RECORDED, Topic
 from hub.dispatch.service import CaseService
+from hub.errors import BusyError
 
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=BaseModel)
 
 GROUP = "cases"
+BUSY_RETRIES = 6
+"""Tries of a message while the store is busy (SQLite's lock held too long): 0.2 s doubling,
+about 12 s in all. Handling is idempotent (a detection already in a case is known by its
+evidence), so a retry never doubles a case."""
 
 
 class CaseFlows:
@@ -45,11 +50,21 @@ class CaseFlows:
     ) -> None:
         while True:
             msg = await sub.get()
-            try:
-                await handle(msg.data)
-            except Exception:
-                # One bad message must not stop the loop; the source keeps its own record.
-                log.exception("turning %s #%d into a case failed", msg.topic, msg.seq)
+            delay = 0.2
+            for attempt in range(1, BUSY_RETRIES + 1):
+                try:
+                    await handle(msg.data)
+                except BusyError:
+                    if attempt == BUSY_RETRIES:
+                        log.error("the store stayed busy: %s #%d made no case", msg.topic, msg.seq)
+                        break
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                    continue
+                except Exception:
+                    # One bad message must not stop the loop; the source keeps its own record.
+                    log.exception("turning %s #%d into a case failed", msg.topic, msg.seq)
+                break
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +21,7 @@ from hub.bus.base import Bus
 from hub.bus.contracts import WORKERS, WorkerState, WorkerStatus
 from hub.config import Site, Worker
 from hub.errors import NotFoundError
+from hub.store.db import busy_as_503
 from hub.store.models import CaseRow, WorkerPositionRow, WorkerStateRow
 from hub.timers import Deadlines
 
@@ -81,32 +83,33 @@ class WorkerService:
         and/or a duty change."""
         self.worker(username)
         now = self.clock()
-        async with self.engine.begin() as conn:
-            cur = (
-                await conn.execute(
-                    select(WorkerStateRow).where(WorkerStateRow.username == username)
+        values: dict[str, Any] = {"username": username, "last_seen": now}
+        if on_duty is not None:
+            values["on_duty"] = on_duty
+        if position is not None:
+            values.update(lon=position[0], lat=position[1])
+        # One statement that writes and answers (no read first): on SQLite a read that turns
+        # into a write inside one transaction fails at once when another writer got in between.
+        with busy_as_503():
+            async with self.engine.begin() as conn:
+                ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(
+                    WorkerStateRow
                 )
-            ).first()
-            duty = on_duty if on_duty is not None else bool(cur.on_duty) if cur else False
-            values = {"username": username, "on_duty": duty, "last_seen": now}
-            if position is not None:
-                values.update(lon=position[0], lat=position[1])
-            ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(
-                WorkerStateRow
-            )
-            await conn.execute(
-                ins.values(**values).on_conflict_do_update(index_elements=["username"], set_=values)
-            )
-            if position is not None and duty:
-                await conn.execute(
-                    insert(WorkerPositionRow).values(
-                        username=username,
-                        ts=now,
-                        lon=position[0],
-                        lat=position[1],
-                        accuracy_m=accuracy_m,
+                stmt = ins.values({"on_duty": False, **values})
+                stmt = stmt.on_conflict_do_update(index_elements=["username"], set_=values)
+                duty = bool(
+                    (await conn.execute(stmt.returning(WorkerStateRow.on_duty))).scalar_one()
+                )
+                if position is not None and duty:
+                    await conn.execute(
+                        insert(WorkerPositionRow).values(
+                            username=username,
+                            ts=now,
+                            lon=position[0],
+                            lat=position[1],
+                            accuracy_m=accuracy_m,
+                        )
                     )
-                )
         if duty:
             self.silence.cancel(username)
             self.silence.schedule(username, now.timestamp() + OFFLINE_AFTER)
