@@ -4,26 +4,36 @@ case step with the version it saw (read again on 409)."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+BUSY_TRIES = 5
+
 
 def api(hub: Any, method: str, path: str, token: str, body: Any = None) -> Any:
+    """One call; a 503 (the store busy) is tried again after its Retry-After, as the hub asks
+    every client to."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(hub.url + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-    except urllib.error.HTTPError as exc:
-        # Keep the problem detail in the failure, and the status for callers that expect one.
-        exc.msg = f"{exc.msg}: {exc.read()[:500]!r}"
-        raise
-    return json.loads(raw) if raw else None
+    for attempt in range(BUSY_TRIES):
+        req = urllib.request.Request(hub.url + path, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                raw = r.read()
+            return json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            if exc.code == 503 and attempt < BUSY_TRIES - 1:
+                time.sleep(float(exc.headers.get("Retry-After") or 1))
+                continue
+            # Keep the problem detail in the failure, and the status for callers that expect one.
+            exc.msg = f"{exc.msg}: {exc.read()[:500]!r}"
+            raise
+    raise AssertionError("unreachable")
 
 
 def token(hub: Any, username: str, password: str) -> str:
