@@ -4,6 +4,9 @@ case step with the version it saw (read again on 409)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -72,3 +75,19 @@ def act(
                 raise AssertionError(f"{action} on case {case_id}: {detail}") from exc
             version = 0
     raise AssertionError(f"{action} on case {case_id} kept conflicting: {detail}")
+
+
+def add_user(hub: Any, username: str, role: str, password: str) -> None:
+    """An account made as an installer would (`hub users add`); there already (the demo's, or an
+    earlier test's): its password set to the one given."""
+    env = {**os.environ, "HUB_DATA_DIR": str(hub.data_dir)}
+    made = subprocess.run(
+        [sys.executable, "-m", "hub", "users", "add", username, "--role", role,
+         "--password", password],
+        env=env, check=False, capture_output=True, timeout=60,
+    )  # fmt: skip
+    if made.returncode != 0:
+        subprocess.run(
+            [sys.executable, "-m", "hub", "users", "passwd", username, "--password", password],
+            env=env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip

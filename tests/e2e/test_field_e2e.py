@@ -6,9 +6,6 @@ on the phone, and files a patrol report (随手拍) with a photo that is handled
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from e2e_api import act, api, token
+from e2e_api import act, add_user, api, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -50,20 +47,6 @@ def _grid_centre(site: Path, grid_id: str) -> tuple[float, float]:
                         sum(p[1] for p in ring) / len(ring),
                     )
     raise AssertionError(grid_id)
-
-
-def _add_user(hub: Any, username: str, role: str, password: str) -> None:
-    env = {**os.environ, "HUB_DATA_DIR": str(hub.data_dir)}
-    made = subprocess.run(
-        [sys.executable, "-m", "hub", "users", "add", username, "--role", role,
-         "--password", password],
-        env=env, check=False, capture_output=True, timeout=60,
-    )  # fmt: skip
-    if made.returncode != 0:  # there already (a demo account): set the password we know
-        subprocess.run(
-            [sys.executable, "-m", "hub", "users", "passwd", username, "--password", password],
-            env=env, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
 
 
 def _photo(path: Path, text: str) -> Path:
@@ -117,8 +100,8 @@ def test_a_worker_handles_a_task_and_reports_from_the_phone(
 ) -> None:
     worker, grid = _site_worker(hub_server.site)
     lon, lat = _grid_centre(hub_server.site, grid)
-    _add_user(hub_server, worker, "worker", WORKER_PW)
-    _add_user(hub_server, DUTY, "operator", DUTY_PW)
+    add_user(hub_server, worker, "worker", WORKER_PW)
+    add_user(hub_server, DUTY, "operator", DUTY_PW)
     duty = token(hub_server, DUTY, DUTY_PW)
 
     # The center enters a case in the worker's grid and dispatches it to them.
@@ -243,8 +226,8 @@ def test_a_department_worker_handles_their_part_from_the_phone(
     staff = next(w for w in doc["workers"] if w.get("department") and not w.get("grids"))
     worker, dept = str(staff["username"]), str(staff["department"])
     _, grid = _site_worker(hub_server.site)
-    _add_user(hub_server, worker, "worker", WORKER_PW)
-    _add_user(hub_server, DUTY, "operator", DUTY_PW)
+    add_user(hub_server, worker, "worker", WORKER_PW)
+    add_user(hub_server, DUTY, "operator", DUTY_PW)
     duty = token(hub_server, DUTY, DUTY_PW)
     case = api(hub_server, "POST", "/api/cases", duty,
                {"category": "02.01", "title": "路面塌陷 会办 e2e", "grid_id": grid})  # fmt: skip

@@ -14,10 +14,7 @@ import contextlib
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -27,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from e2e_api import act, api, token
+from e2e_api import act, add_user, api, token
 
 from hub.config import Site, load_site
 from hub.dispatch.stats import CSV_COLUMNS
@@ -191,20 +188,6 @@ def test_map_draws_the_site_and_opens_a_case(wall: Any, hub_server: Any, map_cas
     assert page.locator("#city-map").is_hidden()
 
 
-def _add_user(hub: Any, username: str, role: str, password: str) -> None:
-    env = {**os.environ, "HUB_DATA_DIR": str(hub.data_dir)}
-    made = subprocess.run(
-        [sys.executable, "-m", "hub", "users", "add", username, "--role", role,
-         "--password", password],
-        env=env, check=False, capture_output=True, timeout=60,
-    )  # fmt: skip
-    if made.returncode != 0:  # there already (an earlier test): set the password we know
-        subprocess.run(
-            [sys.executable, "-m", "hub", "users", "passwd", username, "--password", password],
-            env=env, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-
-
 def _centre(ring: list[Any]) -> tuple[float, float]:
     pts = ring[:-1]
     return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
@@ -232,7 +215,7 @@ def test_map_shows_workers_by_state(wall: Any, hub_server: Any, map_case: MapCas
     at = {w.username: _centre(grid_by_id[w.grids[0]].geometry.coordinates[0]) for w in chosen}
     tokens = {}
     for w in chosen:
-        _add_user(hub_server, w.username, "worker", WORKER_PW)
+        add_user(hub_server, w.username, "worker", WORKER_PW)
         tokens[w.username] = token(hub_server, w.username, WORKER_PW)
 
     def beat(username: str, on_duty: bool, position: tuple[float, float]) -> dict[str, Any]:
