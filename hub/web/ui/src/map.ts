@@ -171,7 +171,9 @@ export class CityMap {
       workers: svg("g", { class: "map-layer-workers" }),
     };
     this.pickLayer = svg("g", { class: "map-layer-pick" });
-    this.svgEl.append(this.world, this.labelLayer, this.layers.devices, this.layers.cameras, this.layers.workers, this.layers.cases, this.pickLayer);
+    // Workers only inform (a tooltip); cameras and cases take clicks, so they lie on top: a
+    // worker standing at a camera must not make the camera unclickable.
+    this.svgEl.append(this.world, this.labelLayer, this.layers.devices, this.layers.workers, this.layers.cameras, this.layers.cases, this.pickLayer);
 
     const toggles = h("div", { class: "map-layers", role: "group", "aria-label": "图层 Layers" });
     for (const l of MAP_LAYERS) {
