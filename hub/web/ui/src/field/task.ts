@@ -221,25 +221,8 @@ export class TaskView {
     return box;
   }
 
-  private async partStep(p: CasePart, action: PartActionName, more: Partial<PartStepBody>): Promise<void> {
-    const d = this.detail;
-    if (!d || this.busy) return;
-    this.busy = true;
-    this.error.hidden = true;
-    try {
-      await partAction(d.id, p.id, { action, version: d.version, ...more });
-      this.deps.toast(`${timelineLabel(`part_${action}`)} ✓`);
-      await this.load(d.id);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409) {
-        await this.load(d.id);
-        this.showError(STALE);
-      } else {
-        this.showError(err);
-      }
-    } finally {
-      this.busy = false;
-    }
+  private partStep(p: CasePart, action: PartActionName, more: Partial<PartStepBody>): Promise<void> {
+    return this.step(timelineLabel(`part_${action}`), (d) => partAction(d.id, p.id, { action, version: d.version, ...more }));
   }
 
   private feedbackForm(d: CaseDetail): HTMLElement {
@@ -278,14 +261,19 @@ export class TaskView {
     return h("div", { class: "extension" }, pick, ask);
   }
 
-  private async act(action: CaseActionName, more: Partial<CaseActionBody>): Promise<void> {
+  private act(action: CaseActionName, more: Partial<CaseActionBody>): Promise<void> {
+    return this.step(caseActionLabel(action), (d) => caseAction(d.id, { action, version: d.version, ...more }));
+  }
+
+  /** One step on the hub with the version this view shows; a 409 reloads and says so. */
+  private async step(label: string, send: (d: CaseDetail) => Promise<unknown>): Promise<void> {
     const d = this.detail;
     if (!d || this.busy) return;
     this.busy = true;
     this.error.hidden = true;
     try {
-      await caseAction(d.id, { action, version: d.version, ...more });
-      this.deps.toast(`${caseActionLabel(action)} ✓`);
+      await send(d);
+      this.deps.toast(`${label} ✓`);
       await this.load(d.id);
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {
