@@ -145,6 +145,8 @@ export class CityMap {
   private readonly devices = new Map<string, Device>();
   private readonly cases = new Map<number, Case>();
   private readonly workers = new Map<string, WorkerStatus>();
+  // reloads under way, each with the live messages that came in since it asked
+  private readonly inFlight: { cases: Map<number, Case>; workers: Map<string, WorkerStatus> }[] = [];
   private readonly alarmed = new Map<string, Set<string>>(); // device id -> open alarm ids
   private visible = false;
   private loaded = false;
@@ -363,18 +365,29 @@ export class CityMap {
 
   /** Running cases and the workers, fresh from the hub (the live messages keep them after). */
   async reload(): Promise<void> {
-    const [cases, workers, alarms] = await Promise.allSettled([getCases({ state: "open", limit: 500 }), getWorkers(), getAlarms({ state: "open", limit: 500 })]);
+    // Live messages that arrive while the lists are in flight are newer than the lists (a case
+    // entered right after the map opened would otherwise vanish when the older list lands), so
+    // they are kept aside and laid over the lists.
+    const live = { cases: new Map<number, Case>(), workers: new Map<string, WorkerStatus>() };
+    this.inFlight.push(live);
+    let results;
+    try {
+      results = await Promise.allSettled([getCases({ state: "open", limit: 500 }), getWorkers(), getAlarms({ state: "open", limit: 500 })]);
+    } finally {
+      this.inFlight.splice(this.inFlight.indexOf(live), 1);
+    }
+    const [cases, workers, alarms] = results;
     if (cases.status === "fulfilled") {
       this.cases.clear();
       this.layers.cases.replaceChildren();
       this.caseMarks.clear();
-      for (const c of cases.value.items) this.upsertCase(c);
+      for (const c of [...cases.value.items, ...live.cases.values()]) this.setCase(c);
     } else this.failed(cases.reason);
     if (workers.status === "fulfilled") {
       this.workers.clear();
       this.layers.workers.replaceChildren();
       this.workerMarks.clear();
-      for (const w of workers.value) this.upsertWorker(w);
+      for (const w of [...workers.value, ...live.workers.values()]) this.setWorker(w);
     } else this.failed(workers.reason);
     if (alarms.status === "fulfilled") {
       this.alarmed.clear();
@@ -419,6 +432,11 @@ export class CityMap {
 
   /** A case from the hub WebSocket: its marker follows it; a case that stops running goes. */
   upsertCase(c: Case): void {
+    for (const f of this.inFlight) f.cases.set(c.id, c);
+    this.setCase(c);
+  }
+
+  private setCase(c: Case): void {
     const known = this.cases.get(c.id);
     if (known && c.version < known.version) return;
     if (!OPEN_STATES.has(c.state)) {
@@ -433,6 +451,11 @@ export class CityMap {
   }
 
   upsertWorker(w: WorkerStatus): void {
+    for (const f of this.inFlight) f.workers.set(w.username, w);
+    this.setWorker(w);
+  }
+
+  private setWorker(w: WorkerStatus): void {
     this.workers.set(w.username, w);
     this.placeWorker(w);
     this.updateCounts();
