@@ -10,6 +10,7 @@ in the form, on the category field, and creates nothing.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,42 @@ def test_a_case_without_category_shows_the_problem_in_the_form(wall: Any, hub_se
     assert page.input_value("#case-new-title") == "e2e 缺少类别 no category"
     page.click("#case-new-cancel")
     page.wait_for_selector("#case-new", state="hidden")
+
+
+def test_a_case_entered_elsewhere_while_the_queue_loads_stays_in_it(
+    wall: Any, hub_server: Any
+) -> None:
+    """The queue's page of cases is slow (held here: fetched from the hub at once, handed over
+    later) and another console enters a case meanwhile: the case arrives live, and the older page
+    landing after it must not drop it from the queue."""
+    page = wall
+    site = load_site(hub_server.site)
+    tok = token(hub_server, hub_server.username, hub_server.password)
+    watched = {c.grid for c in site.cameras}
+    grid = next(g for g in site.grids() if g.id not in watched)  # no detection lands there
+    page.click("#tab-cases")
+    page.wait_for_selector(f'#case-grid-filter option[value="{grid.id}"]', state="attached")
+    held: list[tuple[Any, Any]] = []
+    listing = re.compile(rf".*/api/cases\?.*grid_id={re.escape(grid.id)}.*")
+    page.route(listing, lambda route: held.append((route, route.fetch())))
+    page.select_option("#case-grid-filter", grid.id)
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the queue did not ask for its page"
+
+    body = {
+        "category": CATEGORY,
+        "title": "e2e 加载中录入 entered while loading",
+        "grid_id": grid.id,
+    }
+    case_id = api(hub_server, "POST", "/api/cases", tok, body)["id"]
+    row = page.locator(f'#case-list li.case[data-case-id="{case_id}"]')
+    row.wait_for()  # live, before the page
+    with page.expect_response(listing):
+        for route, response in held:
+            route.fulfill(response=response)
+    page.unroute(listing)
+    page.wait_for_timeout(500)  # the page's handling runs after its response
+    assert row.count() == 1, "the older page dropped the case that arrived live"

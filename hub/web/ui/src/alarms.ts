@@ -24,6 +24,9 @@ export class AlarmsPanel {
   private readonly stateSelect: HTMLSelectElement;
   private alarms: Alarm[] = [];
   private selectedId = "";
+  private loadToken = 0;
+  // loads under way, each with the live alarms that came in since it asked
+  private readonly inFlight = new Set<Alarm[]>();
   /** False when the hub has no alarm API (404): the tab says so instead of erroring. */
   available = true;
 
@@ -54,11 +57,18 @@ export class AlarmsPanel {
   }
 
   async load(): Promise<void> {
+    const token = ++this.loadToken;
+    // Live alarms that come in while the page is in flight are newer than the page: laid over it.
+    const live: Alarm[] = [];
+    this.inFlight.add(live);
     try {
       const page = await getAlarms({ state: this.stateSelect.value, limit: 100 });
+      if (token !== this.loadToken) return; // a newer filter choice won
       this.available = true;
       this.alarms = page.items.slice(0, MAX_ITEMS);
       this.render();
+      this.inFlight.delete(live);
+      for (const a of live) this.upsert(a);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
         this.available = false;
@@ -67,11 +77,14 @@ export class AlarmsPanel {
         return;
       }
       if (err instanceof ApiError && err.status !== 401) this.onError(err.detail);
+    } finally {
+      this.inFlight.delete(live);
     }
   }
 
   /** A live alarm (new or changed): update in place by id, or insert at the top. */
   upsert(a: Alarm): AlarmChange {
+    for (const live of this.inFlight) live.push(a);
     const id = String(a.id);
     const at = this.alarms.findIndex((x) => String(x.id) === id);
     const li = this.item(a);

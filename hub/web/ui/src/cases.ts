@@ -133,6 +133,8 @@ export class CasesPanel {
   private nextBefore: number | null = null;
   private selectedId = 0;
   private loadToken = 0;
+  // loads under way, each with the live cases that came in since it asked
+  private readonly inFlight = new Set<Case[]>();
   private timer: number | undefined;
   private categories = new Map<string, CaseCategory>();
   /** Running red cases, whatever the filter: the tab's count. */
@@ -234,6 +236,10 @@ export class CasesPanel {
 
   async load(): Promise<void> {
     const token = ++this.loadToken;
+    // Live cases that come in while the page is in flight are newer than the page: laid over it
+    // when it lands, or a case entered meanwhile would vanish from the queue.
+    const live: Case[] = [];
+    this.inFlight.add(live);
     try {
       const page = await getCases({ ...this.query(), limit: PAGE });
       if (token !== this.loadToken) return; // a newer filter choice won
@@ -243,8 +249,12 @@ export class CasesPanel {
       this.nextBefore = page.next_before_id;
       for (const c of this.cases) this.trackRed(c);
       this.render();
+      this.inFlight.delete(live);
+      for (const c of live) this.upsert(c);
     } catch (err) {
       this.unavailable(err);
+    } finally {
+      this.inFlight.delete(live);
     }
   }
 
@@ -281,6 +291,7 @@ export class CasesPanel {
 
   /** A case from the hub WebSocket (or an action's answer): update, insert or drop its row. */
   upsert(c: Case): CaseUpsert {
+    for (const live of this.inFlight) live.push(c);
     const at = this.cases.findIndex((x) => x.id === c.id);
     const known = at >= 0 ? this.cases[at] : undefined;
     if (known && c.version < known.version) return "ignored"; // older news than the row
