@@ -20,7 +20,7 @@ from sqlalchemy.sql import Select
 
 from hub.dispatch.models import Case, EvidenceItem, TimelineEntry
 from hub.dispatch.workflow import OPEN_STATES
-from hub.store.db import busy_as_503
+from hub.store.db import busy_as_503, write_transaction
 from hub.store.models import CaseEvidenceRow, CasePartRow, CaseRow, CaseTimelineRow, PhotoRow
 
 _COLUMNS = [c.key for c in CaseRow.__table__.columns]
@@ -117,9 +117,8 @@ class CaseRepo:
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A transaction; SQLite's "database is locked" ends as 503 with Retry-After
         (:class:`hub.errors.DatabaseBusyError`), the transaction rolled back."""
-        with busy_as_503():
-            async with self.engine.begin() as conn:
-                yield conn
+        async with write_transaction(self.engine) as conn:
+            yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

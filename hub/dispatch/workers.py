@@ -21,7 +21,7 @@ from hub.bus.base import Bus
 from hub.bus.contracts import WORKERS, WorkerState, WorkerStatus
 from hub.config import Site, Worker
 from hub.errors import NotFoundError
-from hub.store.db import busy_as_503
+from hub.store.db import write_transaction
 from hub.store.models import CaseRow, WorkerPositionRow, WorkerStateRow
 from hub.timers import Deadlines
 
@@ -90,26 +90,23 @@ class WorkerService:
             values.update(lon=position[0], lat=position[1])
         # One statement that writes and answers (no read first): on SQLite a read that turns
         # into a write inside one transaction fails at once when another writer got in between.
-        with busy_as_503():
-            async with self.engine.begin() as conn:
-                ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(
-                    WorkerStateRow
-                )
-                stmt = ins.values({"on_duty": False, **values})
-                stmt = stmt.on_conflict_do_update(index_elements=["username"], set_=values)
-                duty = bool(
-                    (await conn.execute(stmt.returning(WorkerStateRow.on_duty))).scalar_one()
-                )
-                if position is not None and duty:
-                    await conn.execute(
-                        insert(WorkerPositionRow).values(
-                            username=username,
-                            ts=now,
-                            lon=position[0],
-                            lat=position[1],
-                            accuracy_m=accuracy_m,
-                        )
+        async with write_transaction(self.engine) as conn:
+            ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(
+                WorkerStateRow
+            )
+            stmt = ins.values({"on_duty": False, **values})
+            stmt = stmt.on_conflict_do_update(index_elements=["username"], set_=values)
+            duty = bool((await conn.execute(stmt.returning(WorkerStateRow.on_duty))).scalar_one())
+            if position is not None and duty:
+                await conn.execute(
+                    insert(WorkerPositionRow).values(
+                        username=username,
+                        ts=now,
+                        lon=position[0],
+                        lat=position[1],
+                        accuracy_m=accuracy_m,
                     )
+                )
         if duty:
             self.silence.cancel(username)
             self.silence.schedule(username, now.timestamp() + OFFLINE_AFTER)

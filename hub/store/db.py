@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -57,6 +60,40 @@ def busy_as_503(retry_after: int = 1) -> Iterator[None]:
             log.warning("database is locked; answered 503", extra={"error": str(exc.orig)})
             raise DatabaseBusyError("the database is busy; try again shortly", retry_after) from exc
         raise
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that reads and then writes (a case step, a worker's state).
+
+    On SQLite a deferred transaction that read first fails at once, without waiting, when it
+    tries to write after another connection committed (its snapshot is stale: the busy timeout
+    does not apply); under the city's load that was most of the 503s. So the transaction takes
+    the write lock when it starts (BEGIN IMMEDIATE, which waits out other writers), and the
+    hub's own writers queue on one asyncio lock instead of spinning in SQLite's busy handler on
+    pool threads. PostgreSQL: a plain transaction. "database is locked" ends as 503
+    (:class:`DatabaseBusyError`), as does waiting for the lock longer than the busy timeout."""
+    with busy_as_503():
+        if engine.dialect.name != "sqlite":
+            async with engine.begin() as conn:
+                yield conn
+            return
+        lock = _WRITE_LOCKS.setdefault(engine.sync_engine, asyncio.Lock())
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_MS / 1000):
+                await lock.acquire()
+        except TimeoutError:
+            log.warning("write lock wait timed out; answered 503")
+            raise DatabaseBusyError("the database is busy; try again shortly", 1) from None
+        try:
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+        finally:
+            lock.release()
 
 
 def create_engine(url: str) -> AsyncEngine:
