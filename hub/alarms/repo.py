@@ -29,6 +29,7 @@ from hub.alarms.models import (
 )
 from hub.config import Severity
 from hub.errors import NotFoundError
+from hub.store.db import write_transaction
 from hub.store.models import AlarmChangeRow, AlarmRow
 
 _ENTRY_FIELDS = {"ts", "action", "actor"}
@@ -163,8 +164,9 @@ class AlarmRepo:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AlarmWriter]:
-        """One transaction: committed when the block ends, rolled back when it raises."""
-        async with self.engine.begin() as conn:
+        """One transaction: committed when the block ends, rolled back when it raises. It reads
+        before it writes, so it holds the write lock from its start (see write_transaction)."""
+        async with write_transaction(self.engine) as conn:
             yield AlarmWriter(conn)
 
     async def open_alarms(self) -> list[Alarm]:
