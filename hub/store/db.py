@@ -26,6 +26,7 @@ from hub.datadir import private_sqlite
 from hub.errors import DatabaseBusyError
 from hub.store import migrate
 from hub.store.events import EventRepo
+from hub.store.sqlite_async import one_hop_dbapi
 from hub.store.users import UserRepo
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,10 @@ def create_engine(url: str) -> AsyncEngine:
             if not db.parent.exists():
                 db.parent.mkdir(parents=True, mode=0o700)
             private_sqlite(db)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        extra: dict[str, Any] = {}
+        if u.get_driver_name() == "aiosqlite":
+            extra["module"] = one_hop_dbapi()  # one thread hand-off per statement, not four
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **extra)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
