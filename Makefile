@@ -31,7 +31,7 @@ test: setup
 	$(BIN)/ruff check hub simulators tests bench
 	$(BIN)/ruff format --check hub simulators tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 lint:
 	$(BIN)/ruff check hub simulators tests bench

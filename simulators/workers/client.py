@@ -20,6 +20,9 @@ import httpx
 log = logging.getLogger(__name__)
 
 MAX_STALE_RETRIES = 3
+# A 503 with Retry-After: waited out this many times, each wait capped.
+BUSY_RETRIES = 3
+BUSY_WAIT_MAX_S = 5.0
 
 
 class ApiError(Exception):
@@ -164,7 +167,8 @@ class HubClient:
         """The parsed JSON answer (None when empty); :class:`ApiError` on an error status,
         httpx's errors when the hub cannot be reached."""
         await self._fresh_token(None)
-        for attempt in range(2):
+        renewed = busy = 0
+        while True:
             r = await self.http.request(
                 method,
                 path,
@@ -173,12 +177,18 @@ class HubClient:
                 content=content,
                 headers={**(headers or {}), **self._auth()},
             )
-            if r.status_code == 401 and attempt == 0:
+            if r.status_code == 401 and not renewed:
                 # Expired, or every session of the account was ended: once more, freshly.
+                renewed += 1
                 await self._fresh_token(r.request.headers.get("Authorization"))
                 continue
+            wait = _retry_after(r)
+            if wait is not None and busy < BUSY_RETRIES:
+                # The hub's store was busy and rolled the write back (as the field app does).
+                busy += 1
+                await asyncio.sleep(wait)
+                continue
             return _checked(r, method, path)
-        raise AssertionError("unreachable")
 
     # -- field app ---------------------------------------------------------------------------
 
@@ -265,6 +275,17 @@ class HubClient:
                     return fresh
                 case = fresh
         return case
+
+
+def _retry_after(r: httpx.Response) -> float | None:
+    """Seconds to wait on a 503 with Retry-After (capped), else None."""
+    if r.status_code != 503:
+        return None
+    try:
+        wait = float(r.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return min(wait, BUSY_WAIT_MAX_S) if wait > 0 else None
 
 
 def _checked(r: httpx.Response, method: str, path: str) -> Any:

@@ -11,6 +11,7 @@ in the form, on the category field, and creates nothing.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,41 @@ def test_a_case_entered_elsewhere_while_the_queue_loads_stays_in_it(
     page.unroute(listing)
     page.wait_for_timeout(500)  # the page's handling runs after its response
     assert row.count() == 1, "the older page dropped the case that arrived live"
+
+
+def test_a_busy_hub_is_waited_out(wall: Any, hub_server: Any) -> None:
+    """The hub's store answers 503 with Retry-After (SQLite busy; the write rolled back): the
+    page sends the case again after the wait instead of showing an error, and it is created
+    once."""
+    page = wall
+    site = load_site(hub_server.site)
+    tok = token(hub_server, hub_server.username, hub_server.password)
+    before = api(hub_server, "GET", OPERATOR_CASES, tok)["total"]
+    tries: list[float] = []
+
+    def busy_once(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        tries.append(time.monotonic())
+        if len(tries) == 1:
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+                body='{"title": "Service Unavailable", "detail": "the database is busy"}',
+            )
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/api/cases$"), busy_once)
+    _open_form(page)
+    page.select_option("#case-new-category", CATEGORY)
+    page.fill("#case-new-title", "e2e 繁忙重试 busy retry")
+    page.check("#case-new-place-grid")
+    page.select_option("#case-new-grid", next(iter(site.grids())).id)
+    page.click("#case-new-submit")
+    page.wait_for_selector("#case-detail:not([hidden])[data-case-id]")
+    page.unroute(re.compile(r".*/api/cases$"))
+    assert len(tries) == 2 and tries[1] - tries[0] >= 0.9, tries
+    assert page.locator("#case-new-error").is_hidden()
+    assert api(hub_server, "GET", OPERATOR_CASES, tok)["total"] == before + 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import re
 import urllib.parse
 import urllib.request
@@ -34,24 +33,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 CATEGORY = "11.02"  # 乱堆物料: an event an operator enters, not dispatched by the system
 WORKER_PW = "e2e-Map-Worker-Passw0rd!"
-
-
-def _token(hub: Any) -> str:
-    form = urllib.parse.urlencode(
-        {"username": hub.username, "password": hub.password, "grant_type": "password"}
-    ).encode()
-    with urllib.request.urlopen(hub.url + "/api/auth/token", data=form, timeout=30) as r:
-        return str(json.loads(r.read())["access_token"])
-
-
-def _api(hub: Any, method: str, path: str, token: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(hub.url + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
 
 
 @dataclass
@@ -77,11 +58,11 @@ def map_case(hub_server: Any) -> MapCase:
     )
     ring = grid.geometry.coordinates[0][:-1]
     centre = [sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring)]
-    token = _token(hub_server)
+    tok = token(hub_server, hub_server.username, hub_server.password)
     body = {"category": CATEGORY, "title": "e2e 地图案件 map case", "position": centre}
-    case = _api(hub_server, "POST", "/api/cases", token, body)
+    case = api(hub_server, "POST", "/api/cases", tok, body)
     assert case["grid_id"] == grid.id, case
-    return MapCase(site, token, case, grid.id, street.id)
+    return MapCase(site, tok, case, grid.id, street.id)
 
 
 def _open_map(page: Any) -> None:
@@ -116,7 +97,7 @@ def test_map_draws_the_site_and_opens_a_case(wall: Any, hub_server: Any, map_cas
     case_id = map_case.case["id"]
     marker = page.locator(f'#city-map g.map-case[data-case-id="{case_id}"]')
     marker.wait_for()
-    light = _api(hub_server, "GET", f"/api/cases/{case_id}", map_case.token)["light"]
+    light = api(hub_server, "GET", f"/api/cases/{case_id}", map_case.token)["light"]
     assert marker.get_attribute("data-light") == light
     assert f"light-{light}" in (marker.get_attribute("class") or "")
     assert page.locator("#map-legend").is_visible()
@@ -211,7 +192,7 @@ def test_a_case_entered_while_the_map_loads_stays_on_it(
     x, y = _centre(grid.geometry.coordinates[0])
     title = "e2e 加载中录入 entered while loading"
     body = {"category": CATEGORY, "title": title, "position": [x, y]}
-    case = _api(hub_server, "POST", "/api/cases", map_case.token, body)
+    case = api(hub_server, "POST", "/api/cases", map_case.token, body)
     marker = page.locator(f'#city-map g.map-case[data-case-id="{case["id"]}"]')
     marker.wait_for()  # live, before the list
 
@@ -356,8 +337,8 @@ def test_stats_count_the_case_and_export_csv(wall: Any, hub_server: Any, map_cas
     row = page.locator(f'#stats-table tbody tr[data-key="{map_case.grid_id}"]')
     row.wait_for()
     since = urllib.parse.quote(_today_since(map_case.site.site.timezone))
-    api = _api(hub_server, "GET", f"/api/stats/cases?by=grid&since={since}", map_case.token)
-    mine = next(r for r in api["rows"] if r["key"] == map_case.grid_id)
+    stats = api(hub_server, "GET", f"/api/stats/cases?by=grid&since={since}", map_case.token)
+    mine = next(r for r in stats["rows"] if r["key"] == map_case.grid_id)
     assert mine["reported"] >= 1
     assert row.locator('td[data-col="reported"] .val').inner_text() == str(mine["reported"])
     assert row.locator('td[data-col="closed"] .val').inner_text() == str(mine["closed"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -221,3 +222,34 @@ async def test_the_bots_wait_for_a_hub_that_is_not_there(free_port: int, tmp_pat
         assert city.running == 3  # two workers and the duty officer, all waiting
     # Stopping did not hang on the last (failed) off-duty heartbeats.
     assert city.running == 0
+
+
+async def test_a_busy_answer_is_waited_out_and_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """503 with Retry-After (the hub's store busy, the write rolled back): the bot sends the
+    same request again after the wait, a few times at most, then reports the error."""
+    from simulators.workers import client as bot_client
+
+    seen: list[float] = []
+    busy_for = 2
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/token":
+            return httpx.Response(200, json={"access_token": "t", "role": "worker"})
+        seen.append(time.monotonic())
+        if len(seen) <= busy_for:
+            return httpx.Response(503, headers={"Retry-After": "1"}, json={"detail": "busy"})
+        return httpx.Response(200, json={"ok": True})
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://hub"
+    ) as http:
+        c = bot_client.HubClient(http, "wg-1", "pw")
+        assert await c.call("POST", "/api/workers/me/heartbeat", json={}) == {"ok": True}
+        assert len(seen) == 3 and seen[1] - seen[0] >= 0.9
+
+        seen.clear()
+        busy_for = 99
+        monkeypatch.setattr(bot_client, "BUSY_WAIT_MAX_S", 0.05)
+        with pytest.raises(bot_client.ApiError) as err:
+            await c.call("POST", "/api/workers/me/heartbeat", json={})
+        assert err.value.status == 503 and len(seen) == bot_client.BUSY_RETRIES + 1

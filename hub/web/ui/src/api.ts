@@ -78,7 +78,12 @@ async function problem(res: Response): Promise<ApiError> {
   return new ApiError(res.status, detail, errors);
 }
 
-export async function request<T>(path: string, init: RequestInit = {}, auth = true, retried = false): Promise<T> {
+// A 503 with Retry-After is the hub's store busy for a moment (the write was rolled back, so
+// sending it again is safe): waited out a few times before the user sees an error.
+const BUSY_RETRIES = 3;
+const BUSY_WAIT_MAX_S = 5;
+
+export async function request<T>(path: string, init: RequestInit = {}, auth = true, retried = false, busy = 0): Promise<T> {
   const headers = new Headers(init.headers);
   headers.set("Accept", "application/json");
   const used = auth ? token() : "";
@@ -95,6 +100,11 @@ export async function request<T>(path: string, init: RequestInit = {}, auth = tr
     if (!retried && (await renewedSince(used))) return request<T>(path, init, auth, true);
     unauthorized(err.detail);
     throw err;
+  }
+  const wait = Number(res.headers.get("Retry-After"));
+  if (res.status === 503 && wait > 0 && busy < BUSY_RETRIES && !(init.body instanceof ReadableStream)) {
+    await new Promise((r) => window.setTimeout(r, Math.min(wait, BUSY_WAIT_MAX_S) * 1000));
+    return request<T>(path, init, auth, retried, busy + 1);
   }
   if (!res.ok) throw await problem(res);
   if (res.status === 204) return undefined as T;

@@ -473,29 +473,15 @@ export class CaseDetailView {
 
   private async act(action: CaseActionName, extra: Partial<CaseActionBody> = {}): Promise<void> {
     const d = this.detail;
-    if (!d || this.busy) return;
+    if (!d) return;
     const note = this.noteInput.value.trim();
-    this.hideNotice();
-    this.setBusy(true);
-    try {
+    await this.run(caseActionLabel(action), async () => {
       const out = await caseAction(d.id, { action, version: d.version, ...(note ? { note } : {}), ...extra });
       this.noteInput.value = "";
       this.assigneeInput.value = "";
       this.rating = 0;
-      this.showNotice(`${caseActionLabel(action)} 已完成 Done`, "info");
       this.deps.onCase(out);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) return;
-      if (err instanceof ApiError && err.status === 409) {
-        this.showNotice(STALE_MESSAGE, "warn", err.detail);
-      } else {
-        this.showNotice(err instanceof ApiError ? err.detail : String(err), "error");
-        this.setBusy(false);
-        return;
-      }
-    }
-    this.busy = false;
-    await this.reload();
+    });
   }
 
   private mayCoDispatch(d: CaseDetail): boolean {
@@ -655,7 +641,7 @@ export class CaseDetailView {
     return b;
   }
 
-  /** A co-dispatch or a part step: busy while it runs, a 409 reloads with the stale notice. */
+  /** A step: busy while it runs, a 409 reloads with the stale notice. */
   private async run(label: string, call: () => Promise<void>): Promise<void> {
     if (this.busy) return;
     this.hideNotice();
