@@ -119,12 +119,6 @@ def _wait_for(what: str, timeout: float, probe: Any, log: Path | None = None) ->
     raise AssertionError(f"{what} within {timeout:.0f} s\n{tail}")
 
 
-@pytest.mark.xfail(
-    reason="open (2026-11-30): with the city's bots the embedded SQLite store answers 503 "
-    "(database busy) often enough on this 2-core machine that steps time out; case and worker "
-    "writes need one SQLite writer. Passes where the store keeps up.",
-    strict=False,
-)
 def test_an_intrusion_runs_the_loop_with_the_citys_people(
     wall: Any, browser: Any, hub_server: Any, city_people: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -143,13 +137,20 @@ def test_an_intrusion_runs_the_loop_with_the_citys_people(
     _wait_for("the worker bots on duty", 60, on_duty, city_people["log"])
 
     # The next intrusion in a bot's grid becomes a case, dispatched by the system to the grid's
-    # own worker.
+    # own worker. (When that worker is busy or away the case waits for the duty officer bot,
+    # which dispatches it by hand: such cases are passed over.)
+    passed: set[int] = set()
+
     def new_case() -> dict[str, Any] | None:
         items = api(hub_server, "GET", "/api/cases?source=video&category=17.01&limit=50", op)
         for c in items["items"]:
             created = datetime.fromisoformat(c["created_at"]).timestamp()
-            if c["assignee"] in bots and created >= started - 5:
+            if c["id"] in passed or c["assignee"] not in bots or created < started - 5:
+                continue
+            timeline = api(hub_server, "GET", f"/api/cases/{c['id']}", op)["timeline"]
+            if any(t["action"] == "dispatch" and t["actor"] == "system" for t in timeline):
                 return dict(c)
+            passed.add(c["id"])
         return None
 
     case = _wait_for("an intrusion case dispatched to a bot", CASE_WAIT_S, new_case)
@@ -180,14 +181,24 @@ def test_an_intrusion_runs_the_loop_with_the_citys_people(
     detail = api(hub_server, "GET", f"/api/cases/{case_id}", op)
     actions = [t["action"] for t in detail["timeline"] if t["action"] in LOOP]
     assert _in_order(LOOP, actions), actions
-    by = {t["action"]: t["actor"] for t in detail["timeline"]}
-    assert by["dispatch"] == "system" and by["receive"] == case["assignee"]
-    assert by["feedback"] == case["assignee"] and by["check_pass"] in city_people["creds"]["duty"]
+    # Dispatched first by the system; a bot may have returned it (回退) and the duty officer
+    # sent it on, so the last receive and feedback are the final assignee's.
+    first: dict[str, str] = {}
+    for t in detail["timeline"]:
+        first.setdefault(t["action"], t["actor"])
+    last = {t["action"]: t["actor"] for t in detail["timeline"]}
+    assert first["dispatch"] == "system", detail["timeline"]
+    final = detail["assignee"]
+    assert last["receive"] == final and last["feedback"] == final
+    assert last["check_pass"] in city_people["creds"]["duty"]
     assert "photo" in {e["kind"] for e in detail["evidence"]}
     seen = page.evaluate("() => window.__seen")
-    # The drawer showed the states live as they came (two steps in quick succession may fold
-    # into one reload; handling, the check and the evaluation are seconds apart).
-    assert _in_order(["handled", "closed", "evaluated"], seen), seen
+    # The drawer showed the states live as they came (steps in quick succession may fold into
+    # one reload: the duty officer bot checks and rates in one round), and its timeline has
+    # every step, attributed.
+    assert _in_order(["handled", "evaluated"], seen), seen
+    shown = page.eval_on_selector_all("#case-timeline li.tl", "ls => ls.map(l => l.dataset.action)")
+    assert _in_order(LOOP, shown), shown
 
     # The phone's task went round too.
     def phone_done() -> bool:
