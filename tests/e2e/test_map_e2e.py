@@ -315,6 +315,31 @@ def test_map_shows_workers_by_state(wall: Any, hub_server: Any, map_case: MapCas
             f' #city-map g.map-worker[data-username="{home}"][data-state="busy"]'
         )
         assert len(fetches) == fetched, fetches
+
+        # The track (活动轨迹): the worker's marker (Enter, as a click) shows today's fixes as a
+        # line, as many as the hub holds, and follows a new fix live.
+        since = _today_since(site.site.timezone)
+        path = f"/api/workers/{avail}/track?since={urllib.parse.quote(since)}"
+        held = api(hub_server, "GET", path, map_case.token)["points"]
+        assert len(held) >= 2  # this test's two fixes at least
+        marker.focus()
+        page.keyboard.press("Enter")
+        panel = page.locator(f'#map-track:not([hidden])[data-username="{avail}"]')
+        panel.wait_for()
+        page.wait_for_selector(f'#map-track[data-points="{len(held)}"]')
+        text = page.inner_text("#map-track-text")
+        assert "活动轨迹" in text and f"{len(held)} 点" in text and "km" in text, text
+        line = page.get_attribute("#map-track-line", "points") or ""
+        assert len(line.split()) == len(held)
+        beat(avail, True, at[avail])
+        page.wait_for_selector(f'#map-track[data-points="{len(held) + 1}"]')
+        assert len((page.get_attribute("#map-track-line", "points") or "").split()) == len(held) + 1
+        box = page.locator("#map-track-line").bounding_box()
+        assert box and box["width"] > 2, box  # drawn, not a dot
+        page.screenshot(path=str(ARTIFACTS / "map-track.png"))
+        page.click("#map-track-close")
+        page.wait_for_selector("#map-track", state="hidden")
+        assert page.get_attribute("#map-track-line", "points") == ""
     finally:
         for u in tokens:  # off duty at the end, whatever happened
             with contextlib.suppress(Exception):

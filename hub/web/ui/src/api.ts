@@ -22,6 +22,7 @@ import type {
   Series,
   SiteInfo,
   TokenResponse,
+  Track,
   UserInfo,
   WorkerStatus,
 } from "./types";
@@ -304,6 +305,11 @@ export function getUsers(): Promise<UserInfo[]> {
 /** Every worker of the site with state, last position and cases in hand (the map). */
 export function getWorkers(): Promise<WorkerStatus[]> {
   return request<WorkerStatus[]>("/api/workers");
+}
+
+/** A worker's GPS track (活动轨迹) from `since` (ISO), oldest first. */
+export function getTrack(username: string, since: string): Promise<Track> {
+  return request<Track>(`/api/workers/${encodeURIComponent(username)}/track?since=${encodeURIComponent(since)}`);
 }
 
 export type StatsGroup = CaseStats["by"];

@@ -1,19 +1,13 @@
 // A small SVG line chart for one telemetry key: no library, local-time axis, min/max band for
 // bucketed series.
+import { svg as el } from "./dom";
 import { hourMinute } from "./time";
 import type { SeriesPoint } from "./types";
 
-const NS = "http://www.w3.org/2000/svg";
 const W = 560;
 const H = 220;
 const PAD = { l: 48, r: 12, t: 12, b: 26 };
 
-function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
-  const e = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 /** The drawn value and its band: a reading is its own band, a bucket spans min..max. */
 function valueOf(p: SeriesPoint): { v: number; lo: number; hi: number } | undefined {

@@ -8,13 +8,13 @@
 // their size at any zoom. Streets and the district have no geometry of their own in the site
 // file: their outline is the union of their grids', found by dropping the edges two grids share.
 import { ApiError, getAlarms, getCases, getDevices, getWorkers } from "./api";
-import { h } from "./dom";
+import { h, svg, titled } from "./dom";
 import { DEVICE_STATE_LABEL, LIGHT_LABEL, STATE_LABEL, stateColour, WORKER_STATE_LABEL } from "./labels";
 import { OPEN_STATES } from "./cases";
+import { WorkerTrack } from "./maptrack";
 import { shortName } from "./tree";
 import type { Alarm, Camera, CameraState, Case, Community, Device, Grid, SiteInfo, Street, WorkerStatus } from "./types";
 
-const NS = "http://www.w3.org/2000/svg";
 const UNIT = 1e4; // world units per degree of latitude
 const DEVICE_POLL_MS = 10_000;
 const MIN_ZOOM = 0.2;
@@ -42,18 +42,6 @@ export interface MapDeps {
 }
 
 type Pt = [number, number];
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string): SVGElementTagNameMap[K] {
-  const e = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function titled<T extends SVGElement>(e: T, text: string): T {
-  e.append(svg("title", {}, text));
-  return e;
-}
 
 /** Edges of the polygons' outer rings that belong to one polygon only: their union's outline
  * (for grids that share their corners, as the site generator and most surveys draw them). */
@@ -158,13 +146,15 @@ export class CityMap {
   private pickMark: Marker | null = null;
   private pickAt: ReadonlyArray<number> | null = null;
   private readonly resize: ResizeObserver;
+  private readonly track: WorkerTrack;
 
   constructor(private readonly deps: MapDeps) {
     this.svgEl = svg("svg", { class: "map-svg", id: "map-svg", role: "img", "aria-label": "城市地图 City map" });
     this.world = svg("g", { class: "map-world" });
     this.gridLayer = svg("g", { class: "map-layer-grids" });
     this.streetLayer = svg("g", { class: "map-layer-streets" });
-    this.world.append(this.gridLayer, this.streetLayer);
+    this.track = new WorkerTrack((p) => this.xy(p), deps.onError);
+    this.world.append(this.gridLayer, this.streetLayer, this.track.line);
     this.labelLayer = svg("g", { class: "map-labels" });
     this.layers = {
       devices: svg("g", { class: "map-layer-devices" }),
@@ -173,8 +163,8 @@ export class CityMap {
       workers: svg("g", { class: "map-layer-workers" }),
     };
     this.pickLayer = svg("g", { class: "map-layer-pick" });
-    // Workers only inform (a tooltip); cameras and cases take clicks, so they lie on top: a
-    // worker standing at a camera must not make the camera unclickable.
+    // Cameras and cases lie over the workers (whose click shows a track): a worker standing at
+    // a camera must not make the camera unclickable.
     this.svgEl.append(this.world, this.labelLayer, this.layers.devices, this.layers.workers, this.layers.cameras, this.layers.cases, this.pickLayer);
 
     const toggles = h("div", { class: "map-layers", role: "group", "aria-label": "图层 Layers" });
@@ -201,7 +191,7 @@ export class CityMap {
       h("span", { text: "点击地图选择案件位置 Click the map where the case is · 拖动平移 drag to pan · Esc 取消 cancel" }),
       pickCancel,
     );
-    this.stage = h("div", { class: "map-stage" }, this.svgEl, this.legend(), h("div", { class: "map-zoom" }, zoomIn, zoomOut, reset), this.note, this.pickBanner);
+    this.stage = h("div", { class: "map-stage" }, this.svgEl, this.legend(), h("div", { class: "map-zoom" }, zoomIn, zoomOut, reset), this.note, this.pickBanner, this.track.el);
     this.el = h(
       "section",
       { class: "map-view", id: "city-map", hidden: true },
@@ -295,6 +285,7 @@ export class CityMap {
     this.setCameras(cameras);
     for (const c of this.cases.values()) this.placeCase(c);
     for (const w of this.workers.values()) this.placeWorker(w);
+    this.track.redraw();
     for (const dv of this.devices.values()) this.placeDevice(dv);
     this.markPoint(this.pickAt);
     this.updateCounts();
@@ -458,6 +449,7 @@ export class CityMap {
   private setWorker(w: WorkerStatus): void {
     this.workers.set(w.username, w);
     this.placeWorker(w);
+    this.track.follow(w);
     this.updateCounts();
   }
 
@@ -539,10 +531,15 @@ export class CityMap {
     this.workerMarks.delete(w.username);
     if (!this.site || !w.position) return;
     const [x, y] = this.xy(w.position);
-    const g = svg("g", { class: `map-worker ${w.state}`, "data-username": w.username, "data-state": w.state });
+    const g = svg("g", { class: `map-worker ${w.state}`, "data-username": w.username, "data-state": w.state, tabindex: 0, role: "button" });
     g.append(svg("circle", { class: "worker-ring", r: 8 }), svg("text", { class: "worker-glyph", y: 4, "text-anchor": "middle" }, (w.name || w.username).slice(0, 1)));
     const seen = w.last_seen ? ` · ${new Date(w.last_seen).toLocaleTimeString("zh-CN", { hourCycle: "h23" })}` : "";
-    titled(g, `${w.name || w.username} (${w.username}) · ${WORKER_STATE_LABEL[w.state] ?? w.state} · 在办 ${w.running_cases}${seen}`);
+    titled(g, `${w.name || w.username} (${w.username}) · ${WORKER_STATE_LABEL[w.state] ?? w.state} · 在办 ${w.running_cases}${seen} · 点击看轨迹 Click: track`);
+    const pick = (): void => void this.track.show(this.workers.get(w.username) ?? w);
+    g.addEventListener("click", pick);
+    g.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") pick();
+    });
     this.layers.workers.append(g);
     const m = { el: g, x, y };
     this.workerMarks.set(w.username, m);

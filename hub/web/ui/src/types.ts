@@ -115,6 +115,7 @@ export interface CaseChange {
 /** A grid worker's state and last position (`GET /api/workers`, `worker` messages). */
 export type WorkerStatus = Schemas["WorkerStatus"];
 export type WorkerState = WorkerStatus["state"];
+export type Track = Schemas["Track"];
 
 /** Supervision figures of the case loop (`GET /api/stats/cases`). */
 export type CaseStats = Schemas["Stats"];

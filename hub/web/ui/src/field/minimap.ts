@@ -1,9 +1,9 @@
 // The way to a case on the phone, with no map tiles (nothing is fetched from outside the hub):
 // the case's grid and its neighbours drawn from the site file, the case, the worker's own
 // position, and the distance and direction between them.
+import { svg as el } from "../dom";
 import type { Grid, SiteInfo } from "../types";
 
-const SVG = "http://www.w3.org/2000/svg";
 const EARTH_M = 6_371_000;
 const COMPASS = ["北 N", "东北 NE", "东 E", "东南 SE", "南 S", "西南 SW", "西 W", "西北 NW"];
 
@@ -40,11 +40,6 @@ function ring(g: Grid): LonLat[] {
   return (g.geometry.coordinates[0] ?? []).map((p) => [p[0] ?? 0, p[1] ?? 0] as LonLat);
 }
 
-function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  return e;
-}
 
 /** An SVG of the case's surroundings; `me` when the phone has a fix. */
 export function miniMap(site: SiteInfo | null, gridId: string | null | undefined, target: LonLat | null, me: LonLat | null): SVGSVGElement {
