@@ -137,6 +137,10 @@ def test_case_queue_detail_dispatch_and_closing(
     assert sorted(buttons) == ["co_dispatch", "dispatch"], buttons
     # Recommendations: the site's workers who have accounts (other tests may have made some).
     page.wait_for_selector("#case-no-recs, #case-recs li")
+    # Its place: the camera's grid and the detection's point on the mini-map; no one sent yet.
+    mini = page.locator("#case-minimap")
+    assert mini.locator("polygon.grid.own").count() == 1
+    assert mini.locator("circle.target").count() == 1 and mini.locator("circle.me").count() == 0
     page.screenshot(path=str(ARTIFACTS / "case-detail.png"))
 
     # A stale version (someone moved the case meanwhile) gets the hub's real 409: the wall

@@ -340,6 +340,18 @@ def test_map_shows_workers_by_state(wall: Any, hub_server: Any, map_case: MapCas
         page.click("#map-track-close")
         page.wait_for_selector("#map-track", state="hidden")
         assert page.get_attribute("#map-track-line", "points") == ""
+
+        # The busy worker's case, in its detail: a mini-map of its grid with the case and the
+        # worker's last fix, who stands at the case's point.
+        page.click("#tab-cases")
+        page.click(f'#case-list li.case[data-case-id="{case["id"]}"]')
+        page.wait_for_selector(f'#case-detail[data-case-id="{case["id"]}"][data-state]')
+        mini = page.locator("#case-minimap")
+        assert mini.locator("polygon.grid.own").count() == 1
+        assert mini.locator("circle.target").count() == 1 and mini.locator("circle.me").count() == 1
+        note = page.inner_text("#case-place-note")
+        assert busy in note and "在现场附近" in note, note
+        page.keyboard.press("Escape")
     finally:
         for u in tokens:  # off duty at the end, whatever happened
             with contextlib.suppress(Exception):

@@ -7,6 +7,7 @@
 import { ApiError, caseAction, coDispatch, getCase, getCategories, getRecommendations, getUsers, getWorkers, partAction, snapshotUrl, withToken } from "./api";
 import { allowedActions, countdown, paintCountdown, type Places } from "./cases";
 import { h } from "./dom";
+import { type LonLat, miniMap, wayText } from "./minimap";
 import {
   CASE_SOURCE_LABEL,
   caseActionLabel,
@@ -40,6 +41,7 @@ import type {
   PartStepBody,
   Recommendation,
   Severity,
+  SiteInfo,
   TimelineEntry,
   WorkerStatus,
 } from "./types";
@@ -58,6 +60,10 @@ export interface CaseDetailDeps {
   /** A case as an action answered it (the queue updates before the WebSocket says so). */
   onCase: (c: Case) => void;
   onClose: () => void;
+  /** The site (grids for the case's mini-map), once loaded. */
+  site: () => SiteInfo | null;
+  /** A worker's last known position, when the wall has heard it. */
+  workerAt: (username: string) => LonLat | null;
 }
 
 /** Simple steps: one button each, in this order. */
@@ -315,7 +321,7 @@ export class CaseDetailView {
     this.el.dataset["version"] = String(d.version);
     this.el.dataset["light"] = d.light;
     this.title.replaceChildren(h("span", { class: `light-dot ${d.light}`, title: LIGHT_LABEL[d.light] }), ` 案件详情 Case #${d.id}`);
-    this.body.replaceChildren(this.summary(d), this.actions(d), this.parts(d), this.fields(d), this.evidence(d), this.timeline(d));
+    this.body.replaceChildren(this.summary(d), this.actions(d), this.parts(d), this.fields(d), this.place(d), this.evidence(d), this.timeline(d));
   }
 
   private summary(d: CaseDetail): HTMLElement {
@@ -713,6 +719,24 @@ export class CaseDetailView {
       h("h3", { class: "section-title", text: "案件信息 Details" }),
       h("dl", { class: "fields", id: "case-fields" }, rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
     );
+  }
+
+  /** Where the case is: its grid among the neighbours, the case point, and the assignee's last
+   * fix with the distance and direction to the case. */
+  private place(d: CaseDetail): HTMLElement {
+    const who = d.assignee ? this.deps.workerAt(d.assignee) : null;
+    const at = d.position ? ([d.position[0], d.position[1]] as LonLat) : null;
+    const map = miniMap(this.deps.site(), d.grid_id, at, who);
+    map.id = "case-minimap";
+    const note =
+      who && at
+        ? `处置人 ${d.assignee} 距案件 to the case: ${wayText(who, at, "在现场附近 At the scene")}`
+        : d.assignee
+          ? `处置人 ${d.assignee} 暂无定位 Assignee not located`
+          : at
+            ? "案件位置 Case point"
+            : "仅网格 Grid only";
+    return h("section", { class: "case-place" }, h("h3", { class: "section-title", text: "位置 Map" }), map, h("div", { class: "muted case-place-note", id: "case-place-note", text: note }));
   }
 
   private evidence(d: CaseDetail): HTMLElement {

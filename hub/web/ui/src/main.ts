@@ -22,7 +22,7 @@ import { StatusBar } from "./status";
 import { clockText, isToday, setTimezone } from "./time";
 import { CameraTree } from "./tree";
 import { ROLE_LABEL, SEVERITY_LABEL } from "./labels";
-import type { Alarm, Camera, CameraState, Case, CaseChange, Device, HubEvent, HubMessage } from "./types";
+import type { Alarm, Camera, CameraState, Case, CaseChange, Device, HubEvent, HubMessage, SiteInfo } from "./types";
 import { LAYOUTS, type LayoutId, Wall } from "./wall";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -61,6 +61,7 @@ class WallApp implements App {
   private view: CentreView = "wall";
   private readonly states = new Map<string, CameraState>();
   private cameras: Camera[] = [];
+  private site: SiteInfo | null = null;
   private clockTimer: number | undefined;
   private toastTimer: number | undefined;
   private eventsToday = 0;
@@ -106,6 +107,8 @@ class WallApp implements App {
       onCameras: (ids) => this.showCameras(ids),
       onCase: (c) => this.onCaseUpdate(c),
       onClose: () => this.cases.select(0),
+      site: () => this.site,
+      workerAt: (u) => this.map.workerPosition(u),
     });
     this.caseNew = new CaseNewForm({
       pick: (done) => {
@@ -152,6 +155,8 @@ class WallApp implements App {
       const siteName = this.host.querySelector(".site-name");
       if (siteName) siteName.textContent = site.name;
       this.cameras = cameras;
+      this.site = site;
+      void this.map.loadWorkers(); // for the case detail's mini-map before the map is first shown
       for (const c of cameras) this.states.set(c.id, c.enabled ? (c.health?.state ?? "connecting") : "disabled");
       this.tree.render(site, cameras);
       this.cases.setSite(site);

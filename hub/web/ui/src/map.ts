@@ -441,6 +441,21 @@ export class CityMap {
     this.updateCounts();
   }
 
+  /** A worker's last known position (the list, then live messages). */
+  workerPosition(username: string): [number, number] | null {
+    const p = this.workers.get(username)?.position;
+    return p ? [p[0], p[1]] : null;
+  }
+
+  /** The workers' list alone (the rest waits until the map is shown). */
+  async loadWorkers(): Promise<void> {
+    try {
+      for (const w of await getWorkers()) if (!this.workers.has(w.username)) this.setWorker(w);
+    } catch {
+      // No case loop on this hub, or not now: the map's own load reports what matters.
+    }
+  }
+
   upsertWorker(w: WorkerStatus): void {
     for (const f of this.inFlight) f.workers.set(w.username, w);
     this.setWorker(w);

@@ -3,24 +3,16 @@
 import { ApiError, getTrack } from "./api";
 import { h, svg } from "./dom";
 import { WORKER_STATE_LABEL } from "./labels";
+import { distanceM, type LonLat } from "./minimap";
 import { hourMinute, localDay, zonedToIso } from "./time";
 import type { WorkerStatus } from "./types";
 
-type LonLat = [number, number];
 type Project = (p: ReadonlyArray<number>) => [number, number];
 
-const EARTH_M = 6_371_000;
-
-/** Great-circle length of a line of [lon, lat] points, in metres. */
+/** Length of a line of [lon, lat] points, in metres. */
 export function lengthM(pts: LonLat[]): number {
   let m = 0;
-  for (let i = 1; i < pts.length; i++) {
-    const [lo1, la1] = pts[i - 1] as LonLat;
-    const [lo2, la2] = pts[i] as LonLat;
-    const r = Math.PI / 180;
-    const a = Math.sin(((la2 - la1) * r) / 2) ** 2 + Math.cos(la1 * r) * Math.cos(la2 * r) * Math.sin(((lo2 - lo1) * r) / 2) ** 2;
-    m += 2 * EARTH_M * Math.asin(Math.min(1, Math.sqrt(a)));
-  }
+  for (let i = 1; i < pts.length; i++) m += distanceM(pts[i - 1] as LonLat, pts[i] as LonLat);
   return m;
 }
 

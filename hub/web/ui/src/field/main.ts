@@ -12,7 +12,7 @@ import type { Case, CaseChange, Catalogue, Grid, HubMessage, SiteInfo } from "..
 import { heartbeat, type WorkerStatus } from "./api";
 import { DutyTracker, type GpsState } from "./gps";
 import { InboxView } from "./inbox";
-import { allGrids, type LonLat } from "./minimap";
+import { allGrids, type LonLat } from "../minimap";
 import { ReportView } from "./report";
 import { TaskView } from "./task";
 

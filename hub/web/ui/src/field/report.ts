@@ -4,7 +4,7 @@ import { ApiError } from "../api";
 import { h } from "../dom";
 import type { CaseCategory, Catalogue } from "../types";
 import { sendReport } from "./api";
-import type { LonLat } from "./minimap";
+import type { LonLat } from "../minimap";
 import { PhotoPicker } from "./photos";
 
 export interface ReportDeps {

@@ -7,7 +7,7 @@ import { h } from "../dom";
 import { caseActionLabel, caseStateLabel, EVIDENCE_KIND_LABEL, LIGHT_LABEL, PART_STATE_LABEL, PENDING_LABEL, STAGE_LABEL, timelineLabel } from "../labels";
 import { stampText } from "../time";
 import type { CaseActionBody, CaseActionName, CaseDetail, CasePart, EvidenceItem, PartActionName, PartStepBody, SiteInfo } from "../types";
-import { type LonLat, miniMap, wayText } from "./minimap";
+import { type LonLat, miniMap, wayText } from "../minimap";
 import { PhotoPicker } from "./photos";
 
 const STALE = "任务已更新，请重新确认 The task changed; check it again";

@@ -1,8 +1,8 @@
-// The way to a case on the phone, with no map tiles (nothing is fetched from outside the hub):
-// the case's grid and its neighbours drawn from the site file, the case, the worker's own
-// position, and the distance and direction between them.
-import { svg as el } from "../dom";
-import type { Grid, SiteInfo } from "../types";
+// The way to a case, with no map tiles (nothing is fetched from outside the hub): the case's
+// grid and its neighbours drawn from the site file, the case, a worker's position (the phone's
+// own, or on the wall the assignee's last fix), and the distance and direction between them.
+import { svg as el } from "./dom";
+import type { Grid, SiteInfo } from "./types";
 
 const EARTH_M = 6_371_000;
 const COMPASS = ["北 N", "东北 NE", "东 E", "东南 SE", "南 S", "西南 SW", "西 W", "西北 NW"];
@@ -25,11 +25,11 @@ export function bearingDeg(a: LonLat, b: LonLat): number {
   return ((Math.atan2(y, x) / rad) + 360) % 360;
 }
 
-export function wayText(from: LonLat, to: LonLat): string {
+export function wayText(from: LonLat, to: LonLat, near = "已在现场附近 You are there"): string {
   const d = distanceM(from, to);
   const dir = COMPASS[Math.round(bearingDeg(from, to) / 45) % 8];
   const dist = d < 1000 ? `${Math.round(d)} 米 m` : `${(d / 1000).toFixed(1)} 公里 km`;
-  return d < 15 ? "已在现场附近 You are there" : `${dir} ${dist}`;
+  return d < 15 ? near : `${dir} ${dist}`;
 }
 
 export function allGrids(site: SiteInfo): Grid[] {
