@@ -114,6 +114,9 @@ class Category(Strict):
     department."""
     minor_on_spot: bool = False
     """The reporting worker may handle it on the spot (自行处置) and close it with a photo."""
+    skills: list[str] = Field(default_factory=list, max_length=8)
+    """Skills (as the site file's workers list them) that suit the case: a worker holding one
+    is recommended before others of the same rank, state and department."""
     sources: Sources = Field(default_factory=Sources)
 
     @field_validator("code", "major_code", mode="before")

@@ -3,8 +3,9 @@
 Workers on call first (on duty and heard from), then those off duty or offline. Among each: the
 grid's own workers first (专职网格员), then workers of the same community, then of the same
 street, then the rest; inside each rank, available workers before busy ones, then workers of
-the case's department, then the nearest (from their last GPS fix), then by how many running
-cases they hold. Workers whose accounts are missing or
+the case's department, then workers with a skill the category asks for (a manhole for
+``manhole``), then the nearest (from their last GPS fix), then by how many running cases they
+hold. Workers whose accounts are missing or
 disabled are left out. Pure: the service hands in the workers, their loads, states and the
 active accounts.
 """
@@ -72,9 +73,10 @@ def recommend(
     load: Mapping[str, int],
     workers: Sequence[Worker] | None = None,
     statuses: Mapping[str, WorkerStatus] | None = None,
+    skills: Sequence[str] = (),
     limit: int = 10,
 ) -> list[Recommendation]:
-    out: list[tuple[tuple[int, int, int, float, int, str], Recommendation]] = []
+    out: list[tuple[tuple[int, int, int, int, float, int, str], Recommendation]] = []
     for w in site.workers if workers is None else workers:
         if w.username not in active:
             continue
@@ -83,6 +85,9 @@ def recommend(
         same_dept = case.department is not None and w.department == case.department
         if same_dept:
             reasons.append("本部门 the case's department")
+        matched = sorted(set(w.skills) & set(skills))
+        if matched:
+            reasons.append(f"技能 skills: {', '.join(matched)}")
         n = load.get(w.username, 0)
         reasons.append(f"在办 {n} 件 running cases")
         status = (statuses or {}).get(w.username)
@@ -105,7 +110,7 @@ def recommend(
         free = 1 if state is None else STATE_ORDER[state]
         # Workers off duty or offline come after everyone on call, whatever their grid.
         order = rank if on_call(state) else len(RANK_REASON) + rank
-        key = (order, free, 0 if same_dept else 1, distance, n, w.username)
+        key = (order, free, 0 if same_dept else 1, 0 if matched else 1, distance, n, w.username)
         out.append((key, rec))
     out.sort(key=lambda item: item[0])
     return [rec for _, rec in out[:limit]]

@@ -191,7 +191,11 @@ class CaseService:
         statuses = None
         if self.workers is not None:
             statuses = {s.username: s for s in await self.workers.statuses()}
-        return recommend(self.site, case, active=active, load=load, statuses=statuses)
+        cat = self.catalogue.get(case.category)
+        skills = cat.skills if cat is not None else []
+        return recommend(
+            self.site, case, active=active, load=load, statuses=statuses, skills=skills
+        )
 
     async def stats(self, by: GroupBy, *, since: datetime | None, until: datetime | None) -> Stats:
         async with self.repo.read() as conn:

@@ -106,3 +106,43 @@ async def test_auto_dispatch_skips_a_grid_worker_who_is_off_duty(rig: Rig) -> No
     await ws.report("wang", position=(120.0, 31.8), on_duty=True)
     case = await rig.svc.on_detection(detection(start=rig.clock.now))
     assert case is not None and case.assignee == "wang"
+
+
+async def test_recommendations_prefer_a_worker_with_the_skill_the_category_asks_for(
+    rig: Rig,
+) -> None:
+    """Two workers of the same rank (neither owns the grid), both available, neither of the
+    case's department: the one holding a skill the category lists (道路破损 asks for
+    road-repair) comes first although the other is nearer, and the reason says so."""
+    from hub.bus.contracts import WorkerStatus
+    from hub.config import Worker
+    from hub.dispatch.assign import recommend
+
+    cat = rig.svc.catalogue.category("02.01")
+    assert "road-repair" in cat.skills
+    case = await rig.svc.report(
+        NewCase(category="02.01", title="t", position=[120.3, 31.8]), source="operator",
+        actor="op", role="operator",
+    )  # fmt: skip
+    near = Worker(username="near", name="近", skills=["patrol"])
+    skilled = Worker(username="fixer", name="修", skills=["patrol", "road-repair"])
+
+    def at(u: str, lon: float) -> WorkerStatus:
+        return WorkerStatus(
+            username=u, name=u, state="available", on_duty=True, position=(lon, 31.8)
+        )
+
+    statuses = {"near": at("near", 120.301), "fixer": at("fixer", 120.31)}
+    recs = recommend(
+        rig.site, case, active={"near", "fixer"}, load={}, workers=[near, skilled],
+        statuses=statuses, skills=cat.skills,
+    )  # fmt: skip
+    assert [r.username for r in recs] == ["fixer", "near"]
+    assert "技能 skills: road-repair" in recs[0].reasons
+    assert not any(r.startswith("技能") for r in recs[1].reasons)
+    # Without skills asked for, the nearer comes first.
+    recs = recommend(
+        rig.site, case, active={"near", "fixer"}, load={}, workers=[near, skilled],
+        statuses=statuses,
+    )  # fmt: skip
+    assert [r.username for r in recs] == ["near", "fixer"]

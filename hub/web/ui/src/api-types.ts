@@ -1490,6 +1490,8 @@ export interface components {
              * @default false
              */
             minor_on_spot: boolean;
+            /** Skills */
+            skills?: string[];
             sources?: components["schemas"]["Sources"];
         };
         /**
