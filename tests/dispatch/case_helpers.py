@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -89,13 +89,23 @@ def make_service(store: Store, bus: MemoryBus, site: Site, clock: Clock) -> Case
 
 
 @contextlib.asynccontextmanager
-async def case_rig(kind: str, tmp_path: Path) -> AsyncIterator[Rig]:
+async def case_rig(
+    kind: str,
+    tmp_path: Path,
+    *,
+    site: Site | None = None,
+    workers: Sequence[str] = WORKERS,
+    others: Mapping[str, str] | None = None,
+) -> AsyncIterator[Rig]:
+    """The service on a fresh store with worker accounts for ``workers`` and, by default, an
+    operator ``op`` (``others``: more accounts, username -> role)."""
     async with open_test_store(kind, tmp_path) as store:
-        for w in WORKERS:
+        for w in workers:
             await store.users.create(w, "worker", "pw-" + w * 4)
-        await store.users.create("op", "operator", "pw-operator")
+        for name, role in (others or {"op": "operator"}).items():
+            await store.users.create(name, role, f"pw-{role}-{name}")
         bus = MemoryBus()
-        site = make_site()
+        site = site or make_site()
         clock = Clock()
         svc = make_service(store, bus, site, clock)
         rig = Rig(store, bus, site, clock, svc, changes=bus.subscribe(CASES))

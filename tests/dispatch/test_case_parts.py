@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from case_helpers import Clock, Rig, make_service, make_site
-from store.conftest import open_test_store
+from case_helpers import Rig, case_rig, make_site
 
-from hub.bus.contracts import CASES, CaseChange
-from hub.bus.memory import MemoryBus
+from hub.bus.contracts import CaseChange
 from hub.config import Site
 from hub.dispatch.models import Case, NewCase, WorkerReport
 from hub.dispatch.parts import CoDispatch, CoDispatchResult, PartStep, PartStepResult
@@ -36,23 +34,11 @@ def parts_site() -> Site:
     return Site.model_validate(data)
 
 
-@contextlib.asynccontextmanager
-async def parts_rig(kind: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    async with open_test_store(kind, tmp_path) as store:
-        for w in ("wang", "li", "pol1", "pol2", "mun1"):
-            await store.users.create(w, "worker", "pw-" + w * 4)
-        await store.users.create("op", "operator", "pw-operator")
-        await store.users.create("boss", "supervisor", "pw-supervisor")
-        bus = MemoryBus()
-        site = parts_site()
-        clock = Clock()
-        svc = make_service(store, bus, site, clock)
-        rig = Rig(store, bus, site, clock, svc, changes=bus.subscribe(CASES))
-        await svc.start()
-        try:
-            yield rig
-        finally:
-            await rig.svc.stop()
+def parts_rig(kind: str, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[Rig]:
+    return case_rig(
+        kind, tmp_path, site=parts_site(), workers=("wang", "li", "pol1", "pol2", "mun1"),
+        others={"op": "operator", "boss": "supervisor"},
+    )  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

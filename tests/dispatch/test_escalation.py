@@ -10,11 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from case_helpers import WORKERS, Clock, Rig, make_service, make_site
-from store.conftest import open_test_store
+from case_helpers import Rig, case_rig, make_site
 
-from hub.bus.contracts import CASES
-from hub.bus.memory import MemoryBus
 from hub.config import Site
 from hub.config.workers import Supervisor
 from hub.dispatch.escalation import Place, Route, SupervisorMap
@@ -30,20 +27,8 @@ def _site(*supervisors: dict[str, Any]) -> Site:
     return Site.model_validate(data)
 
 
-@contextlib.asynccontextmanager
-async def _rig(kind: str, tmp_path: Path, site: Site) -> AsyncIterator[Rig]:
-    async with open_test_store(kind, tmp_path) as store:
-        for w in WORKERS:
-            await store.users.create(w, "worker", "pw-" + w * 4)
-        bus = MemoryBus()
-        clock = Clock()
-        svc = make_service(store, bus, site, clock)
-        rig = Rig(store, bus, site, clock, svc, changes=bus.subscribe(CASES))
-        await svc.start()
-        try:
-            yield rig
-        finally:
-            await rig.svc.stop()
+def _rig(kind: str, tmp_path: Path, site: Site) -> contextlib.AbstractAsyncContextManager[Rig]:
+    return case_rig(kind, tmp_path, site=site)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
