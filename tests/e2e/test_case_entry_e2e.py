@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from e2e_api import api, token
+from e2e_page import held_lists
 
 from hub.config import load_site
 
@@ -213,29 +214,13 @@ def test_a_case_entered_elsewhere_while_the_queue_loads_stays_in_it(
     grid = next(g for g in site.grids() if g.id not in watched)  # no detection lands there
     page.click("#tab-cases")
     page.wait_for_selector(f'#case-grid-filter option[value="{grid.id}"]', state="attached")
-    held: list[tuple[Any, Any]] = []
     listing = re.compile(rf".*/api/cases\?.*grid_id={re.escape(grid.id)}.*")
-    page.route(listing, lambda route: held.append((route, route.fetch())))
-    page.select_option("#case-grid-filter", grid.id)
-    for _ in range(100):
-        if held:
-            break
-        page.wait_for_timeout(100)
-    assert held, "the queue did not ask for its page"
-
-    body = {
-        "category": CATEGORY,
-        "title": "e2e 加载中录入 entered while loading",
-        "grid_id": grid.id,
-    }
-    case_id = api(hub_server, "POST", "/api/cases", tok, body)["id"]
-    row = page.locator(f'#case-list li.case[data-case-id="{case_id}"]')
-    row.wait_for()  # live, before the page
-    with page.expect_response(listing):
-        for route, response in held:
-            route.fulfill(response=response)
-    page.unroute(listing)
-    page.wait_for_timeout(500)  # the page's handling runs after its response
+    with held_lists(page, listing, lambda: page.select_option("#case-grid-filter", grid.id)):
+        title = "e2e 加载中录入 entered while loading"
+        body = {"category": CATEGORY, "title": title, "grid_id": grid.id}
+        case_id = api(hub_server, "POST", "/api/cases", tok, body)["id"]
+        row = page.locator(f'#case-list li.case[data-case-id="{case_id}"]')
+        row.wait_for()  # live, before the page
     assert row.count() == 1, "the older page dropped the case that arrived live"
 
 

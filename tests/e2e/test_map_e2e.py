@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from e2e_api import act, add_user, api, token
+from e2e_page import held_lists
 
 from hub.config import Site, load_site
 from hub.dispatch.stats import CSV_COLUMNS
@@ -176,31 +177,16 @@ def test_a_case_entered_while_the_map_loads_stays_on_it(
     case arrives live, and the older list landing after it must not wipe its marker (it did on a
     loaded machine: an operator's new case vanished from the map until the next reload)."""
     page = wall
-    held: list[tuple[Any, Any]] = []
     listing = re.compile(r".*/api/cases\?.*state=open.*")
-    # The list is fetched from the hub at once (before the new case) and handed over later.
-    page.route(listing, lambda route: held.append((route, route.fetch())))
-    page.click("#view-map")
-    page.wait_for_selector("#city-map:not([hidden]) path.map-grid")
-    deadline = 50
-    while not held and deadline:
-        page.wait_for_timeout(100)
-        deadline -= 1
-    assert held, "the map did not ask for the running cases"
-
-    grid = next(g for g in map_case.site.grids() if g.id == map_case.grid_id)
-    x, y = _centre(grid.geometry.coordinates[0])
-    title = "e2e 加载中录入 entered while loading"
-    body = {"category": CATEGORY, "title": title, "position": [x, y]}
-    case = api(hub_server, "POST", "/api/cases", map_case.token, body)
-    marker = page.locator(f'#city-map g.map-case[data-case-id="{case["id"]}"]')
-    marker.wait_for()  # live, before the list
-
-    with page.expect_response(listing):
-        for route, response in held:
-            route.fulfill(response=response)
-    page.unroute(listing)
-    page.wait_for_timeout(500)  # the list's handling runs after its response
+    with held_lists(page, listing, lambda: page.click("#view-map")):
+        page.wait_for_selector("#city-map:not([hidden]) path.map-grid")
+        grid = next(g for g in map_case.site.grids() if g.id == map_case.grid_id)
+        x, y = _centre(grid.geometry.coordinates[0])
+        title = "e2e 加载中录入 entered while loading"
+        body = {"category": CATEGORY, "title": title, "position": [x, y]}
+        case = api(hub_server, "POST", "/api/cases", map_case.token, body)
+        marker = page.locator(f'#city-map g.map-case[data-case-id="{case["id"]}"]')
+        marker.wait_for()  # live, before the list
     assert marker.count() == 1, "the older list wiped the case that arrived live"
     assert page.locator(f'#city-map g.map-case[data-case-id="{map_case.case["id"]}"]').count() == 1
 
