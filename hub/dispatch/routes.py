@@ -229,6 +229,24 @@ async def case_stats_csv(
     )
 
 
+class SupervisorOut(BaseModel):
+    username: str
+    name: str
+    scope: str
+    """``grid:<id>``, ``community:<id>``, ``street:<id>`` or ``district``."""
+    level: Literal["grid", "community", "street", "district"]
+
+
+@router.get("/supervisors")
+async def supervisors(svc: Cases, _user: Dispatcher) -> list[SupervisorOut]:
+    """The site's supervisors (领导) and the part of the district each supervises (督办): a
+    red case in their scope notifies them."""
+    return [
+        SupervisorOut(username=s.username, name=s.name, scope=s.scope, level=s.level)
+        for s in svc.site.supervisors
+    ]
+
+
 @router.get("/categories")
 async def catalogue(svc: Cases, _user: Viewer) -> Catalogue:
     """Departments and case categories (大类/小类, limits, sources)."""

@@ -204,3 +204,25 @@ async def test_stats_for_supervisors_and_csv_export(hub: RunningHub) -> None:
     assert (
         await hub.client.get("/api/stats/cases", params={"by": "x"}, headers=sup)
     ).status_code == 422
+
+
+async def test_the_supervisors_are_served_to_the_center(tmp_path: Path) -> None:
+    """The site's supervisors (督办) with their scope, for the center's roles; not to workers."""
+    settings = make_settings(tmp_path)
+    text = settings.site.read_text(encoding="utf-8")
+    settings.site.write_text(
+        text + "supervisors:\n"
+        "  - {username: zhao, name: 赵主任, scope: 'street:s1', phone: '13800000000'}\n"
+        "  - {username: qian, name: 钱区长, scope: district}\n",
+        encoding="utf-8",
+    )
+    async with run_hub_with_users(settings) as h:
+        r = await h.client.get("/api/supervisors", headers=await h.auth("operator"))
+        assert r.status_code == 200
+        assert r.json() == [
+            {"username": "zhao", "name": "赵主任", "scope": "street:s1", "level": "street"},
+            {"username": "qian", "name": "钱区长", "scope": "district", "level": "district"},
+        ]
+        r = await h.client.get("/api/supervisors", headers=await h.auth("worker"))
+        assert r.status_code == 403
+        assert (await h.client.get("/api/supervisors")).status_code == 401

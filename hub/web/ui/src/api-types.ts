@@ -685,6 +685,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/supervisors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Supervisors
+         * @description The site's supervisors (领导) and the part of the district each supervises (督办): a
+         *     red case in their scope notifies them.
+         */
+        get: operations["supervisors_api_supervisors_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/categories": {
         parameters: {
             query?: never;
@@ -2137,6 +2158,20 @@ export interface components {
             /** Communities */
             communities: components["schemas"]["CommunityOut"][];
         };
+        /** SupervisorOut */
+        SupervisorOut: {
+            /** Username */
+            username: string;
+            /** Name */
+            name: string;
+            /** Scope */
+            scope: string;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "grid" | "community" | "street" | "district";
+        };
         /**
          * TelemetryFieldOut
          * @description A telemetry key the device's profile declares.
@@ -3580,6 +3615,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    supervisors_api_supervisors_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupervisorOut"][];
                 };
             };
         };
