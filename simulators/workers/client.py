@@ -220,7 +220,7 @@ class HubClient:
     # -- cases -------------------------------------------------------------------------------
 
     async def cases(self, states: Iterable[str], *, limit: int = 50) -> list[CaseView]:
-        """Newest first, as the hub lists them (a worker sees only their own)."""
+        """Newest first, as the hub lists them (to a worker: their tasks and their own reports)."""
         params = [("state", s) for s in states] + [("limit", str(limit))]
         body = await self.call("GET", "/api/cases", params=params)
         return [CaseView.parse(c) for c in body["items"]]

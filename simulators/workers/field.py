@@ -135,18 +135,23 @@ class WorkerBot:
         if self.offline:
             await asyncio.sleep(self.offline_until - time.monotonic())
             log.info("%s is back online", self.username, extra={"worker": self.username})
-        tasks = await self.api.cases(IN_HAND)
+        tasks = await self._in_hand()
         new = sorted((c for c in tasks if c.state == "dispatched" and c.pending is None), key=_id)
         for case in new:
             await self._take(case)
         if new:
-            tasks = await self.api.cases(IN_HAND)
+            tasks = await self._in_hand()
         ready = [c for c in tasks if c.state in ("received", "on_scene") and c.pending is None]
         if ready:
             await self._handle(min(ready, key=_id))
             await asyncio.sleep(self.b.step_s)  # never a tight loop on a case that will not move
             return
         await self._idle()
+
+    async def _in_hand(self) -> list[CaseView]:
+        # The worker's list also holds the cases they reported (随手拍), sent to others: not theirs
+        # to take.
+        return [c for c in await self.api.cases(IN_HAND) if c.assignee == self.username]
 
     # -- a case ------------------------------------------------------------------------------
 

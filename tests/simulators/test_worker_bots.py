@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -253,3 +254,39 @@ async def test_a_busy_answer_is_waited_out_and_sent_again(monkeypatch: pytest.Mo
         with pytest.raises(bot_client.ApiError) as err:
             await c.call("POST", "/api/workers/me/heartbeat", json={})
         assert err.value.status == 503 and len(seen) == bot_client.BUSY_RETRIES + 1
+
+
+async def test_a_worker_leaves_the_case_they_reported_to_its_assignee(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """w2 reports a case in w1's grid from the field (随手拍) and the center sends it to w1: it
+    stays in w2's list as their report, but it is w1's to take. Only w2's bot runs here, for a
+    while: it must leave the case alone (its steps would get 403)."""
+    login = {"username": "w2", "password": CREDENTIALS.workers["w2"]}
+    r = await hub.client.post("/api/auth/token", data=login)
+    w2 = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    body = {"category": "11.02", "title": "巡查发现 patrol find", "position": IN_G1}
+    r = await hub.client.post("/api/reports", json=body, headers=w2)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    op = await hub.auth("operator")
+    for action, extra in (("accept", {}), ("open", {}), ("dispatch", {"assignee": "w1"})):
+        r = await hub.client.post(
+            f"/api/cases/{case['id']}/actions",
+            json={"action": action, "version": case["version"], **extra},
+            headers=op,
+        )
+        assert r.status_code == 200, r.text
+        case = r.json()
+    r = await hub.client.get("/api/cases", params={"state": "dispatched"}, headers=w2)
+    assert case["id"] in [c["id"] for c in r.json()["items"]]  # w2 sees it
+    only_w2 = Credentials(workers={"w2": CREDENTIALS.workers["w2"]}, duty={})
+    city = WorkerCity(load_site(hub.settings.site), hub.url, only_w2, seed=1, behaviour=FAST)
+    with caplog.at_level(logging.WARNING, logger="simulators.workers"):
+        async with city:
+            await asyncio.sleep(1.5)  # many rounds at FAST's poll
+    failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("work failed")]
+    assert failed == []
+    detail = await _until(hub, case["id"], "dispatched")
+    assert detail["assignee"] == "w1"
+    assert not any(actor == "w2" for _, actor in _steps(detail)[1:])  # but the report
