@@ -2,10 +2,10 @@
 
 SQLAlchemy's aiosqlite adapter makes a cursor, executes, fetches and closes the cursor, each an
 await on aiosqlite's thread: four trips between the event loop and that thread per statement,
-each a queue put, a thread wake-up and a ``call_soon_threadsafe`` back. A case step runs a dozen
-statements, so most of its cost was those trips (a profile counted about 550 per case). Here the
-cursor's whole life runs in one call on aiosqlite's thread and the rows come back at once, which
-is what the adapter did anyway (it fetches every row before returning).
+each a queue put, a thread wake-up and a ``call_soon_threadsafe`` back (a profile of the case
+loop counted about 550 per case). Here the cursor's whole life runs in one call on aiosqlite's
+thread and the rows come back at once, which is what the adapter did anyway (it fetches every
+row before returning): about a third less CPU per statement measured on this machine.
 
 Uses aiosqlite's ``Connection._execute`` (run a callable on its thread, in order with the rest
 of its work); ``tests/store/test_sqlite_async.py`` pins that against the installed version.
