@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CASE_WAIT_S = 120.0  # the scenes loop every 60 s and every loop has intrusions
-LOOP_WAIT_S = 240.0  # walk (time-scaled), feedback, then two rounds of the duty officer
+LOOP_WAIT_S = 180.0  # walk (time-scaled), feedback, then two rounds of the duty officer
 HUMAN = "wg-sanjing-xsf"  # works the field app by hand here
 BOT_STREETS = ("wg-hehai-", "wg-xuejia-")
 LOOP = ["created", "accept", "open", "dispatch", "receive", "arrive", "feedback", "check_pass",
@@ -69,8 +69,10 @@ def city_people(hub_server: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
         path, _ = pool.submit(worker_credentials, settings, load_site(hub_server.site)).result()
     creds = json.loads(path.read_text(encoding="utf-8"))
     human_pw = creds["workers"].pop(HUMAN)
-    # Two streets' grid workers as bots: the whole city's 16 on SQLite, beside 16 cameras and
-    # 432 sensors on this 2-core machine, keep the store busy enough for 503s (see the note).
+    # Two streets' grid workers as bots (the city's 16 are more load than this 2-core machine
+    # needs to show the loop), at 100x: the other browser tests leave a backlog of cases in
+    # their grids, which the duty bot dispatches at once and each bot works off oldest first;
+    # at the demo's pace the case under test waited behind it past the test's time.
     creds["workers"] = {u: p for u, p in creds["workers"].items() if u.startswith(BOT_STREETS)}
     bots = tmp_path / "bots.json"
     bots.write_text(json.dumps(creds), encoding="utf-8")
@@ -79,7 +81,7 @@ def city_people(hub_server: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "simulators", "workers", "--hub", hub_server.url,
-             "--site", str(hub_server.site), "--credentials", str(bots), "--speed", "25",
+             "--site", str(hub_server.site), "--credentials", str(bots), "--speed", "100",
              "--seed", "11"],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -119,6 +121,7 @@ def _wait_for(what: str, timeout: float, probe: Any, log: Path | None = None) ->
     raise AssertionError(f"{what} within {timeout:.0f} s\n{tail}")
 
 
+@pytest.mark.timeout(420)  # the waits below, so that they, not the suite's 300 s, say what hung
 def test_an_intrusion_runs_the_loop_with_the_citys_people(
     wall: Any, browser: Any, hub_server: Any, city_people: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -155,6 +158,7 @@ def test_an_intrusion_runs_the_loop_with_the_citys_people(
 
     case = _wait_for("an intrusion case dispatched to a bot", CASE_WAIT_S, new_case)
     case_id = case["id"]
+    print(f"case {case_id} to {case['assignee']} after {time.time() - started:.0f} s")
     detail = api(hub_server, "GET", f"/api/cases/{case_id}", op)
     camera = next(e["detail"]["camera_id"] for e in detail["evidence"] if e["kind"] == "detection")
     assert case["grid_id"] == cam_grid[camera], "the case is in its camera's grid"
@@ -174,7 +178,9 @@ def test_an_intrusion_runs_the_loop_with_the_citys_people(
     def evaluated() -> bool:
         return str(api(hub_server, "GET", f"/api/cases/{case_id}", op)["state"]) == "evaluated"
 
+    print(f"the phone's case {phone_case} handled after {time.time() - started:.0f} s")
     _wait_for(f"case {case_id} evaluated", LOOP_WAIT_S, evaluated, city_people["log"])
+    print(f"case {case_id} evaluated after {time.time() - started:.0f} s")
     page.wait_for_selector(f'#case-detail[data-case-id="{case_id}"][data-state="evaluated"]')
     page.screenshot(path=str(ARTIFACTS / "loop-evaluated.png"))
 
