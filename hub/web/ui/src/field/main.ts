@@ -275,7 +275,7 @@ class FieldApp implements App {
     }
     const r = parseRoute(location.hash);
     if (r.view === "tasks") void this.inbox.reload();
-    else if (r.view === "task") void this.task.changed(c.id);
+    else if (r.view === "task") void this.task.changed(c.id, c.version);
   }
 
   private toast(msg: string, loud = false): void {

@@ -56,9 +56,10 @@ export class TaskView {
     window.clearInterval(this.ticker);
   }
 
-  /** A change announced by the hub: reload when it is this task. */
-  async changed(id: number): Promise<void> {
-    if (this.detail?.id === id && !this.busy) await this.load(id);
+  /** A change announced by the hub: reload when it is this task at a newer version (the echo of
+   * the worker's own step, arriving after its answer, must not redraw the form being filled). */
+  async changed(id: number, version: number): Promise<void> {
+    if (this.detail?.id === id && !this.busy && version > this.detail.version) await this.load(id);
   }
 
   /** The phone moved: redraw the way to the case. */
