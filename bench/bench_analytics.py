@@ -9,15 +9,23 @@ reduced to the default 256 px analysis width. Printed per camera-frame, single t
   the previous frame), measured in the same run;
 - motion only (batched ``MotionGroup``) and the full core (motion + tracking + zones + lines +
   loitering), with their ratio to the baseline.
-Targets: motion <= 0.1 ms and full core <= 0.25 ms per camera-frame, flat from 1 to 64 cameras.
+Targets: motion <= 0.1 ms and full core <= 0.25 ms per camera-frame, flat from 1 to 64 cameras
+(the simulator's scenes have flat figures, so their cameras run motion only: ``detector: off``).
+
+Then the real footage (../shared/footage/tud_campus.mp4, or $HUB_FOOTAGE_DIR) at the default
+5 analysed frames per second: the core with the detector off and on, per camera-frame, beside
+the bare decode of a frame measured in the same run (people are in view on every frame of this
+clip, so the detector looks on every analysed frame: the busy case).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import av
 import cv2
@@ -113,6 +121,41 @@ def main() -> None:
             f"{tf * 1e3:>8.3f} {tf / tb:>7.2f}"
         )
     print("targets: motion <= 0.100 ms, full <= 0.250 ms per camera-frame")
+    footage()
+
+
+def footage() -> None:
+    root = Path(__file__).resolve().parents[1]
+    d = Path(os.environ.get("HUB_FOOTAGE_DIR", root.parent / "shared" / "footage"))
+    video = d / "tud_campus.mp4"
+    if not video.is_file():
+        print(f"real footage: none in {d} (set HUB_FOOTAGE_DIR)")
+        return
+    with av.open(str(video)) as c:
+        decoded = [f for i, f in enumerate(c.decode(video=0)) if i % 5 == 0]
+    t0 = time.perf_counter()
+    with av.open(str(video)) as c:
+        n = sum(1 for _ in c.decode(video=0))
+    decode = (time.perf_counter() - t0) / n
+    lumas = [reduce_luma(f, ANALYSIS_WIDTH) for f in decoded]
+    print(f"real footage: TUD-Campus 640x480, {len(decoded)} frames at 5 fps, people in every one")
+    print(f"  bare decode {decode * 1e3:.2f} ms per frame")
+    for detector in ("off", "person"):
+        cam = Camera(
+            id="tud", name="tud", url="tud.mp4", grid="g", position=[0.0, 0.0], detector=detector
+        )
+
+        def run(cam: Camera = cam) -> None:
+            core = AnalyticsCore([cam])
+            for k, (f, luma) in enumerate(zip(decoded, lumas, strict=True)):
+                core.process([AnalysisFrame(cam.id, k / 5.0, k / 5.0, luma, f)])
+
+        run()  # loads the model once
+        per = _time(run, 3) / len(decoded)
+        print(
+            f"  core, detector {detector:6s}: {per * 1e3:8.2f} ms per camera-frame "
+            f"({per / decode:.1f}x decode)"
+        )
 
 
 if __name__ == "__main__":

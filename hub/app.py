@@ -38,12 +38,13 @@ from hub.geo.grids import GridMap
 from hub.store.db import Store, open_store
 from hub.store.recorder import EventRecorder
 from hub.video.interfaces import VideoService
+from hub.video.retention import EvidenceRetention
 from hub.web.auth import LoginThrottle
 from hub.web.fanout import EventFanout
 from hub.web.limits import BodyLimitMiddleware
 from hub.web.metrics import MetricsMiddleware
 from hub.web.problems import install_problem_handlers
-from hub.web.routes import auth, devices, events, site, system, users
+from hub.web.routes import auth, devices, events, site, system, users, wall
 from hub.web.security_headers import SecurityHeadersMiddleware
 from hub.web.sessions import LiveSessions
 from hub.web.state import HubState
@@ -65,6 +66,17 @@ def _make_video(settings: Settings, site: Site, bus: Bus) -> VideoService:
     from hub.video.service import CameraService
 
     return CameraService(settings, site, bus)
+
+
+def _make_retention(settings: Settings, store: Store) -> EvidenceRetention:
+    """Snapshots and clips kept within the disk budget and age (hub.video.retention)."""
+    return EvidenceRetention(
+        settings.data_dir / "evidence",
+        store.events.mark_evidence_expired,
+        max_bytes=settings.evidence_max_bytes,
+        max_age_seconds=settings.evidence_max_age_days * 86400,
+        interval=settings.evidence_sweep_seconds,
+    )
 
 
 async def _start_devices(
@@ -170,6 +182,10 @@ def create_app(
             await recorder.start()
             stack.push_async_callback(recorder.stop)
 
+            retention = _make_retention(settings, store)
+            await retention.start()
+            stack.push_async_callback(retention.stop)
+
             video_ = video
             if video_ is None:
                 video_ = _make_video(settings, site_, bus_)
@@ -242,6 +258,7 @@ def create_app(
         case_routes.router,
         worker_routes.router,
         open311.router,
+        wall.router,
     ):
         app.include_router(router)
     app.include_router(ws_router)

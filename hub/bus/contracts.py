@@ -40,7 +40,20 @@ class Topic(Generic[P]):
         return self.payload.model_validate_json(raw)
 
 
-DetectionType = Literal["intrusion", "line_crossing", "loitering"]
+DetectionType = Literal[
+    "intrusion",
+    "line_crossing",
+    "loitering",
+    "crowd",
+    "tampering",
+    "abandoned_object",
+    "illegal_parking",
+    "fire",
+    "smoke",
+]
+"""``crowd`` 人员聚集, ``tampering`` 遮挡/失焦/移位/冻结, ``abandoned_object`` 遗留物,
+``illegal_parking`` 违停; ``fire`` 火焰 and ``smoke`` 烟雾 are heuristics (``cause``
+``heuristic``). The same names as the case categories' ``sources.video``."""
 CameraState = Literal["connecting", "online", "stalled", "offline", "disabled"]
 
 
@@ -72,6 +85,17 @@ class DetectionEvent(BaseModel):
     snapshot: str | None = None
     """Path of the JPEG snapshot (box drawn) relative to the evidence directory."""
     dwell_seconds: float | None = None
+    clip: str | None = None
+    """Path of the MP4 evidence clip relative to the evidence directory. Written a few seconds
+    after the start, so it comes in a later message with the same id (``hub.video.clips``)."""
+    object_kind: str | None = None
+    """``person`` | ``vehicle`` | ``unknown``: the object of an abandoned_object or
+    illegal_parking event."""
+    count: int | None = None
+    """Crowd: the most people counted in the zone (the end message carries the final peak)."""
+    cause: str | None = None
+    """Tampering: ``covered`` | ``defocused`` | ``moved`` | ``frozen``; fire and smoke:
+    ``heuristic`` (rule-based, 规则判断)."""
 
 
 class CameraHealth(BaseModel):
@@ -98,6 +122,9 @@ class RecordedEvent(DetectionEvent):
 
     seq: int
     created_at: datetime
+    evidence_expired_at: datetime | None = None
+    """When retention removed the event's snapshot or clip (``hub.video.retention``): its
+    evidence is no longer served."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     stall_seconds: float = 10.0
     reconnect_min_seconds: float = 0.5
     reconnect_max_seconds: float = 10.0
+    clips: bool = True
+    """Cut an evidence clip (MP4, stream copy) around every detection event."""
+    clip_pre_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+    """Seconds of video before an event's start in its clip (from the keyframe before them)."""
+    clip_post_seconds: float = Field(default=5.0, ge=0.0, le=120.0)
+    """Seconds of video after an event's start in its clip."""
+    clip_ring_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    """Per camera: the most packet bytes kept for pre-roll, and the most one clip may hold."""
+    evidence_max_bytes: int = Field(default=20 * 1024**3, ge=1024 * 1024)
+    """Disk budget of the evidence directory (snapshots and clips); oldest files go first."""
+    evidence_max_age_days: float = Field(default=30.0, gt=0.0)
+    """Snapshots and clips older than this are removed."""
+    evidence_sweep_seconds: float = Field(default=60.0, ge=1.0)
+    """How often retention checks the evidence directory."""
     mqtt_url: str = Field(default="", repr=False)
     """mqtt://host:port of an external broker; empty: the hub starts its own (embedded)."""
     mqtt_embedded_port: int = 1884

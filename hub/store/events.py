@@ -1,18 +1,20 @@
-"""Detection events: idempotent insert, upsert of an event's end, lookup, newest-first pages.
+"""Detection events: idempotent insert, upsert of an event's end and clip, lookup, newest-first
+pages, retention's marks.
 
 An event is published twice when it lasts (intrusion, loitering): once when it starts, and again
-with the same id when it ends. ``upsert`` folds the second message into the stored row.
+with the same id when it ends; once more when its evidence clip is written. ``upsert`` folds the
+later messages into the stored row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,15 +31,24 @@ class StoredEvent:
     event: DetectionEvent
     seq: int
     created_at: datetime
+    evidence_expired_at: datetime | None = None
 
     def recorded(self) -> RecordedEvent:
-        return RecordedEvent(**dict(self.event), seq=self.seq, created_at=self.created_at)
+        return RecordedEvent(
+            **dict(self.event),
+            seq=self.seq,
+            created_at=self.created_at,
+            evidence_expired_at=self.evidence_expired_at,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        """The DetectionEvent JSON plus ``seq`` and ``created_at``."""
+        """The DetectionEvent JSON plus ``seq``, ``created_at`` and ``evidence_expired_at``."""
         out = self.event.model_dump(mode="json")
         out["seq"] = self.seq
         out["created_at"] = self.created_at.isoformat()
+        out["evidence_expired_at"] = (
+            self.evidence_expired_at.isoformat() if self.evidence_expired_at else None
+        )
         return out
 
 
@@ -58,15 +69,27 @@ def _row(ev: DetectionEvent) -> EventRow:
         confidence=ev.confidence,
         snapshot=ev.snapshot,
         dwell_seconds=ev.dwell_seconds,
+        clip=ev.clip,
+        object_kind=ev.object_kind,
+        count=ev.count,
+        cause=ev.cause,
     )
 
 
 def _merge(row: EventRow, ev: DetectionEvent) -> bool:
+    """Fold a later message in: its end and dwell, its clip. Nothing is ever cleared."""
+    changed = False
+    if ev.clip is not None and row.clip != ev.clip:
+        row.clip = ev.clip
+        changed = True
+    if ev.count is not None and row.count != ev.count:
+        row.count = ev.count  # a crowd's peak grows until its end
+        changed = True
     if ev.end is None:
-        return False
+        return changed
     end = ev.end.replace(tzinfo=UTC) if ev.end.tzinfo is None else ev.end.astimezone(UTC)
     if row.end == end and row.dwell_seconds == ev.dwell_seconds:
-        return False
+        return changed
     row.end = end
     row.dwell_seconds = ev.dwell_seconds
     return True
@@ -90,9 +113,18 @@ def _stored(row: EventRow) -> StoredEvent:
             "confidence": row.confidence,
             "snapshot": row.snapshot,
             "dwell_seconds": row.dwell_seconds,
+            "clip": row.clip,
+            "object_kind": row.object_kind,
+            "count": row.count,
+            "cause": row.cause,
         }
     )
-    return StoredEvent(event=ev, seq=row.seq, created_at=row.created_at)
+    return StoredEvent(
+        event=ev,
+        seq=row.seq,
+        created_at=row.created_at,
+        evidence_expired_at=row.evidence_expired_at,
+    )
 
 
 class EventRepo:
@@ -136,6 +168,23 @@ class EventRepo:
                 continue  # another writer inserted it between our check and insert: merge
             return _stored(row), "created"
         raise RuntimeError(f"event {event.id} vanished while being upserted")
+
+    async def mark_evidence_expired(self, event_ids: Sequence[UUID], when: datetime) -> int:
+        """Record that retention removed these events' snapshot or clip (the first time only);
+        returns how many events were newly marked."""
+        marked = 0
+        ids = sorted(set(event_ids))
+        for i in range(0, len(ids), 500):  # bound the IN list
+            chunk = ids[i : i + 500]
+            async with self._sessions.begin() as s:
+                result = await s.execute(
+                    update(EventRow)
+                    .where(EventRow.id.in_(chunk), EventRow.evidence_expired_at.is_(None))
+                    .values(evidence_expired_at=when)
+                    .execution_options(synchronize_session=False)
+                )
+                marked += int(getattr(result, "rowcount", 0) or 0)
+        return marked
 
     async def get(self, event_id: UUID) -> StoredEvent | None:
         async with self._sessions() as s:

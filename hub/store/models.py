@@ -110,6 +110,11 @@ class EventRow(Base):
     snapshot: Mapped[str | None] = mapped_column(String(512))
     dwell_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    clip: Mapped[str | None] = mapped_column(String(512))  # migration 0010
+    evidence_expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    object_kind: Mapped[str | None] = mapped_column(String(16))  # migration 0011
+    count: Mapped[int | None] = mapped_column(Integer)
+    cause: Mapped[str | None] = mapped_column(String(32))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,4 +420,28 @@ class CasePartRow(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WallLayoutRow(Base):
+    """A saved wall layout (预案): its name and the typed body (``hub.wall.models.LayoutIn``)."""
+
+    __tablename__ = "wall_layouts"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WallTourRow(Base):
+    """A saved wall tour (轮巡): its name and the typed body (``hub.wall.models.TourIn``)."""
+
+    __tablename__ = "wall_tours"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -103,7 +103,8 @@ def _label(img: np.ndarray, text: str, x: int, y: int, thick: int) -> None:
 
 
 class EvidenceStore:
-    """Snapshots under ``root/snapshots/YYYY/MM/DD/<event_id>.jpg`` (UTC date)."""
+    """Snapshots under ``root/snapshots/YYYY/MM/DD/<event_id>.jpg`` (UTC date), the event's clip
+    beside its snapshot (``<event_id>.mp4``, :mod:`hub.video.clips`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -111,6 +112,9 @@ class EvidenceStore:
     def relative_path(self, event_id: UUID | str, when: datetime) -> str:
         day = when.astimezone(UTC) if when.tzinfo else when
         return f"snapshots/{day:%Y/%m/%d}/{event_id}.jpg"
+
+    def clip_relative_path(self, event_id: UUID | str, when: datetime) -> str:
+        return self.relative_path(event_id, when).removesuffix(".jpg") + ".mp4"
 
     def save(self, event_id: UUID | str, jpeg: bytes, when: datetime | None = None) -> str:
         """Write the JPEG (atomically) and return its path relative to ``root``."""

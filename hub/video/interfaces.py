@@ -40,8 +40,10 @@ class VideoService(Protocol):
         """Current health of every configured camera, in site-file order."""
         ...
 
-    def subscribe_live(self, camera_id: str) -> LiveSubscription:
+    def subscribe_live(self, camera_id: str, stream: str = "main") -> LiveSubscription:
         """Live H.264 of one camera as fragmented MP4, passed through without re-encoding.
+
+        ``stream``: ``main`` or ``sub``; a camera without a sub stream answers ``sub`` with main.
 
         Raises hub.errors.NotFoundError for an unknown camera.
         """

@@ -38,6 +38,11 @@ MAX_VIEWER_FRAGMENTS = 150
 MAX_VIEWER_BYTES = 16 * 1024 * 1024
 MAX_GOP_FRAGMENTS = 600
 """Cap on the keyframe cache for cameras with absurdly long GOPs."""
+WARM_SECONDS = 10.0
+"""Keep muxing this long after the last viewer left. A wall re-points tiles all the time (layout
+changes, tours, a camera moved or switched between main and sub): a viewer that comes back
+within this time starts at once from the keyframe cache instead of waiting for the camera's
+next keyframe. Costs one remux per camera (no decode) while warm."""
 
 
 class _Sink:
@@ -288,20 +293,35 @@ class LiveFeed:
         self.gop: list[bytes] = []
         self._changed = asyncio.Event()
         self.closed = False
+        self._cool: asyncio.TimerHandle | None = None
 
     def subscribe(self) -> LiveViewer:
         viewer = LiveViewer(self)
         if self.closed:
             viewer._end("camera stopped")
             return viewer
+        self._cancel_cool()
         self.viewers.add(viewer)
         self.wanted = True
         return viewer
 
     def remove(self, viewer: LiveViewer) -> None:
         self.viewers.discard(viewer)
+        if not self.viewers and self._cool is None:
+            if WARM_SECONDS <= 0:
+                self.wanted = False
+            else:
+                self._cool = self._loop.call_later(WARM_SECONDS, self._cool_down)
+
+    def _cool_down(self) -> None:
+        self._cool = None
         if not self.viewers:
             self.wanted = False
+
+    def _cancel_cool(self) -> None:
+        if self._cool is not None:
+            self._cool.cancel()
+            self._cool = None
 
     async def changed(self) -> None:
         self._changed.clear()
@@ -309,6 +329,7 @@ class LiveFeed:
 
     def close(self, reason: str = "camera stopped") -> None:
         self.closed = True
+        self._cancel_cool()
         self.wanted = False
         for viewer in list(self.viewers):
             viewer._end(reason)

@@ -8,6 +8,8 @@ Threads and where work happens:
   per-camera queues as batches into ``AnalyticsCore.process``;
 * one evidence thread renders and saves snapshots, then hops to the event loop to publish the
   ``DetectionEvent`` on ``DETECTIONS``;
+* one ``clips`` thread (``hub.video.clips``) writes each event's evidence clip from its camera's
+  packet ring (``hub.video.ring``, fed by the ingest thread);
 * on the loop: live fan-out and a 1 Hz task that publishes health.
 
 Events that last (intrusion, loitering) are published twice with the same id: when they start
@@ -16,6 +18,12 @@ snapshot kept). Both go through the one evidence thread, so an end never overtak
 A line crossing is published once, with ``end == start``. Open events end at their last
 sighting when the service stops and when a camera's stream has been silent for longer than
 its tracker remembers objects (``lost_after``).
+
+With ``Settings.clips`` on, the evidence thread starts each event's clip (``clip_pre_seconds``
+before its start to ``clip_post_seconds`` after) as it publishes the start, and publishes it
+once written: the same id again, in the event's latest published state (ended or not) with
+``clip`` set. That goes through the evidence thread too, so it never overtakes the start, and an
+end published after it carries the clip. A clip that could not be written publishes nothing.
 
 Health is published once per second as **one message per camera** on ``CAMERA_HEALTH``
 (``CameraHealth.model_dump(mode="json")``), in site-file order. Prometheus metrics are served by
@@ -44,10 +52,13 @@ from hub.errors import NotFoundError
 from hub.video.live import LiveFeed, LiveTap, LiveViewer
 from hub.video.metrics import collector
 from hub.video.pipeline import BatchWorkers, FrameQueue
+from hub.video.relay import LiveRelay
+from hub.video.ring import PacketRing
 from hub.video.source import CameraSource
 
 if TYPE_CHECKING:
     from hub.video.analytics import AnalysisFrame, AnalyticsCore, RawEvent
+    from hub.video.clips import ClipRecorder
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,8 @@ SnapshotFn = Callable[[str, "RawEvent", object | None], str | None]
 MAX_OPEN_EVENTS = 10_000
 """Started events kept until their end (for the snapshot path); beyond it the oldest is
 forgotten and its end is published without a snapshot path (the store keeps the one it has)."""
+RING_MARGIN_SECONDS = 5.0
+"""Packets kept beyond the pre-roll: the time from a frame's arrival to its event's clip job."""
 
 
 def lost_after(camera: Camera) -> float:
@@ -73,6 +86,9 @@ class _Camera:
         self.source: CameraSource | None = None
         self.queue: FrameQueue[AnalysisFrame] | None = None
         self.feed: LiveFeed | None = None
+        self.ring: PacketRing | None = None
+        self.relay: LiveRelay | None = None
+        """The stream analytics does not use (camera with a ``sub_url``), for live viewers."""
         self.analysed = 0
         self.open_events: set[UUID] = set()
         """Ids of this camera's started, not yet ended events (changed under its core's lock)."""
@@ -134,6 +150,9 @@ class CameraService:
         task may close a silent camera's events."""
         self._open: dict[UUID, DetectionEvent] = {}
         """Published starts awaiting their end; evidence thread only."""
+        self._clips: ClipRecorder | None = None
+        self._awaiting_clip: dict[UUID, DetectionEvent] = {}
+        """Latest published state of events whose clip is being made; evidence thread only."""
         self._started = False
         self.events_published = 0
 
@@ -168,23 +187,39 @@ class CameraService:
             threads=self.settings.analytics_threads,
         )
         self._evidence_pool = ThreadPoolExecutor(1, thread_name_prefix="evidence")
+        if self.settings.clips and enabled:
+            self._clips = self._clip_recorder()
+            self._clips.start()
         for cam in self._cams.values():
             cam.feed = LiveFeed(cam.camera.id, loop)
             if not cam.camera.enabled:
                 cam.feed.close("camera disabled")
                 continue
             cam.queue = self._workers.queue(self.settings.frame_queue_per_camera)
+            if self._clips is not None:
+                cam.ring = PacketRing(
+                    cam.camera.id,
+                    keep_seconds=self.settings.clip_pre_seconds + RING_MARGIN_SECONDS,
+                    max_bytes=self.settings.clip_ring_max_bytes,
+                )
             cam.source = CameraSource(
-                cam.camera,
+                cam.camera.model_copy(update={"url": cam.camera.analysis_url}),
                 self.settings,
                 on_frame=self._frame_sink(cam),
                 live=LiveTap(cam.feed),
+                ring=cam.ring,
                 pace_files=self._pace_files,
             )
+            other = "main" if cam.camera.analysis_stream == "sub" else "sub"
+            other_url = cam.camera.url if other == "main" else cam.camera.sub_url
+            if other_url:
+                cam.relay = LiveRelay(cam.camera, other_url, self.settings, loop, stream=other)
         self._workers.start()
         for cam in self._cams.values():
             if cam.source is not None:
                 cam.source.start()
+            if cam.relay is not None:
+                cam.relay.start()
         collector().add(self)
         self._health_task = asyncio.create_task(self._health_loop(), name="video-health")
         log.info("video service started: %d cameras (%d enabled)", len(self._cams), len(enabled))
@@ -207,6 +242,10 @@ class CameraService:
         for cam in self._cams.values():
             if cam.open_events:
                 await asyncio.to_thread(self._close_events, cam)
+        if self._clips is not None:
+            # Write what the clips being collected hold; their messages queue behind the ends.
+            await asyncio.to_thread(self._clips.stop)
+            self._clips = None
         if self._evidence_pool is not None:
             await asyncio.to_thread(self._evidence_pool.shutdown, True)
         # Let publishes that evidence threads handed to the loop finish.
@@ -216,6 +255,9 @@ class CameraService:
         for cam in self._cams.values():
             if cam.feed is not None:
                 cam.feed.close("video service stopped")
+            if cam.relay is not None:
+                cam.relay.close("video service stopped")
+                await asyncio.to_thread(cam.relay.join, self.settings.stall_seconds + 1)
         log.info("video service stopped")
 
     def _join_sources(self, sources: Sequence[CameraSource]) -> list[str]:
@@ -231,13 +273,15 @@ class CameraService:
     def health(self) -> list[CameraHealth]:
         return [cam.health() for cam in self._cams.values()]
 
-    def subscribe_live(self, camera_id: str) -> LiveViewer:
+    def subscribe_live(self, camera_id: str, stream: str = "main") -> LiveViewer:
         cam = self._cams.get(camera_id)
         if cam is None:
             raise NotFoundError(f"no camera {camera_id!r}")
         if cam.feed is None:
             raise NotFoundError(f"camera {camera_id!r}: video service not started")
-        return cam.feed.subscribe()
+        if cam.relay is not None and stream == cam.relay.stream:
+            return cam.relay.feed.subscribe()
+        return cam.feed.subscribe()  # the analysed stream (also for "sub" without a sub_url)
 
     def source(self, camera_id: str) -> CameraSource | None:
         return self._cams[camera_id].source
@@ -331,7 +375,33 @@ class CameraService:
                 oldest = next(iter(self._open))
                 del self._open[oldest]
                 log.warning("more than %d open events: forgot %s", MAX_OPEN_EVENTS, oldest)
+        self._begin_clip(ev, event)
         self._publish_threadsafe(event)
+
+    def _begin_clip(self, ev: RawEvent, event: DetectionEvent) -> None:
+        """Evidence thread: start the event's clip; its message will follow this one."""
+        ring = self._cams[ev.camera_id].ring
+        clips = self._clips
+        if clips is None or ring is None:
+            return
+        self._awaiting_clip[event.id] = event
+        if not clips.begin(ring, str(event.id), ev.wall_time):
+            del self._awaiting_clip[event.id]
+        elif len(self._awaiting_clip) > MAX_OPEN_EVENTS:
+            del self._awaiting_clip[next(iter(self._awaiting_clip))]
+
+    def _on_clip(self, event_id: str, clip: str | None) -> None:
+        """Clips thread: hand the written clip to the evidence thread (behind the start)."""
+        self._submit(self._publish_clip, UUID(event_id), clip)
+
+    def _publish_clip(self, event_id: UUID, clip: str | None) -> None:
+        latest = self._awaiting_clip.pop(event_id, None)
+        if clip is None or latest is None:
+            return
+        started = self._open.get(event_id)
+        if started is not None:
+            self._open[event_id] = started.model_copy(update={"clip": clip})
+        self._publish_threadsafe(latest.model_copy(update={"clip": clip}))
 
     def _publish_end(self, ev: RawEvent) -> None:
         assert ev.end_wall_time is not None
@@ -344,6 +414,8 @@ class CameraService:
                 "dwell_seconds": ev.dwell_seconds,
             }
         )
+        if event.id in self._awaiting_clip:
+            self._awaiting_clip[event.id] = event
         self._publish_threadsafe(event)
 
     def _detection(self, ev: RawEvent, snapshot: str | None) -> DetectionEvent:
@@ -365,6 +437,9 @@ class CameraService:
             confidence=min(1.0, max(0.0, ev.confidence)),
             snapshot=snapshot,
             dwell_seconds=ev.dwell_seconds,
+            object_kind=ev.object_kind,
+            count=ev.count,
+            cause=ev.cause,
         )
 
     def _publish_threadsafe(self, event: DetectionEvent) -> None:
@@ -402,6 +477,19 @@ class CameraService:
                 except Exception:
                     log.exception("publishing camera health failed")
             await asyncio.sleep(self._health_interval)
+
+    def _clip_recorder(self) -> ClipRecorder:
+        from hub.video.clips import ClipRecorder
+        from hub.video.evidence import EvidenceStore
+
+        s = self.settings
+        return ClipRecorder(
+            EvidenceStore(s.data_dir / "evidence"),
+            pre=s.clip_pre_seconds,
+            post=s.clip_post_seconds,
+            on_clip=self._on_clip,
+            grace=s.stall_seconds + 5.0,
+        )
 
 
 def _box(b: Sequence[float]) -> Box:

@@ -36,6 +36,7 @@ from hub.bus.contracts import CameraHealth, CameraState
 from hub.config import Camera, Settings
 from hub.redact import source_text
 from hub.video.live import LiveTap
+from hub.video.ring import PacketRing
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class CameraSource:
         *,
         on_frame: FrameCallback | None = None,
         live: LiveTap | None = None,
+        ring: PacketRing | None = None,
         pace_files: bool = True,
         loop_files: bool = True,
     ) -> None:
@@ -104,6 +106,8 @@ class CameraSource:
         self.stats = SourceStats()
         self._on_frame = on_frame
         self._live = live
+        self._ring = ring
+        """Recent packets for evidence clips (``hub.video.ring``); fed like the live tap."""
         self._file = is_file_url(camera.url)
         self._pace = pace_files and self._file
         self._loop_files = loop_files
@@ -234,6 +238,8 @@ class CameraSource:
         finally:
             if self._live is not None:
                 self._live.close()
+            if self._ring is not None:
+                self._ring.close()
             self.stats.state = "offline"
             self.finished.set()
 
@@ -284,6 +290,8 @@ class CameraSource:
             nominal_fps = float(nominal) if nominal and 1 <= nominal <= 240 else None
             if self._live is not None:
                 self._live.on_connect(stream)
+            if self._ring is not None:
+                self._ring.on_connect(stream)
             self._run_demux(container, stream, nominal_fps)
         finally:
             try:
@@ -340,6 +348,8 @@ class CameraSource:
                 st.packets_in += 1
                 if packet.is_corrupt:
                     st.decode_errors += 1
+                if self._ring is not None:
+                    self._ring.on_packet(packet, wall)
             try:
                 frames = stream.decode(packet)
             except av.error.FFmpegError as exc:

@@ -8,6 +8,8 @@ next to it (``hub/web/routes/*.py``); they derive from :class:`Out` too.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from hub.bus.contracts import CameraHealth, RecordedEvent
@@ -98,6 +100,9 @@ class CameraOut(Out):
     heading: float | None
     analysis_fps: float
     enabled: bool
+    sub_stream: bool = False
+    """Whether the camera has a sub stream (``/api/live/{id}?stream=sub``; small tiles play it)."""
+    analysis_stream: Literal["main", "sub"] = "main"
     zones: list[ZoneOut]
     lines: list[LineOut]
     health: CameraHealthOut
@@ -112,6 +117,9 @@ class EventOut(RecordedEvent, Out):
     camera_name: str
     """The camera's name, or its id when the site file no longer has it."""
     snapshot_url: str | None
+    clip_url: str | None
+    """The MP4 evidence clip (HTTP Range supported); null until it is written, and once
+    retention removed it."""
 
 
 class EventPage(Out):

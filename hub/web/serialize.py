@@ -76,6 +76,8 @@ def camera_out(site: Site, cam: Camera, health: CameraHealth | None) -> CameraOu
         heading=cam.heading,
         analysis_fps=cam.analysis_fps,
         enabled=cam.enabled,
+        sub_stream=cam.sub_url is not None,
+        analysis_stream=cam.analysis_stream,
         zones=[
             ZoneOut(
                 id=z.id,
@@ -95,12 +97,15 @@ def camera_out(site: Site, cam: Camera, health: CameraHealth | None) -> CameraOu
 
 
 def event_out(event: RecordedEvent, site: Site) -> EventOut:
-    """A recorded event with what the wall needs besides: its camera's name and snapshot URL."""
+    """A recorded event with what the wall needs besides: its camera's name, its snapshot and
+    clip URLs (none once retention removed its evidence)."""
     cam = site.camera_by_id.get(event.camera_id)
+    kept = event.evidence_expired_at is None
     return EventOut(
         **dict(event),
         camera_name=cam.name if cam else event.camera_id,
-        snapshot_url=f"/api/events/{event.id}/snapshot" if event.snapshot else None,
+        snapshot_url=f"/api/events/{event.id}/snapshot" if event.snapshot and kept else None,
+        clip_url=f"/api/events/{event.id}/clip" if event.clip and kept else None,
     )
 
 

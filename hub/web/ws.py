@@ -168,11 +168,14 @@ async def live_ws(ws: WebSocket, camera_id: str) -> None:
     if user is None:
         return
     state = hub_state(ws)
-    if camera_id not in state.site.camera_by_id:
+    camera = state.site.camera_by_id.get(camera_id)
+    if camera is None:
         await ws.close(CLOSE_NOT_FOUND, "unknown camera")
         return
+    # ?stream=sub: the camera's sub stream (small tiles); main when it has none.
+    stream = "sub" if ws.query_params.get("stream") == "sub" and camera.sub_url else "main"
     try:
-        sub = state.video.subscribe_live(camera_id)
+        sub = state.video.subscribe_live(camera_id, stream)
     except NotFoundError:
         await ws.close(CLOSE_NOT_FOUND, "unknown camera")
         return
@@ -182,7 +185,8 @@ async def live_ws(ws: WebSocket, camera_id: str) -> None:
         nonlocal ended
         try:
             mime, init = await sub.init()
-            await ws.send_text(orjson.dumps({"type": "init", "mime": mime}).decode())
+            init_msg = {"type": "init", "mime": mime, "stream": stream}
+            await ws.send_text(orjson.dumps(init_msg).decode())
             await ws.send_bytes(init)
             while True:
                 await ws.send_bytes(await sub.next())

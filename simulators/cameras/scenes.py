@@ -80,7 +80,9 @@ class Scene:
 
     def camera_entry(self, camera_id: str, **overrides: Any) -> dict[str, Any]:
         """The zones/lines/masks of this scene as a site-file camera entry."""
-        entry: dict[str, Any] = {"id": camera_id, **overrides}
+        # The scenes' figures are flat shapes a person detector does not take for people: their
+        # cameras analyse motion only (the detector is measured on real footage instead).
+        entry: dict[str, Any] = {"id": camera_id, "detector": "off", **overrides}
         for key, value in (("masks", self.masks), ("zones", self.zones), ("lines", self.lines)):
             entry[key] = overrides.get(key, copy.deepcopy(value))
         return entry

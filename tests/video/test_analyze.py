@@ -29,6 +29,7 @@ def _camera(**kw) -> Camera:
         "grid": "g1",
         "position": [0.0, 0.0],
         "zones": [ZONE],
+        "detector": "off",
         **kw,
     }
     return Camera.model_validate(base)

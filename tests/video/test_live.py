@@ -116,7 +116,9 @@ class _Live:
 @pytest.fixture
 async def live_camera(tmp_path: Path, clip: Path) -> AsyncIterator[_Live]:
     feed = LiveFeed("cam-live", asyncio.get_running_loop())
-    cam = Camera(id="cam-live", name="live", url=str(clip), grid="g1", position=[0, 0])
+    cam = Camera(
+        id="cam-live", name="live", url=str(clip), grid="g1", position=[0, 0], detector="off"
+    )
     medias: list[float] = []
     src = CameraSource(
         cam,
@@ -182,7 +184,10 @@ async def test_slow_viewer_skips_to_next_keyframe(
     slow.close()
 
 
-async def test_muxing_stops_without_viewers_and_viewers_end_on_close(live_camera: _Live) -> None:
+async def test_muxing_stops_without_viewers_and_viewers_end_on_close(
+    live_camera: _Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_mod, "WARM_SECONDS", 0)
     feed = live_camera.feed
     viewer = feed.subscribe()
     await asyncio.wait_for(viewer.init(), 5)
@@ -198,3 +203,22 @@ async def test_muxing_stops_without_viewers_and_viewers_end_on_close(live_camera
     with pytest.raises(LiveEnded):
         while True:
             await asyncio.wait_for(again.next(), 5)
+
+
+async def test_feed_stays_warm_after_the_last_viewer(
+    live_camera: _Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tile re-pointed back within WARM_SECONDS starts from the keyframe cache at once."""
+    monkeypatch.setattr(live_mod, "WARM_SECONDS", 0.5)
+    feed = live_camera.feed
+    viewer = feed.subscribe()
+    await asyncio.wait_for(viewer.init(), 5)
+    viewer.close()
+    assert feed.wanted
+    await asyncio.sleep(0.2)
+    again = feed.subscribe()
+    assert feed.init is not None and feed.gop, "init and keyframe cache kept while warm"
+    await asyncio.wait_for(again.init(), 0.1)
+    again.close()
+    await asyncio.sleep(0.8)
+    assert not feed.wanted

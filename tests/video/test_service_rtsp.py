@@ -30,7 +30,14 @@ pytestmark = [
 def _site(url: str, n: int) -> Site:
     return Site.for_cameras(
         [
-            Camera(id=f"cam-{i}", name=str(i), url=url, grid="g1", position=[121.05, 31.05])
+            Camera(
+                id=f"cam-{i}",
+                name=str(i),
+                url=url,
+                grid="g1",
+                position=[121.05, 31.05],
+                detector="off",
+            )
             for i in range(n)
         ]
     )

@@ -43,7 +43,12 @@ def loops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, EncodedLoop]:
 
 def _site(server: RtspServer) -> Site:
     return Site.for_cameras(
-        [Camera(id=c, name=c, url=server.url(c), grid="g1", position=[121.05, 31.05]) for c in CAMS]
+        [
+            Camera(
+                id=c, name=c, url=server.url(c), grid="g1", position=[121.05, 31.05], detector="off"
+            )
+            for c in CAMS
+        ]
     )
 
 

@@ -30,7 +30,9 @@ def _settings(tmp_path: Path, **kw: Any) -> Settings:
 
 
 def _camera(url: str, cid: str = "cam-a", **kw: Any) -> Camera:
-    return Camera(id=cid, name=cid, url=url, grid="g1", position=[121.4, 31.2], **kw)
+    return Camera(
+        id=cid, name=cid, url=url, grid="g1", position=[121.4, 31.2], detector="off", **kw
+    )
 
 
 class Collector:

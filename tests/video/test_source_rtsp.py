@@ -33,7 +33,7 @@ def vlc(clip: Path) -> Iterator[VlcServer]:
 
 
 def _source(url: str, tmp_path: Path) -> CameraSource:
-    cam = Camera(id="cam-rtsp", name="rtsp", url=url, grid="g1", position=[0, 0])
+    cam = Camera(id="cam-rtsp", name="rtsp", url=url, grid="g1", position=[0, 0], detector="off")
     settings = Settings(
         data_dir=tmp_path, stall_seconds=1.5, reconnect_min_seconds=0.2, reconnect_max_seconds=1.0
     )

@@ -34,7 +34,15 @@ def vlc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VlcServer]:
 
 def test_source_gets_frames_from_vlc(tmp_path: Path, vlc: VlcServer) -> None:
     frames: list[Any] = []
-    cam = Camera(id="cam-vlc", name="VLC", url=vlc.url, grid="g1", position=[0, 0], analysis_fps=5)
+    cam = Camera(
+        id="cam-vlc",
+        name="VLC",
+        url=vlc.url,
+        grid="g1",
+        position=[0, 0],
+        analysis_fps=5,
+        detector="off",
+    )
     settings = Settings(data_dir=tmp_path, stall_seconds=3, reconnect_min_seconds=0.2)
     src = CameraSource(cam, settings, on_frame=lambda f, m, w: frames.append((f.width, m)))
     src.start()

@@ -39,6 +39,8 @@ PARAMS = {
     "{fmt}": "json",
     "{service_code}": "01.01",
     "{request_id}": "1",
+    "{layout_id}": "1",
+    "{tour_id}": "1",
 }
 
 
@@ -184,6 +186,8 @@ ROLE_MATRIX = [
     ("GET", "/api/events", {"admin", "operator", "supervisor"}),
     ("GET", "/metrics", {"admin", "operator", "supervisor"}),
     ("GET", "/api/users", {"admin"}),
+    ("GET", "/api/wall/layouts", {"admin", "operator", "supervisor"}),
+    ("GET", "/api/wall/tours", {"admin", "operator", "supervisor"}),
     ("GET", "/api/auth/me", set(PASSWORDS)),
 ]
 

@@ -134,7 +134,7 @@ class FakeVideo:
             for c in self.camera_ids
         ]
 
-    def subscribe_live(self, camera_id: str) -> FakeLive:
+    def subscribe_live(self, camera_id: str, stream: str = "main") -> FakeLive:
         if camera_id not in self.camera_ids:
             raise NotFoundError(camera_id)
         sub = FakeLive(self.segments)

@@ -5,6 +5,12 @@ frames of one camera) and splits them into rounds holding at most one frame per 
 order. Each round runs motion once per image-size group (one set of OpenCV calls for all its
 cameras); only tracking and rules, which depend on the few objects in view, run per camera.
 
+With a camera's ``detector`` on, a person detector confirms and classifies what moves: after
+motion, each camera that is due for a look (something moves or a person is tracked, within its
+``detect_fps``) gets square crops around the moving areas and tracked people (``crops.plan``); the
+crops of all cameras in the round go through the model in one batch; people are tracked by
+``PersonTracker`` and blobs not on people by the motion ``Tracker``, classed vehicle or unknown.
+
 Events that last (intrusion, loitering) start in ``FrameResult.events`` and end, with the same
 id, in ``FrameResult.ended`` of a later frame; ``close_events`` ends what is still open when a
 stream stops or is lost, ``remove_camera`` when a camera goes away.
@@ -13,20 +19,37 @@ stream stops or is lost, ``remove_camera`` when a camera goes away.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import count
 
+import cv2
 import numpy as np
 
 from hub.config import Camera
+from hub.video.analytics import crops
+from hub.video.analytics.classify import classify, not_on_people
+from hub.video.analytics.detector import Detection, PersonDetector
+from hub.video.analytics.events import EventDetector, detectors_for
 from hub.video.analytics.motion import GhostCheck, MotionGroup
+from hub.video.analytics.person_tracker import PersonBox, PersonTracker
 from hub.video.analytics.rules import CameraRules, polygon_mask
-from hub.video.analytics.tracker import MIN_HITS, Track, Tracker
+from hub.video.analytics.tracker import MIN_HITS, Box, Track, Tracker
 from hub.video.analytics.types import AnalysisFrame, FrameResult, RawEvent, TrackedObject
 
 log = logging.getLogger(__name__)
 
 GHOST_CHECK_HITS = (MIN_HITS, MIN_HITS + 3)
+IDLE_LOOK_SECONDS = 20.0
+"""A camera where nothing moves still gets a detector look this often (a person standing
+still since before the stream started)."""
+COAST_SECONDS = 0.4
+"""A person the detector missed is still shown at the predicted place this long..."""
+COAST_MIN_HITS = 2
+"""...if the track was detected this many times (a steady track, not a flicker)."""
+PERSON_MEMORY = 1.5
+MAX_BATCH = 8
+"""Crops per forward pass (bounds the blob's memory; larger batches gain nothing on CPU)."""
 
 
 @dataclass(slots=True)
@@ -39,6 +62,25 @@ class _CameraState:
     ghosts: GhostCheck | None = None
     ended: list[RawEvent] | None = None
     """Events closed outside a frame (a size change) waiting for the next result."""
+    people: PersonTracker | None = None
+    """Set while the camera's detector runs."""
+    detectors: list[EventDetector] = field(default_factory=list)
+    """Tampering, crowd, abandoned objects and parking, fire and smoke (as configured)."""
+    last_look: float | None = None
+    ids: Iterator[int] = field(default_factory=lambda: count(1))
+    """Track ids shared by the person and the motion trackers (one id space per camera)."""
+
+
+@dataclass(slots=True)
+class _Look:
+    """One camera's detector look in a round: its crops and what they found."""
+
+    squares: list[crops.Square]
+    view_width: int
+    view_height: int
+    scale: float
+    """Analysis pixels per view pixel."""
+    found: list[tuple[int, Detection]] = field(default_factory=list)
 
 
 def confidence(tr: Track, height: int) -> float:
@@ -51,9 +93,16 @@ def confidence(tr: Track, height: int) -> float:
 class AnalyticsCore:
     """Not thread-safe: call from one worker thread at a time. Never touches asyncio."""
 
-    def __init__(self, cameras: Iterable[Camera] = ()) -> None:
+    def __init__(
+        self,
+        cameras: Iterable[Camera] = (),
+        detector: Callable[[], PersonDetector] = PersonDetector,
+    ) -> None:
         self._cams: dict[str, _CameraState] = {}
         self._groups: dict[tuple[int, int], MotionGroup] = {}
+        self._make_detector = detector
+        self._detector: PersonDetector | None = None
+        self._detector_failed = False
         for c in cameras:
             self.add_camera(c)
 
@@ -67,7 +116,21 @@ class AnalyticsCore:
             self.remove_camera(camera.id)
         # Tracks survive about a second without a blob, and at least one missed frame.
         memory = max(1.0, 1.5 / camera.analysis_fps)
-        self._cams[camera.id] = _CameraState(camera, Tracker(memory_seconds=memory))
+        ids = count(1)
+        st = _CameraState(camera, Tracker(memory_seconds=memory, ids=ids), ids=ids)
+        if camera.detector == "person" and self._load_detector() is not None:
+            st.people = PersonTracker(max(PERSON_MEMORY, 1.5 / camera.detect_fps), ids)
+        self._cams[camera.id] = st
+
+    def _load_detector(self) -> PersonDetector | None:
+        if self._detector is None and not self._detector_failed:
+            try:
+                self._detector = self._make_detector()
+            except Exception:
+                # Motion still works: the cameras fall back to it rather than going blind.
+                log.exception("person detector unavailable: cameras fall back to motion only")
+                self._detector_failed = True
+        return self._detector
 
     def remove_camera(self, camera_id: str) -> list[RawEvent]:
         """Forget a camera; returns its open events, ended at their last sighting."""
@@ -93,6 +156,10 @@ class AnalyticsCore:
         if st.rules is not None:
             ended += st.rules.close_all()
         st.tracker.tracks = []
+        if st.people is not None:
+            st.people.tracks = []
+        for d in st.detectors:
+            ended += d.close_all()
         return ended
 
     def process(self, frames: Sequence[AnalysisFrame]) -> list[FrameResult]:
@@ -135,16 +202,77 @@ class AnalyticsCore:
                 by_group[id(st.group)] = g = (st.group, [], [])
             g[1].append(st.slot)
             g[2].append(i)
+        moved: list[tuple[int, float, list[tuple[int, int, int, int]]]] = []
         for group, slots, members in by_group.values():
             # Slot order lets the group work in place on contiguous runs of its buffers.
             order = sorted(range(len(slots)), key=slots.__getitem__)
             slots = [slots[j] for j in order]
             members = [members[j] for j in order]
             motions = group.process(slots, [frames[i].luma for i in members])
-            for i, m in zip(members, motions, strict=True):
-                f = frames[i]
-                st = self._cams[f.camera_id]
-                results[i] = self._camera_frame(st, f, m.motion, m.boxes)
+            moved += [(i, m.motion, m.boxes) for i, m in zip(members, motions, strict=True)]
+        looks = self._detect(frames, moved)
+        for i, motion, boxes in moved:
+            f = frames[i]
+            st = self._cams[f.camera_id]
+            results[i] = self._camera_frame(st, f, motion, boxes, looks.get(i))
+
+    def _due(self, st: _CameraState, t: float, boxes: list[tuple[int, int, int, int]]) -> bool:
+        if st.people is None:
+            return False
+        if st.last_look is None or t < st.last_look:
+            return True
+        since = t - st.last_look
+        if not boxes and not st.people.tracks:
+            return since >= IDLE_LOOK_SECONDS
+        # A little slack: frames arrive at the analysis rate, not exactly on the budget.
+        return since >= 1.0 / st.camera.detect_fps - 0.25 / st.camera.analysis_fps
+
+    def _detect(
+        self,
+        frames: Sequence[AnalysisFrame],
+        moved: list[tuple[int, float, list[tuple[int, int, int, int]]]],
+    ) -> dict[int, _Look]:
+        """Detector looks for the cameras due, every crop of the round in batches."""
+        looks: dict[int, _Look] = {}
+        batch: list[tuple[int, int, np.ndarray]] = []
+        for i, _motion, boxes in moved:
+            f = frames[i]
+            st = self._cams[f.camera_id]
+            if not self._due(st, f.media_time, boxes):
+                continue
+            assert st.people is not None
+            st.last_look = f.media_time
+            view = crops.detector_view(f.image, f.luma)
+            vh, vw = view.shape[:2]
+            scale = f.luma.shape[1] / vw
+            proposals: list[Box] = [
+                (x / scale, y / scale, w / scale, h / scale) for x, y, w, h in boxes
+            ]
+            for tr in st.people.tracks:
+                x, y, w, h = st.people.predicted(tr, f.media_time)
+                proposals.append((x / scale, y / scale, w / scale, h / scale))
+            squares = crops.plan(proposals, vw, vh) if proposals else crops.full_frame(vw, vh)
+            looks[i] = _Look(squares, vw, vh, scale)
+            batch += [(i, n, crops.cut(view, sq)) for n, sq in enumerate(squares)]
+        detector = self._detector
+        if not batch or detector is None:
+            return looks
+        for k in range(0, len(batch), MAX_BATCH):
+            part = batch[k : k + MAX_BATCH]
+            try:
+                found = detector.detect([c for _, _, c in part])
+            except cv2.error:
+                log.exception("person detector failed on %d crops", len(part))
+                for i, _, _ in part:
+                    looks.pop(i, None)
+                continue
+            for (i, n, _), dets in zip(part, found, strict=True):
+                look = looks.get(i)
+                if look is None:
+                    continue
+                in_view = crops.to_view(dets, look.squares[n], look.view_width, look.view_height)
+                look.found += [(n, d) for d in in_view]
+        return looks
 
     def _place(self, st: _CameraState, height: int, width: int) -> None:
         if st.group is not None:
@@ -161,9 +289,16 @@ class AnalyticsCore:
         if st.rules is not None:
             # New geometry, new tracks: what was open ends with the old picture.
             st.ended = (st.ended or []) + st.rules.close_all()
-        st.rules = CameraRules(cam, height, width)
+        for d in st.detectors:
+            st.ended = (st.ended or []) + d.close_all()
+        st.detectors = detectors_for(cam, height, width)
+        st.rules = CameraRules(cam, height, width, classified=st.people is not None)
         st.ghosts = GhostCheck(group, st.slot)
-        st.tracker = Tracker(memory_seconds=st.tracker.memory_seconds, size=(width, height))
+        st.tracker = Tracker(
+            memory_seconds=st.tracker.memory_seconds, size=(width, height), ids=st.ids
+        )
+        if st.people is not None:
+            st.people = PersonTracker(st.people.memory_seconds, st.ids)
 
     @staticmethod
     def _drop_ghosts(
@@ -189,35 +324,83 @@ class AnalyticsCore:
         f: AnalysisFrame,
         motion: float,
         boxes: list[tuple[int, int, int, int]],
+        look: _Look | None = None,
     ) -> FrameResult:
         res = FrameResult(f.camera_id, f.media_time, f.wall_time, motion)
-        rules = st.rules
-        assert rules is not None
         if st.ended:
             res.ended, st.ended = st.ended, None
-        if not boxes and not st.tracker.tracks:
+        self._track(st, f, boxes, look, res)
+        # Every frame, with or without objects: a covered lens or an ended crowd shows on
+        # frames where nothing moves.
+        for d in st.detectors:
+            started, ended = d.update(f.media_time, f.wall_time, f.luma, f.image, res.objects)
+            res.events += started
+            res.ended += ended
+        return res
+
+    def _track(
+        self,
+        st: _CameraState,
+        f: AnalysisFrame,
+        boxes: list[tuple[int, int, int, int]],
+        look: _Look | None,
+        res: FrameResult,
+    ) -> None:
+        rules = st.rules
+        assert rules is not None
+        people = st.people
+        if not boxes and not st.tracker.tracks and look is None and not (people and people.tracks):
             if rules.pending:
                 res.ended += rules.expire(f.media_time)
-            return res
-        tracks = st.tracker.update(f.media_time, boxes)
-        if st.ghosts is not None:
-            tracks = self._drop_ghosts(st, st.ghosts, tracks, f.luma)
+            return
+        t = f.media_time
         h, w = rules.height, rules.width
-        confs = [confidence(tr, h) for tr in tracks]
-        zones_of, res.events, ended = rules.evaluate(f.media_time, f.wall_time, tracks, confs)
+        persons: list[Track] = []
+        people_boxes: list[Box] = []
+        if people is not None:
+            dets = None
+            if look is not None:
+                dets = [
+                    PersonBox(tuple(v * look.scale for v in d.box), d.score)  # type: ignore[arg-type]
+                    for d in crops.dedupe(look.found)
+                ]
+            persons = people.update(t, dets)
+            for tr in persons:
+                if tr.updated and dets is not None:
+                    tr.kind = "person"
+            people_boxes = [people.predicted(tr, t) if not tr.updated else tr.box for tr in persons]
+            boxes = not_on_people(boxes, people_boxes)
+        blobs = st.tracker.update(t, boxes)
+        if st.ghosts is not None:
+            blobs = self._drop_ghosts(st, st.ghosts, blobs, f.luma)
+        if people is not None:
+            for tr in blobs:
+                classify(tr, h, people_boxes)
+        tracks = persons + blobs
+        confs = [tr.score if tr.kind == "person" else confidence(tr, h) for tr in tracks]
+        zones_of, res.events, ended = rules.evaluate(t, f.wall_time, tracks, confs)
         if ended:
             res.ended += ended
+        looked = look is not None
         for tr, conf, zones in zip(tracks, confs, zones_of, strict=True):
             if not tr.confirmed:
                 continue
+            box = tr.box
+            if tr.kind == "person" and not tr.updated:
+                assert people is not None
+                # Shown where it should be now, briefly: a missed detection, or no look due.
+                window = COAST_SECONDS if looked else COAST_SECONDS + 1.0 / st.camera.detect_fps
+                if t - tr.last_seen > window or tr.hits < COAST_MIN_HITS:
+                    continue
+                box = people.predicted(tr, t)
             res.objects.append(
                 TrackedObject(
                     track_id=tr.track_id,
-                    box=rules.norm(tr.box),
+                    box=rules.norm(box),
                     zones=list(zones),
-                    confidence=conf,
-                    age_seconds=f.media_time - tr.born,
+                    confidence=round(conf, 3),
+                    age_seconds=t - tr.born,
                     velocity=(tr.vx / w, tr.vy / h),
+                    kind=tr.kind,
                 )
             )
-        return res

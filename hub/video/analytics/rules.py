@@ -114,8 +114,10 @@ class _LineGeom:
 
 
 class CameraRules:
-    def __init__(self, camera: Camera, height: int, width: int) -> None:
+    def __init__(self, camera: Camera, height: int, width: int, classified: bool = False) -> None:
         self.camera_id = camera.id
+        self.classified = classified
+        """Tracks carry a detector's class: zones and lines apply their ``objects`` filter."""
         self.height = height
         self.width = width
         self.zones: list[Zone] = list(camera.zones[:MAX_ZONES])
@@ -284,7 +286,9 @@ class CameraRules:
                     self._depart(i, tr.track_id, zs, live)
                 if zs.inside:
                     in_zones.append(z.id)
-                    if tr.confirmed:
+                    # Zone membership is reported for every object (the abandoned-object rule
+                    # looks at unclassified ones); events only for the objects the zone counts.
+                    if tr.confirmed and self.counts(z.objects, tr.kind):
                         self._zone_events(t, wall, tr, conf, zs, z, out)
             st.in_zones = in_zones
         for lg, ls in zip(self.lines, st.lines, strict=True):
@@ -371,6 +375,7 @@ class CameraRules:
                 tr.confirmed
                 and direction in ln.directions
                 and size >= ln.min_object_size
+                and self.counts(ln.objects, tr.kind)
                 and self._cool(ln.id, "line_crossing", ls.cand_t, ln.cooldown_seconds)
             ):
                 ev = self._event("line_crossing", tr, conf, t, wall, ls.cand_t, line=ln.id)
@@ -379,6 +384,14 @@ class CameraRules:
                 out.append(ev)
         ls.side = side
         ls.cand_t = None
+
+    def counts(self, objects: str, kind: str) -> bool:
+        """Does an object of ``kind`` count for a zone or line with this ``objects`` filter?"""
+        if not self.classified:
+            return True
+        if objects == "any":
+            return kind in ("person", "vehicle")
+        return kind == objects
 
     def _cool(self, key: str, kind: str, at: float, cooldown: float) -> bool:
         last = self._last_event.get((key, kind))

@@ -8,7 +8,9 @@ on its last velocity, so an object that flickers out of the motion mask keeps it
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import count
 
 Box = tuple[float, float, float, float]
 """x, y, w, h in analysis pixels."""
@@ -34,6 +36,10 @@ class Track:
     """Matched to a blob (or coasting inside a merged one) on the latest frame."""
     coasting: bool = False
     """Following its prediction inside a blob shared with another object."""
+    kind: str = "unknown"
+    score: float = 0.0
+    """The detector's score on its latest detection (person tracks)."""
+    """``person`` (detector-confirmed), ``vehicle`` (by shape and motion) or ``unknown``."""
 
     @property
     def confirmed(self) -> bool:
@@ -87,12 +93,13 @@ class Tracker:
         memory_seconds: float = 1.0,
         max_misses: int = 8,
         size: tuple[int, int] = (1 << 30, 1 << 30),
+        ids: Iterator[int] | None = None,
     ) -> None:
         self.width, self.height = size
         self.memory_seconds = memory_seconds
         self.max_misses = max_misses
         self.tracks: list[Track] = []
-        self._next_id = 1
+        self._ids = ids if ids is not None else count(1)
         self._last_t: float | None = None
 
     def update(self, t: float, blobs: list[tuple[int, int, int, int]]) -> list[Track]:
@@ -185,8 +192,7 @@ class Tracker:
                     alive.append(tr)
         for di, db in enumerate(dets):
             if di not in d_used and db[2] > 0:
-                alive.append(Track(self._next_id, db, born=t, last_seen=t))
-                self._next_id += 1
+                alive.append(Track(next(self._ids), db, born=t, last_seen=t))
         self.tracks = alive
         return alive
 

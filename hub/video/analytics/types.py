@@ -40,6 +40,8 @@ class TrackedObject:
     """Media time since the track was born."""
     velocity: tuple[float, float] = (0.0, 0.0)
     """Bottom-centre speed in normalised image units per second (x, y)."""
+    kind: str = "unknown"
+    """``person`` | ``vehicle`` | ``unknown`` (moving blob not classified)."""
 
 
 @dataclass(slots=True)
@@ -50,7 +52,9 @@ class RawEvent:
 
     camera_id: str
     type: str
-    """``intrusion`` | ``line_crossing`` | ``loitering`` (hub.bus.contracts.DetectionType)."""
+    """``intrusion`` | ``line_crossing`` | ``loitering`` | ``crowd`` | ``tampering`` |
+    ``abandoned_object`` | ``illegal_parking`` | ``fire`` | ``smoke``
+    (hub.bus.contracts.DetectionType)."""
     zone_id: str | None
     line_id: str | None
     direction: str | None
@@ -62,7 +66,8 @@ class RawEvent:
     box: NormBox
     """The object's box on the frame that raised the event."""
     track_boxes: list[NormBox]
-    """Earlier boxes of the track, newest first (the event box is not repeated)."""
+    """Earlier boxes of the track, newest first (the event box is not repeated). Crowd: the
+    boxes of the people counted (``box`` is their union)."""
     confidence: float
     dwell_seconds: float | None = None
     frame_media_time: float = 0.0
@@ -72,6 +77,14 @@ class RawEvent:
     end_media_time: float | None = None
     """Last time the object was seen inside (intrusion, loitering); None while it lasts."""
     end_wall_time: float | None = None
+    object_kind: str | None = None
+    """Kind of the object an object event is about (``TrackedObject.kind``): abandoned
+    objects and illegal parking."""
+    count: int | None = None
+    """Crowd: the most people counted in the zone during the event (so far)."""
+    cause: str | None = None
+    """Tampering: ``covered`` | ``defocused`` | ``moved`` | ``frozen``; fire and smoke:
+    ``heuristic`` (colour and texture rules, no trained model)."""
 
 
 @dataclass(slots=True)

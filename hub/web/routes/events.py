@@ -1,8 +1,9 @@
-"""Detection events: pages, one event, its snapshot."""
+"""Detection events: pages, one event, its snapshot and its evidence clip."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,7 +19,7 @@ from hub.web.auth import WALL_ROLES, require_roles
 from hub.web.params import FILTER_TEXT, MAX_ROW_ID, TIME_RANGE, FilterText, Time
 from hub.web.schemas import EventOut, EventPage
 from hub.web.serialize import event_out
-from hub.web.state import hub_state
+from hub.web.state import HubState, hub_state
 
 router = APIRouter(
     prefix="/api/events", tags=["events"], dependencies=[Depends(require_roles(*WALL_ROLES))]
@@ -82,16 +83,46 @@ async def get_event(request: Request, event_id: UUID) -> EventOut:
     responses={200: {"description": "The event's JPEG snapshot", "content": {"image/jpeg": {}}}},
 )
 async def get_snapshot(request: Request, event_id: UUID) -> FileResponse:
-    state = hub_state(request)
+    path = await _evidence_file(hub_state(request), event_id, "snapshot")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+@router.get(
+    "/{event_id}/clip",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The event's MP4 evidence clip", "content": {"video/mp4": {}}},
+        206: {
+            "description": "The byte range asked for (``Range: bytes=...``)",
+            "content": {"video/mp4": {}, "multipart/byteranges": {}},
+        },
+        416: {"description": "No byte of the range asked for is in the clip"},
+    },
+)
+async def get_clip(request: Request, event_id: UUID) -> FileResponse:
+    """The clip from a few seconds before the event to a few after (stream copy of the camera's
+    H.264). Supports ``Range`` (and ``If-Range``): 206 with the bytes asked for, 416 when none
+    of them exist; several ranges (at most 100) come as multipart/byteranges."""
+    path = await _evidence_file(hub_state(request), event_id, "clip")
+    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private"})
+
+
+async def _evidence_file(
+    state: HubState, event_id: UUID, what: Literal["snapshot", "clip"]
+) -> Path:
+    """The event's file inside the evidence directory, or 404 (none, removed by retention)."""
     stored = await state.store.events.get(event_id)
-    if stored is None or not stored.event.snapshot:
-        raise NotFoundError(f"no snapshot for event {event_id}")
+    if stored is None:
+        raise NotFoundError(f"no {what} for event {event_id}")
+    rel = stored.event.snapshot if what == "snapshot" else stored.event.clip
+    if not rel or stored.evidence_expired_at is not None:
+        raise NotFoundError(f"no {what} for event {event_id}")
     root = (state.settings.data_dir / "evidence").resolve()
-    path = (root / stored.event.snapshot).resolve()
+    path = (root / rel).resolve()
     # resolve() follows symlinks and "..": whatever it names must still be inside evidence/.
     if not path.is_relative_to(root) or not path.is_file():
-        raise NotFoundError(f"no snapshot for event {event_id}")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
+        raise NotFoundError(f"no {what} for event {event_id}")
+    return path
 
 
 def cameras_matching(

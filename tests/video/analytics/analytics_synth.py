@@ -70,6 +70,8 @@ def camera(**fields: Any) -> Camera:
         "grid": "g1",
         "position": [0.0, 0.0],
         "analysis_width": W,
+        # Moving rectangles, not people: the motion path (the detector: test_detector, footage).
+        "detector": "off",
     }
     base.update(fields)
     return Camera.model_validate(base)

@@ -244,6 +244,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events/{event_id}/clip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Clip
+         * @description The clip from a few seconds before the event to a few after (stream copy of the camera's
+         *     H.264). Supports ``Range`` (and ``If-Range``): 206 with the bytes asked for, 416 when none
+         *     of them exist; several ranges (at most 100) come as multipart/byteranges.
+         */
+        get: operations["get_clip_api_events__event_id__clip_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -787,6 +809,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/wall/layouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Layouts
+         * @description Saved layouts, by name.
+         */
+        get: operations["list_layouts_api_wall_layouts_get"];
+        put?: never;
+        /** Create Layout */
+        post: operations["create_layout_api_wall_layouts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/wall/layouts/{layout_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Layout */
+        get: operations["get_layout_api_wall_layouts__layout_id__get"];
+        /** Replace Layout */
+        put: operations["replace_layout_api_wall_layouts__layout_id__put"];
+        post?: never;
+        /** Delete Layout */
+        delete: operations["delete_layout_api_wall_layouts__layout_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/wall/tours": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tours
+         * @description Saved tours, by name.
+         */
+        get: operations["list_tours_api_wall_tours_get"];
+        put?: never;
+        /** Create Tour */
+        post: operations["create_tour_api_wall_tours_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/wall/tours/{tour_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Tour */
+        get: operations["get_tour_api_wall_tours__tour_id__get"];
+        /** Replace Tour */
+        put: operations["replace_tour_api_wall_tours__tour_id__put"];
+        post?: never;
+        /** Delete Tour */
+        delete: operations["delete_tour_api_wall_tours__tour_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1138,6 +1240,18 @@ export interface components {
             analysis_fps: number;
             /** Enabled */
             enabled: boolean;
+            /**
+             * Sub Stream
+             * @description Whether the camera has a sub stream (``/api/live/{id}?stream=sub``; small tiles play it).
+             * @default false
+             */
+            sub_stream: boolean;
+            /**
+             * Analysis Stream
+             * @default main
+             * @enum {string}
+             */
+            analysis_stream: "main" | "sub";
             /** Zones */
             zones: components["schemas"]["ZoneOut"][];
             /** Lines */
@@ -1741,7 +1855,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "intrusion" | "line_crossing" | "loitering";
+            type: "intrusion" | "line_crossing" | "loitering" | "crowd" | "tampering" | "abandoned_object" | "illegal_parking" | "fire" | "smoke";
             /** Zone Id */
             zone_id: string | null;
             /** Line Id */
@@ -1767,6 +1881,14 @@ export interface components {
             snapshot: string | null;
             /** Dwell Seconds */
             dwell_seconds: number | null;
+            /** Clip */
+            clip: string | null;
+            /** Object Kind */
+            object_kind: string | null;
+            /** Count */
+            count: number | null;
+            /** Cause */
+            cause: string | null;
             /** Seq */
             seq: number;
             /**
@@ -1774,6 +1896,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Evidence Expired At */
+            evidence_expired_at: string | null;
             /**
              * Camera Name
              * @description The camera's name, or its id when the site file no longer has it.
@@ -1781,6 +1905,12 @@ export interface components {
             camera_name: string;
             /** Snapshot Url */
             snapshot_url: string | null;
+            /**
+             * Clip Url
+             * @description The MP4 evidence clip (HTTP Range supported); null until it is written, and once
+             *     retention removed it.
+             */
+            clip_url: string | null;
         };
         /** EventPage */
         EventPage: {
@@ -1882,6 +2012,45 @@ export interface components {
             accuracy_m?: number | null;
             /** On Duty */
             on_duty?: boolean | null;
+        };
+        /**
+         * Layout
+         * @description A saved layout (预案).
+         */
+        Layout: {
+            /** Name */
+            name: string;
+            /**
+             * Grid
+             * @enum {string}
+             */
+            grid: "1" | "4" | "9" | "16" | "1+5";
+            /** Tiles */
+            tiles: components["schemas"]["TileSpec"][];
+            /** Id */
+            id: number;
+            /** Updated By */
+            updated_by: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * LayoutIn
+         * @description A layout as a client saves it.
+         */
+        LayoutIn: {
+            /** Name */
+            name: string;
+            /**
+             * Grid
+             * @enum {string}
+             */
+            grid: "1" | "4" | "9" | "16" | "1+5";
+            /** Tiles */
+            tiles?: components["schemas"]["TileSpec"][];
         };
         /** LineOut */
         LineOut: {
@@ -2200,6 +2369,17 @@ export interface components {
             /** Max */
             max: number | null;
         };
+        /** TileSpec */
+        TileSpec: {
+            /** Camera Id */
+            camera_id?: string | null;
+            /**
+             * Stream
+             * @default auto
+             * @enum {string}
+             */
+            stream: "auto" | "main" | "sub";
+        };
         /**
          * TimeLimit
          * @description A time limit: ``amount`` of ``unit``. Working units count on the working calendar;
@@ -2263,6 +2443,54 @@ export interface components {
             expires_at: string;
             /** Must Change Password */
             must_change_password: boolean;
+        };
+        /**
+         * Tour
+         * @description A saved tour (轮巡).
+         */
+        Tour: {
+            /** Name */
+            name: string;
+            /**
+             * Grid
+             * @enum {string}
+             */
+            grid: "1" | "4" | "9" | "16" | "1+5";
+            /** Groups */
+            groups: components["schemas"]["TourGroup"][];
+            /** Id */
+            id: number;
+            /** Updated By */
+            updated_by: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** TourGroup */
+        TourGroup: {
+            /** Tiles */
+            tiles: number[];
+            /** Cameras */
+            cameras: string[];
+            /** Dwell Seconds */
+            dwell_seconds: number;
+        };
+        /**
+         * TourIn
+         * @description A tour as a client saves it.
+         */
+        TourIn: {
+            /** Name */
+            name: string;
+            /**
+             * Grid
+             * @enum {string}
+             */
+            grid: "1" | "4" | "9" | "16" | "1+5";
+            /** Groups */
+            groups: components["schemas"]["TourGroup"][];
         };
         /** Track */
         Track: {
@@ -2676,7 +2904,7 @@ export interface operations {
                 street_id?: string | null;
                 /** @description Words in the camera's id, name or place (grid, community, street) */
                 q?: string | null;
-                type?: ("intrusion" | "line_crossing" | "loitering") | null;
+                type?: ("intrusion" | "line_crossing" | "loitering" | "crowd" | "tampering" | "abandoned_object" | "illegal_parking" | "fire" | "smoke") | null;
                 /** @description 1970-01-01T00:00:00Z <= time < 3000-01-01T00:00:00Z; no offset means UTC */
                 since?: string | null;
                 /** @description 1970-01-01T00:00:00Z <= time < 3000-01-01T00:00:00Z; no offset means UTC */
@@ -2760,6 +2988,54 @@ export interface operations {
                 content: {
                     "image/jpeg": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_clip_api_events__event_id__clip_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event's MP4 evidence clip */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": unknown;
+                };
+            };
+            /** @description The byte range asked for (``Range: bytes=...``) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": unknown;
+                    "multipart/byteranges": unknown;
+                };
+            };
+            /** @description No byte of the range asked for is in the clip */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -3734,6 +4010,302 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Track"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_layouts_api_wall_layouts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Layout"][];
+                };
+            };
+        };
+    };
+    create_layout_api_wall_layouts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LayoutIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Layout"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_layout_api_wall_layouts__layout_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                layout_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Layout"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replace_layout_api_wall_layouts__layout_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                layout_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LayoutIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Layout"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_layout_api_wall_layouts__layout_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                layout_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_tours_api_wall_tours_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tour"][];
+                };
+            };
+        };
+    };
+    create_tour_api_wall_tours_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TourIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tour"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_tour_api_wall_tours__tour_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tour_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tour"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replace_tour_api_wall_tours__tour_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tour_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TourIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tour"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_tour_api_wall_tours__tour_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tour_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

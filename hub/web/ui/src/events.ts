@@ -4,7 +4,8 @@
 // when it ends. The second message updates the item in place; a line crossing is an instant.
 import { ApiError, getEvents, snapshotUrl } from "./api";
 import { h } from "./dom";
-import { DIRECTION_LABEL, EVENT_LABEL } from "./labels";
+import { clipBox, enlargeOnClick } from "./evidence";
+import { CAUSE_LABEL, DIRECTION_LABEL, EVENT_LABEL, OBJECT_KIND_LABEL } from "./labels";
 import { durationText, isToday, stampText } from "./time";
 import type { Camera, EventType, HubEvent } from "./types";
 
@@ -122,7 +123,7 @@ export class EventsPanel {
       return "updated";
     }
     // The end of an event that is not listed (filtered out, scrolled off) is no news.
-    const update = ev.end != null && ev.type !== "line_crossing";
+    const update = (ev.end != null && ev.type !== "line_crossing") || ev.clip != null; // a clip comes after the start
     if (!this.matches(ev)) return update ? "ignored" : "new";
     this.events.unshift(ev);
     this.events.sort(newestFirst);
@@ -191,6 +192,7 @@ export class EventsPanel {
       img.hidden = true;
       missing.hidden = false;
     });
+    enlargeOnClick(img);
     const rows: [string, string][] = [
       ["类型 Type", EVENT_LABEL[ev.type] ?? ev.type],
       ["摄像机 Camera", this.cameraName(ev)],
@@ -204,6 +206,9 @@ export class EventsPanel {
     const where = this.where(ev);
     if (where) rows.push([ev.line_id ? "警戒线 Line" : "区域 Zone", where]);
     if (ev.dwell_seconds !== null && ev.dwell_seconds !== undefined) rows.push(["停留 Dwell", `${ev.dwell_seconds.toFixed(1)} s`]);
+    if (ev.cause) rows.push(["原因 Cause", CAUSE_LABEL[ev.cause] ?? ev.cause]);
+    if (ev.count !== null && ev.count !== undefined) rows.push(["人数 People", String(ev.count)]);
+    if (ev.object_kind) rows.push(["目标类别 Object", OBJECT_KIND_LABEL[ev.object_kind] ?? ev.object_kind]);
     if (ev.confidence !== undefined) rows.push(["置信度 Confidence", `${Math.round(ev.confidence * 100)}%`]);
     if (ev.grid_id) rows.push(["网格 Grid", ev.grid_id]);
     if (ev.track_id !== undefined) rows.push(["目标 Track", `#${ev.track_id}`]);
@@ -216,7 +221,7 @@ export class EventsPanel {
     });
     this.detail.replaceChildren(
       h("div", { class: "panel-head" }, h("h3", { class: "panel-title", text: "事件详情 Event detail" }), close),
-      h("div", { class: "snapshot-box" }, img, missing),
+      h("div", { class: "snapshot-box" }, img, missing, clipBox(ev)),
       h("dl", { class: "fields" }, rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
     );
     this.detail.hidden = false;

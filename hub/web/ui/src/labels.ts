@@ -5,6 +5,27 @@ export const EVENT_LABEL: Record<EventType, string> = {
   intrusion: "区域入侵 Intrusion",
   line_crossing: "越线 Line crossing",
   loitering: "徘徊 Loitering",
+  crowd: "人员聚集 Crowd",
+  abandoned_object: "遗留物 Abandoned object",
+  illegal_parking: "违停 Illegal parking",
+  tampering: "画面遮挡/移位 Tampering · 规则判断 heuristic",
+  fire: "火焰 Fire · 规则判断 heuristic",
+  smoke: "烟雾 Smoke · 规则判断 heuristic",
+};
+
+/** Why a tampering event was raised; ``heuristic`` marks the rule-based fire/smoke events. */
+export const CAUSE_LABEL: Record<string, string> = {
+  covered: "遮挡 Covered",
+  defocused: "失焦 Defocused",
+  moved: "移位 Moved",
+  frozen: "画面冻结 Frozen",
+  heuristic: "规则判断 Heuristic",
+};
+
+export const OBJECT_KIND_LABEL: Record<string, string> = {
+  person: "行人 Person",
+  vehicle: "车辆 Vehicle",
+  unknown: "物体 Object",
 };
 
 export const STATE_LABEL: Record<CameraState, string> = {

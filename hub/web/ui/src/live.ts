@@ -7,6 +7,7 @@ import { sessionEnded, WS_UNAUTHORIZED, wsUrl } from "./api";
 import { token } from "./auth";
 
 export type LiveState = "idle" | "connecting" | "playing" | "reconnecting" | "error";
+export type StreamKind = "main" | "sub";
 
 /** Jump forward when the buffered end is further than this ahead of the playhead (s). */
 const MAX_LATENCY = 1.5;
@@ -24,11 +25,78 @@ const MAX_QUEUE_BYTES = 32 * 1024 * 1024;
 const STALL_MS = 8000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10000;
+/** Failed attempts in a row (no "playing" between them) after which the tile says so and
+ * offers a retry instead of "reconnecting" forever; it keeps retrying slowly meanwhile. */
+const FAIL_AFTER = 4;
+
+/**
+ * Staggered opens: a wall of 16 tiles opening at once makes the hub send 16 keyframe caches
+ * and the browser start 16 decoders in the same instant; on a loaded machine most of them then
+ * miss their first frames and fall into reconnects. Opens wait here for a slot: at most
+ * OPEN_SLOTS players between "socket opened" and "first frame played", and new opens start at
+ * least OPEN_GAP_MS apart. A slot frees on playing, on failure, SLOT_AFTER_INIT_MS after the
+ * init segment, or after SLOT_TIMEOUT_MS.
+ */
+const OPEN_SLOTS = 6;
+const OPEN_GAP_MS = 100;
+const SLOT_TIMEOUT_MS = 4000;
+/** A player whose init segment came holds its slot this much longer at most (ms): waiting for
+ * the camera's next keyframe costs nothing here and must not hold the others back. */
+const SLOT_AFTER_INIT_MS = 800;
+
+class OpenGate {
+  private waiting: (() => void)[] = [];
+  private busy = 0;
+  private last = 0;
+  private timer: number | undefined;
+
+  /** Ask for a slot; `go` runs when one is free. Returns a function that cancels the wait or
+   * frees the slot (call it exactly once, whichever happened). */
+  acquire(go: () => void): () => void {
+    let state: "waiting" | "holding" | "done" = "waiting";
+    let expiry: number | undefined;
+    const start = () => {
+      state = "holding";
+      this.busy += 1;
+      this.last = performance.now();
+      expiry = window.setTimeout(release, SLOT_TIMEOUT_MS);
+      go();
+    };
+    const release = () => {
+      if (state === "waiting") this.waiting = this.waiting.filter((w) => w !== start);
+      else if (state === "holding") {
+        this.busy -= 1;
+        window.clearTimeout(expiry);
+      }
+      state = "done";
+      this.drain();
+    };
+    this.waiting.push(start);
+    this.drain();
+    return release;
+  }
+
+  private drain(): void {
+    window.clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.waiting.length && this.busy < OPEN_SLOTS) {
+      const wait = this.last + OPEN_GAP_MS - performance.now();
+      if (wait > 0) {
+        this.timer = window.setTimeout(() => this.drain(), wait);
+        return;
+      }
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+const gate = new OpenGate();
 
 interface ControlMessage {
   type: string;
   mime?: string;
   detail?: string;
+  stream?: StreamKind;
 }
 
 export class LivePlayer {
@@ -45,6 +113,14 @@ export class LivePlayer {
   private watchdog: number | undefined;
   private lastData = 0;
   private state: LiveState = "idle";
+  private want: StreamKind = "main";
+  private release: (() => void) | null = null;
+  private failures = 0;
+  /** The stream the hub serves (a camera without a sub stream answers "sub" with main). */
+  served: StreamKind | "" = "";
+  /** Time (performance.now) of the last open and of its first frame played; for tests. */
+  openedAt = 0;
+  playingAt = 0;
 
   constructor(
     readonly video: HTMLVideoElement,
@@ -53,7 +129,13 @@ export class LivePlayer {
     video.muted = true;
     video.autoplay = true;
     video.playsInline = true;
-    video.addEventListener("playing", () => this.setState("playing", ""));
+    video.addEventListener("playing", () => {
+      if (!this.active) return;
+      if (!this.playingAt) this.playingAt = performance.now();
+      this.failures = 0;
+      this.freeSlot();
+      this.setState("playing", "");
+    });
     video.addEventListener("error", () => {
       if (this.active && this.ms) this.reconnect("解码错误 Decode error");
     });
@@ -63,18 +145,41 @@ export class LivePlayer {
     return this.active ? this.cameraId : "";
   }
 
-  open(cameraId: string): void {
-    if (this.active && this.cameraId === cameraId) return;
+  /** The stream asked for (what the player plays when its camera has both). */
+  get stream(): StreamKind {
+    return this.want;
+  }
+
+  get liveState(): LiveState {
+    return this.state;
+  }
+
+  open(cameraId: string, stream: StreamKind = "main"): void {
+    if (this.active && this.cameraId === cameraId && this.want === stream) return;
     this.close();
     this.cameraId = cameraId;
+    this.want = stream;
     this.active = true;
     this.attempts = 0;
+    this.failures = 0;
+    this.openedAt = performance.now();
+    this.playingAt = 0;
     this.watchdog = window.setInterval(() => this.check(), 1000);
     this.connect();
   }
 
+  /** After "error": try again now, from a fresh start. */
+  retry(): void {
+    if (!this.cameraId) return;
+    const { cameraId, want } = this;
+    this.close();
+    this.open(cameraId, want);
+  }
+
   close(): void {
     this.active = false;
+    this.freeSlot();
+    this.served = "";
     window.clearTimeout(this.retryTimer);
     window.clearInterval(this.watchdog);
     this.retryTimer = undefined;
@@ -90,11 +195,26 @@ export class LivePlayer {
     this.onState(state, detail);
   }
 
+  private freeSlot(): void {
+    const release = this.release;
+    this.release = null;
+    release?.();
+  }
+
   private connect(): void {
     this.teardown();
-    this.setState(this.attempts > 0 ? "reconnecting" : "connecting", "");
+    if (this.state !== "error") this.setState(this.attempts > 0 ? "reconnecting" : "connecting", "");
+    this.freeSlot();
+    this.release = gate.acquire(() => {
+      if (this.active) this.openSocket();
+      else this.freeSlot();
+    });
+  }
+
+  private openSocket(): void {
     const used = token();
-    const ws = new WebSocket(wsUrl(`/api/live/${encodeURIComponent(this.cameraId)}`));
+    const query = this.want === "sub" ? "?stream=sub" : "";
+    const ws = new WebSocket(wsUrl(`/api/live/${encodeURIComponent(this.cameraId)}${query}`));
     ws.binaryType = "arraybuffer";
     ws.onmessage = (m: MessageEvent<string | ArrayBuffer>) => {
       if (ws !== this.ws) return;
@@ -123,7 +243,12 @@ export class LivePlayer {
     } catch {
       return;
     }
-    if (msg.type === "init" && msg.mime) this.startMedia(msg.mime);
+    if (msg.type === "init" && msg.mime) {
+      this.served = msg.stream ?? "main";
+      const release = this.release;
+      if (release) window.setTimeout(() => this.release === release && this.freeSlot(), SLOT_AFTER_INIT_MS);
+      this.startMedia(msg.mime);
+    }
     else if (msg.type === "end") this.reconnect("流结束 Stream ended");
     else if (msg.type === "error") this.reconnect(msg.detail ?? "错误 Error");
   }
@@ -234,7 +359,12 @@ export class LivePlayer {
   private reconnect(reason: string): void {
     if (!this.active) return;
     this.teardown();
-    this.setState("reconnecting", reason);
+    this.freeSlot();
+    this.failures += 1;
+    // After several failures in a row the tile says so plainly and offers a retry; the player
+    // keeps trying in the background (at the capped backoff) and recovers by itself.
+    if (this.failures >= FAIL_AFTER) this.setState("error", reason);
+    else this.setState("reconnecting", reason);
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempts);
     const delay = base * (0.75 + Math.random() * 0.5); // jitter: 16 tiles must not retry in step
     this.attempts += 1;

@@ -24,6 +24,7 @@ import { CameraTree } from "./tree";
 import { ROLE_LABEL, SEVERITY_LABEL } from "./labels";
 import type { Alarm, Camera, CameraState, Case, CaseChange, Device, HubEvent, HubMessage, SiteInfo } from "./types";
 import { LAYOUTS, type LayoutId, Wall } from "./wall";
+import { wallTools } from "./walltools";
 
 const root = document.getElementById("app") as HTMLElement;
 
@@ -235,6 +236,7 @@ class WallApp implements App {
       this.wallTools.append(b);
     }
     this.wallTools.append(h("span", { class: "hint", text: "拖动或双击摄像机上墙 Drag or double-click a camera onto the wall" }));
+    this.wallTools.append(wallTools(this.wall));
     const toolbar = h("div", { class: "wall-toolbar" }, views, this.wallTools);
     const centre = h("main", { class: "wall-area" }, toolbar, this.wall.el, this.map.el, this.stats.el);
     this.markView();

@@ -1,11 +1,14 @@
 // The wall: 16 tiles created once, of which the layout shows 1, 4, 9, 16 or 1+5.
 //
-// Tiles and their <video> elements live for the whole session: Chrome caps media players per
-// page, so layout changes only show, hide, and re-point existing tiles. A hidden tile closes its
-// socket; a tile whose camera did not change keeps playing through a layout change.
+// Tiles and the 16 players (<video> + socket) live for the whole session: Chrome caps media
+// players per page, so layout changes only show, hide, and re-point existing ones. A player
+// follows its camera: when a camera moves to another tile, its player moves with it (no new
+// socket). A hidden tile's player closes its socket. Small tiles play the sub stream, a single
+// enlarged tile (layout 1, the big tile of 1+5, a tile in full screen) the main one, unless the
+// tile's menu chose one.
 import { h } from "./dom";
-import { STATE_LABEL, stateColour } from "./labels";
-import { LivePlayer, type LiveState } from "./live";
+import { LivePlayer, type StreamKind } from "./live";
+import { type StreamChoice, Tile } from "./tile";
 import type { Camera, CameraState } from "./types";
 
 export type LayoutId = "1" | "4" | "9" | "16" | "1+5";
@@ -19,133 +22,58 @@ export const LAYOUTS: { id: LayoutId; tiles: number; title: string }[] = [
 const MAX_TILES = 16;
 const STORE_KEY = "hub.wall";
 const DRAG_TYPE = "application/x-camera-id";
-const FLASH_MS = 3000;
 
 interface Saved {
   layout: LayoutId;
   cams: (string | null)[];
+  streams?: StreamChoice[];
 }
 
-const LIVE_TEXT: Record<LiveState, string> = {
-  idle: "",
-  connecting: "连接中 Connecting",
-  playing: "",
-  reconnecting: "重连中 Reconnecting",
-  error: "无法播放 Cannot play",
-};
-
-class Tile {
-  readonly el: HTMLDivElement;
-  readonly player: LivePlayer;
-  private readonly nameEl: HTMLSpanElement;
-  private readonly badgeEl: HTMLSpanElement;
-  private readonly overlay: HTMLDivElement;
-  private flashTimer: number | undefined;
-  cameraId: string | null = null;
-
-  constructor(readonly index: number) {
-    const video = h("video", { muted: true, autoplay: true, playsinline: true, disablepictureinpicture: true });
-    this.nameEl = h("span", { class: "tile-name" });
-    this.badgeEl = h("span", { class: "badge grey" });
-    const close = h("button", { class: "tile-close", title: "关闭 Close", "aria-label": "关闭 Close", text: "×" });
-    this.overlay = h("div", { class: "tile-overlay" });
-    this.el = h(
-      "div",
-      { class: "tile", "data-index": index },
-      video,
-      h("div", { class: "tile-head" }, this.badgeEl, this.nameEl, close),
-      this.overlay,
-      h("div", { class: "tile-index", text: String(index + 1) }),
-    );
-    close.addEventListener("click", (e) => {
-      e.stopPropagation();
-      this.el.dispatchEvent(new CustomEvent("tile-close", { bubbles: true, detail: index }));
-    });
-    this.player = new LivePlayer(video, (s, detail) => this.showLive(s, detail));
-    this.showEmpty();
-  }
-
-  get video(): HTMLVideoElement {
-    return this.player.video;
-  }
-
-  show(camera: Camera | undefined, state: CameraState | undefined, visible: boolean): void {
-    this.el.hidden = !visible;
-    this.cameraId = camera?.id ?? null;
-    this.el.dataset["cameraId"] = camera?.id ?? "";
-    if (!camera) {
-      this.player.close();
-      this.showEmpty();
-      return;
-    }
-    this.nameEl.textContent = camera.name;
-    this.nameEl.title = `${camera.name} (${camera.id})`;
-    this.setHealth(camera.enabled ? state : "disabled");
-    if (visible && camera.enabled) {
-      this.player.open(camera.id);
-    } else {
-      this.player.close();
-      if (!camera.enabled) this.setOverlay("停用 Disabled", "dim");
-    }
-  }
-
-  setHealth(state: CameraState | undefined): void {
-    if (!this.cameraId) return;
-    this.badgeEl.className = `badge ${stateColour(state)}`;
-    this.badgeEl.title = state ? STATE_LABEL[state] : "未知 Unknown";
-    this.el.dataset["state"] = state ?? "";
-  }
-
-  flash(): void {
-    window.clearTimeout(this.flashTimer);
-    this.el.classList.remove("flash");
-    void this.el.offsetWidth; // restart the CSS animation when events come in quick succession
-    this.el.classList.add("flash");
-    this.flashTimer = window.setTimeout(() => this.el.classList.remove("flash"), FLASH_MS);
-  }
-
-  private showEmpty(): void {
-    this.nameEl.textContent = "空闲 Empty";
-    this.nameEl.title = "";
-    this.badgeEl.className = "badge none";
-    this.el.dataset["state"] = "";
-    this.setOverlay("拖入摄像机 Drag a camera here", "dim");
-  }
-
-  private showLive(state: LiveState, detail: string): void {
-    this.el.dataset["live"] = state;
-    if (!this.cameraId) return;
-    const text = LIVE_TEXT[state];
-    this.setOverlay(text ? (detail && state !== "connecting" ? `${text} · ${detail}` : text) : "", state === "error" ? "bad" : "");
-  }
-
-  private setOverlay(text: string, kind: string): void {
-    this.overlay.textContent = text;
-    this.overlay.className = `tile-overlay ${kind}`;
-    this.overlay.hidden = !text;
-  }
+/** What a saved layout (预案) holds: the grid and per tile a camera and a stream choice. */
+export interface WallSnapshot {
+  layout: LayoutId;
+  tiles: { camera_id?: string | null; stream: StreamChoice }[];
 }
 
 export class Wall {
   readonly el: HTMLDivElement;
   private readonly tiles: Tile[] = [];
+  private readonly players: LivePlayer[] = [];
+  /** Which tile shows each player's state now. */
+  private readonly holder = new Map<LivePlayer, Tile>();
   private layout: LayoutId = "4";
   private cams: (string | null)[] = new Array<string | null>(MAX_TILES).fill(null);
+  private streams: StreamChoice[] = new Array<StreamChoice>(MAX_TILES).fill("auto");
   private selected = -1;
   private cameras = new Map<string, Camera>();
   private health = new Map<string, CameraState>();
   private readonly onLayout: (id: LayoutId) => void;
+  /** Called when the operator changes the wall by hand (a running tour stops then). */
+  onManualChange: () => void = () => undefined;
 
   constructor(onLayout: (id: LayoutId) => void) {
     this.onLayout = onLayout;
     this.el = h("div", { class: "wall", id: "wall" });
+    const hooks = {
+      streamToggled: (t: Tile) => this.toggleStream(t.index),
+      closed: (t: Tile) => {
+        this.onManualChange();
+        this.assign(t.index, null);
+      },
+    };
     for (let i = 0; i < MAX_TILES; i++) {
-      const t = new Tile(i);
+      const t = new Tile(i, hooks);
+      const video = h("video", { muted: true, autoplay: true, playsinline: true, disablepictureinpicture: true });
+      const player: LivePlayer = new LivePlayer(video, (s, detail) => this.holder.get(player)?.showLive(s, detail));
+      this.players.push(player);
       this.tiles.push(t);
+      t.attach(player);
+      this.holder.set(player, t);
       this.el.append(t.el);
       this.wireTile(t);
     }
-    this.el.addEventListener("tile-close", (e) => this.assign((e as CustomEvent<number>).detail, null));
+    // A tile entering or leaving full screen is enlarged or small again: its stream follows.
+    document.addEventListener("fullscreenchange", () => this.render(false));
   }
 
   /** Load cameras, restore the saved wall, or fill it with the first cameras on first use. */
@@ -156,6 +84,7 @@ export class Wall {
     if (saved) {
       this.layout = saved.layout;
       this.cams = saved.cams.map((id) => (id && this.cameras.has(id) ? id : null));
+      this.streams = saved.streams ?? this.streams;
     } else {
       const usable = order.filter((id) => this.cameras.get(id)?.enabled);
       this.cams = Array.from({ length: MAX_TILES }, (_, i) => usable[i] ?? null);
@@ -164,11 +93,20 @@ export class Wall {
   }
 
   stop(): void {
-    for (const t of this.tiles) t.player.close();
+    for (const p of this.players) p.close();
   }
 
   get currentLayout(): LayoutId {
     return this.layout;
+  }
+
+  get cameraList(): Camera[] {
+    return [...this.cameras.values()];
+  }
+
+  /** The cameras on the visible tiles, in tile order (null: an empty tile). */
+  get visibleCameras(): (string | null)[] {
+    return this.cams.slice(0, this.visibleCount());
   }
 
   setLayout(id: LayoutId): void {
@@ -177,16 +115,52 @@ export class Wall {
     this.render();
   }
 
+  /** The wall as a saved layout (预案) keeps it. */
+  snapshot(): WallSnapshot {
+    const n = this.visibleCount();
+    return {
+      layout: this.layout,
+      tiles: Array.from({ length: n }, (_, i) => ({ camera_id: this.cams[i] ?? null, stream: this.streams[i] ?? "auto" })),
+    };
+  }
+
+  /** Apply a saved layout: its grid, cameras and stream choices (unknown cameras stay empty). */
+  apply(s: WallSnapshot): void {
+    this.layout = LAYOUTS.some((l) => l.id === s.layout) ? s.layout : this.layout;
+    this.cams = Array.from({ length: MAX_TILES }, (_, i) => {
+      const id = s.tiles[i]?.camera_id;
+      return id && this.cameras.has(id) ? id : null;
+    });
+    this.streams = Array.from({ length: MAX_TILES }, (_, i) => s.tiles[i]?.stream ?? "auto");
+    this.select(-1);
+    this.render();
+  }
+
+  /** Several tiles at once (a tour step): one render, players follow their cameras. */
+  assignMany(assignments: [number, string | null][]): void {
+    for (const [i, id] of assignments) {
+      if (i < 0 || i >= MAX_TILES) continue;
+      if (id) {
+        const other = this.cams.findIndex((c, j) => c === id && j !== i && !assignments.some(([k]) => k === j));
+        if (other >= 0) this.cams[other] = null;
+      }
+      this.cams[i] = id && this.cameras.has(id) ? id : null;
+    }
+    this.render();
+  }
+
   /** Put a camera where the operator most likely wants it: the selected tile, else the first free one. */
   place(cameraId: string): void {
     const n = this.visibleCount();
     let index = this.selected >= 0 && this.selected < n ? this.selected : this.cams.slice(0, n).indexOf(null);
     if (index < 0) index = 0;
+    this.onManualChange();
     this.assign(index, cameraId);
   }
 
   /** Bring a camera to the big (first) tile, e.g. when the operator opens one of its events. */
   focus(cameraId: string): void {
+    this.onManualChange();
     this.assign(0, cameraId);
     this.select(0);
   }
@@ -199,6 +173,7 @@ export class Wall {
   link(cameraIds: string[]): string[] {
     const ids = [...new Set(cameraIds)].filter((id) => this.cameras.get(id)?.enabled);
     if (!ids.length) return [];
+    this.onManualChange();
     const want = Math.min(ids.length, 6);
     if (this.visibleCount() < want) this.layout = want <= 1 ? "1" : want <= 4 ? "4" : "1+5";
     const shown = ids.slice(0, this.visibleCount());
@@ -235,21 +210,86 @@ export class Wall {
     this.render();
   }
 
+  /** The tile menu's main/sub switch: from what plays now to the other stream. */
+  toggleStream(index: number): void {
+    const now = this.streamFor(index);
+    this.streams[index] = now === "main" ? "sub" : "main";
+    this.render();
+  }
+
+  /** The wall itself in full screen (or back). */
+  toggleFullscreen(): void {
+    if (document.fullscreenElement) void document.exitFullscreen().catch(() => undefined);
+    else void this.el.requestFullscreen().catch(() => undefined);
+  }
+
   private visibleCount(): number {
     return LAYOUTS.find((l) => l.id === this.layout)?.tiles ?? 4;
   }
 
-  private render(): void {
+  /** The stream tile `i` plays: its menu choice, else main when it is the one enlarged tile. */
+  private streamFor(i: number): StreamKind {
+    const cam = this.cameraFor(i);
+    if (!cam?.sub_stream) return "main";
+    const choice = this.streams[i] ?? "auto";
+    if (choice !== "auto") return choice;
+    const enlarged = this.layout === "1" || (this.layout === "1+5" && i === 0) || this.tiles[i]?.fullscreen === true;
+    return enlarged ? "main" : "sub";
+  }
+
+  private render(save = true): void {
     const n = this.visibleCount();
     this.el.dataset["layout"] = this.layout;
-    // Close hidden tiles first so the sockets they free are available to the visible ones.
+    // 1. What each visible tile wants to play.
+    const want: (string | null)[] = this.tiles.map((_, i) => {
+      const cam = i < n ? this.cameraFor(i) : undefined;
+      return cam?.enabled ? `${cam.id}|${this.streamFor(i)}` : null;
+    });
+    const keyOf = (p: LivePlayer) => (p.camera ? `${p.camera}|${p.stream}` : null);
+    // 2. A player already playing that goes to the tile that wants it (it moves, never reopens);
+    //    the tile's own player first, so that nothing moves without need.
+    const owner = new Map<number, LivePlayer>();
+    const taken = new Set<LivePlayer>();
+    const claim = (i: number, p: LivePlayer) => {
+      owner.set(i, p);
+      taken.add(p);
+    };
     this.tiles.forEach((t, i) => {
-      if (i >= n) t.show(this.cameraFor(i), this.stateFor(i), false);
+      if (want[i] && t.player && keyOf(t.player) === want[i]) claim(i, t.player);
+    });
+    this.tiles.forEach((_, i) => {
+      if (!want[i] || owner.has(i)) return;
+      const p = this.players.find((q) => !taken.has(q) && keyOf(q) === want[i]);
+      if (p) claim(i, p);
+    });
+    // 3. Every other tile keeps its own player if free, else takes any free one.
+    this.tiles.forEach((t, i) => {
+      if (!owner.has(i) && t.player && !taken.has(t.player)) claim(i, t.player);
+    });
+    this.tiles.forEach((_, i) => {
+      if (owner.has(i)) return;
+      const p = this.players.find((q) => !taken.has(q));
+      if (p) claim(i, p);
+    });
+    // 4. Close first (the sockets they free go to the opens), then move and open.
+    this.tiles.forEach((_, i) => {
+      const p = owner.get(i);
+      if (p && !want[i]) p.close();
     });
     this.tiles.forEach((t, i) => {
-      if (i < n) t.show(this.cameraFor(i), this.stateFor(i), true);
+      const p = owner.get(i);
+      if (!p) return;
+      t.attach(p);
+      this.holder.set(p, t);
+      t.show(this.cameraFor(i), this.stateFor(i), i < n);
+      const key = want[i];
+      if (key) {
+        const [cam, stream] = key.split("|") as [string, StreamKind];
+        p.open(cam, stream);
+      }
+      t.showLive(p.liveState, "");
     });
-    saveState({ layout: this.layout, cams: this.cams });
+    if (save) saveState({ layout: this.layout, cams: this.cams, streams: this.streams });
     this.onLayout(this.layout);
   }
 
@@ -271,12 +311,6 @@ export class Wall {
   private wireTile(t: Tile): void {
     const el = t.el;
     el.addEventListener("click", () => this.select(this.selected === t.index ? -1 : t.index));
-    el.addEventListener("dblclick", () => {
-      if (this.layout !== "1" && t.cameraId) {
-        // Double-clicking a small tile promotes it to the big one.
-        this.assign(0, t.cameraId);
-      }
-    });
     el.addEventListener("dragstart", (e) => {
       if (!t.cameraId || !e.dataTransfer) return;
       e.dataTransfer.setData(DRAG_TYPE, t.cameraId);
@@ -296,6 +330,7 @@ export class Wall {
       const id = e.dataTransfer?.getData(DRAG_TYPE);
       if (!id) return;
       e.preventDefault();
+      this.onManualChange();
       this.assign(t.index, id);
     });
   }
@@ -313,7 +348,11 @@ function loadSaved(): Saved | null {
       const v = s.cams?.[i];
       return typeof v === "string" ? v : null;
     });
-    return { layout: s.layout, cams };
+    const streams = Array.from({ length: MAX_TILES }, (_, i): StreamChoice => {
+      const v = s.streams?.[i];
+      return v === "main" || v === "sub" ? v : "auto";
+    });
+    return { layout: s.layout, cams, streams };
   } catch {
     return null;
   }

@@ -1,0 +1,153 @@
+"""Detector boxes -> person tracks for one camera (the ByteTrack idea, with a Kalman filter).
+
+Each person has a constant-velocity Kalman filter. On a frame where the detector looked:
+1. confident boxes (score >= ``HIGH``) are matched to all tracks by IoU against the predicted
+   boxes, buffered (both boxes grown) in proportion to how long the track has gone unseen: at a
+   few detector looks per second people move more than a box width between looks;
+2. weak boxes (occluded, blurred people) are matched only to tracks left over, at a stricter IoU:
+   alone they would be noise, next to a known person they keep the track;
+3. confident boxes left start tracks, confirmed by a second detection (or at once when sure).
+Unconfirmed tracks that miss a look are dropped; confirmed ones are remembered ``memory_seconds``.
+Tracks only take positions the detector observed: ``box`` is the last detected box, and
+``updated`` says whether this frame observed it (the rules only use observed positions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+
+from hub.video.analytics.kalman import BoxFilter
+from hub.video.analytics.tracker import Box, Track, iou
+
+HIGH = 0.5
+MATCH_IOU = 0.2
+WEAK_IOU = 0.5
+SURE_SCORE = 0.85
+BUFFER_PER_SECOND = 1.0
+BUFFER_MAX = 0.5
+DUPLICATE_IOU = 0.7
+"""A confident box this close to a matched one is the same person seen twice, not a new one."""
+
+
+@dataclass(slots=True, frozen=True)
+class PersonBox:
+    box: Box
+    """x, y, w, h in analysis pixels."""
+    score: float
+
+
+def _grow(b: Box, f: float) -> Box:
+    return b[0] - f * b[2], b[1] - f * b[3], b[2] * (1 + 2 * f), b[3] * (1 + 2 * f)
+
+
+class PersonTracker:
+    def __init__(self, memory_seconds: float = 1.5, ids: Iterator[int] | None = None) -> None:
+        self.memory_seconds = memory_seconds
+        self.tracks: list[Track] = []
+        self._filters: dict[int, BoxFilter] = {}
+        self._t: dict[int, float] = {}
+        """Time each filter was last advanced to."""
+        self._ids = ids if ids is not None else count(1)
+
+    def predicted(self, tr: Track, t: float) -> Box:
+        f = self._filters.get(tr.track_id)
+        if f is None:
+            return tr.box
+        return f.predicted(t - self._t[tr.track_id])
+
+    def update(self, t: float, dets: list[PersonBox] | None) -> list[Track]:
+        """``dets``: the detector's boxes on this frame, None when it did not look. Returns the
+        live tracks; ``updated`` marks the ones observed on this frame."""
+        if dets is None:
+            for tr in self.tracks:
+                tr.updated = False
+            self.tracks = [tr for tr in self.tracks if self._remembered(tr, t)]
+            self._forget()
+            return self.tracks
+        tracks = self.tracks
+        for tr in tracks:
+            tr.updated = False
+        high = [d for d in dets if d.score >= HIGH]
+        low = [d for d in dets if d.score < HIGH]
+        matched: dict[int, PersonBox] = {}
+        left = self._match(t, tracks, high, MATCH_IOU, matched)
+        recent = [tr for tr in tracks if tr.track_id not in matched and tr.confirmed]
+        self._match(t, recent, low, WEAK_IOU, matched)
+        alive: list[Track] = []
+        for tr in tracks:
+            d = matched.get(tr.track_id)
+            if d is not None:
+                self._observe(tr, t, d)
+                alive.append(tr)
+            elif tr.confirmed and self._remembered(tr, t):
+                tr.misses += 1
+                self._filters[tr.track_id].stop_growing()
+                alive.append(tr)
+        taken = [matched[tr.track_id].box for tr in alive if tr.track_id in matched]
+        for d in left:
+            if any(iou(d.box, b) > DUPLICATE_IOU for b in taken):
+                continue
+            tr = Track(next(self._ids), d.box, born=t, last_seen=t, kind="person")
+            tr.hits = 2 if d.score >= SURE_SCORE else 1
+            tr.score = d.score
+            self._filters[tr.track_id] = BoxFilter(d.box)
+            self._t[tr.track_id] = t
+            alive.append(tr)
+            taken.append(d.box)
+        self.tracks = alive
+        self._forget()
+        return alive
+
+    def _remembered(self, tr: Track, t: float) -> bool:
+        return t - tr.last_seen <= self.memory_seconds
+
+    def _forget(self) -> None:
+        live = {tr.track_id for tr in self.tracks}
+        for tid in [k for k in self._filters if k not in live]:
+            del self._filters[tid]
+            del self._t[tid]
+
+    def _match(
+        self,
+        t: float,
+        tracks: list[Track],
+        dets: list[PersonBox],
+        threshold: float,
+        matched: dict[int, PersonBox],
+    ) -> list[PersonBox]:
+        """Greedy best-IoU matching into ``matched``; returns the boxes left over."""
+        pairs: list[tuple[float, int, int]] = []
+        for ti, tr in enumerate(tracks):
+            if tr.track_id in matched:
+                continue
+            grow = min(BUFFER_PER_SECOND * (t - tr.last_seen), BUFFER_MAX)
+            pb = _grow(self.predicted(tr, t), grow)
+            for di, d in enumerate(dets):
+                o = iou(pb, _grow(d.box, grow))
+                if o >= threshold:
+                    pairs.append((o, ti, di))
+        pairs.sort(key=lambda p: -p[0])
+        used: set[int] = set()
+        for _, ti, di in pairs:
+            tid = tracks[ti].track_id
+            if tid in matched or di in used:
+                continue
+            matched[tid] = dets[di]
+            used.add(di)
+        return [d for di, d in enumerate(dets) if di not in used]
+
+    def _observe(self, tr: Track, t: float, d: PersonBox) -> None:
+        f = self._filters[tr.track_id]
+        f.predict(t - self._t[tr.track_id])
+        f.update(d.box)
+        self._t[tr.track_id] = t
+        tr.history.append((tr.last_seen, tr.box))
+        tr.box = d.box
+        tr.vx, tr.vy = f.velocity
+        tr.last_seen = t
+        tr.hits += 1
+        tr.misses = 0
+        tr.updated = True
+        tr.score = d.score

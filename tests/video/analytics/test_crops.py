@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+
+from hub.video.analytics import crops
+from hub.video.analytics.detector import Detection
+
+
+def test_full_frame_squares_cover_the_view() -> None:
+    for w, h in ((640, 360), (640, 480), (300, 300), (360, 640)):
+        squares = crops.full_frame(w, h)
+        covered = np.zeros((h, w), bool)
+        for s in squares:
+            covered[s.y : s.y + s.side, s.x : s.x + s.side] = True
+            assert s.x + s.side <= w and s.y + s.side <= h
+        assert covered.all(), (w, h, squares)
+    assert len(crops.full_frame(300, 300)) == 1
+    assert len(crops.full_frame(640, 360)) == 2
+
+
+def test_small_distant_people_get_their_own_square() -> None:
+    squares = crops.plan([(600.0, 200.0, 8.0, 20.0)], 1280, 720)
+    assert len(squares) == 1
+    (s,) = squares
+    assert s.side == crops.MIN_SIDE, "magnified: 20 px become 62 of the model's 300"
+    assert s.x <= 600 and s.x + s.side >= 608 and s.y <= 200 and s.y + s.side >= 220
+
+
+def test_overlapping_proposals_share_a_square_and_crowds_use_the_whole_frame() -> None:
+    two = crops.plan([(100.0, 100.0, 20.0, 50.0), (130.0, 110.0, 20.0, 50.0)], 640, 360)
+    assert len(two) == 1
+    spread = [(x, 20.0, 10.0, 25.0) for x in (10.0, 200.0, 400.0, 600.0)]
+    assert crops.plan(spread, 640, 360) == crops.full_frame(640, 360)
+
+
+def test_a_person_cut_by_a_crop_edge_loses_to_the_whole_box() -> None:
+    left, right = crops.Square(0, 0, 360), crops.Square(280, 0, 360)
+    cut = crops.to_view([Detection((330.0, 50.0, 30.0, 120.0), 0.9)], left, 640, 360)
+    whole = crops.to_view([Detection((50.0, 50.0, 60.0, 120.0), 0.8)], right, 640, 360)
+    assert cut[0].score < 0.9
+    kept = crops.dedupe([(0, cut[0]), (1, whole[0])])
+    assert kept == whole
+
+
+def test_two_people_one_behind_the_other_in_one_crop_both_stay() -> None:
+    front = Detection((100.0, 50.0, 60.0, 150.0), 0.9)
+    behind = Detection((110.0, 40.0, 40.0, 110.0), 0.6)
+    assert crops.dedupe([(0, front), (0, behind)]) == [front, behind]
+
+
+def test_detector_view_from_grey_and_large_images() -> None:
+    grey = np.zeros((720, 1280), np.uint8)
+    view = crops.detector_view(grey, grey)
+    assert view.shape == (360, 640, 3)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from hub.video.analytics.person_tracker import PersonBox, PersonTracker
+
+
+def _walk(x0: float, vx: float, t: float, y: float = 50.0) -> tuple[float, float, float, float]:
+    return (x0 + vx * t, y, 20.0, 50.0)
+
+
+def test_people_crossing_keep_their_ids() -> None:
+    pt = PersonTracker()
+    ids: dict[str, set[int]] = {"a": set(), "b": set()}
+    for k in range(40):
+        t = k * 0.2
+        a, b = _walk(0, 20, t), _walk(160, -20, t, y=56)
+        # While they overlap the detector sees only the one in front.
+        dets = (
+            [PersonBox(a, 0.9)] if abs(a[0] - b[0]) < 12 else [PersonBox(a, 0.9), PersonBox(b, 0.9)]
+        )
+        for tr in pt.update(t, dets):
+            if tr.updated and tr.confirmed:
+                key = "a" if abs(tr.box[0] - a[0]) < 5 and abs(tr.box[1] - a[1]) < 3 else "b"
+                ids[key].add(tr.track_id)
+    assert len(ids["a"]) == 1 and len(ids["b"]) == 1 and ids["a"] != ids["b"]
+
+
+def test_a_person_hidden_for_a_second_comes_back_with_the_same_id() -> None:
+    pt = PersonTracker(memory_seconds=1.5)
+    seen = set()
+    for k in range(30):
+        t = k * 0.2
+        hidden = 10 <= k < 15  # 1 s behind a parked van
+        dets = [] if hidden else [PersonBox(_walk(0, 15, t), 0.8)]
+        for tr in pt.update(t, dets):
+            if tr.updated:
+                seen.add(tr.track_id)
+    assert len(seen) == 1
+
+
+def test_weak_boxes_keep_a_track_but_never_start_one() -> None:
+    pt = PersonTracker()
+    for k in range(5):
+        assert not pt.update(k * 0.2, [PersonBox(_walk(0, 10, k * 0.2), 0.3)])
+    first = pt.update(1.0, [PersonBox(_walk(0, 10, 1.0), 0.9)])
+    tid = first[0].track_id
+    for k in range(6, 12):
+        t = k * 0.2
+        live = pt.update(t, [PersonBox(_walk(0, 10, t), 0.3)])
+        assert [tr.track_id for tr in live if tr.updated] == [tid]
+
+
+def test_one_unsure_detection_is_not_a_person_yet() -> None:
+    pt = PersonTracker()
+    (tr,) = pt.update(0.0, [PersonBox((10, 10, 20, 50), 0.6)])
+    assert not tr.confirmed
+    assert pt.update(0.2, []) == [], "an unconfirmed track that misses a look is dropped"
+    (sure,) = pt.update(0.4, [PersonBox((10, 10, 20, 50), 0.95)])
+    assert sure.confirmed
+
+
+def test_a_fast_walker_keeps_its_id_at_two_looks_per_second() -> None:
+    pt = PersonTracker()
+    seen = set()
+    for k in range(12):
+        t = k * 0.5
+        # 1.2 box widths per look: plain IoU would lose it, the buffered IoU does not.
+        for tr in pt.update(t, [PersonBox(_walk(0, 48, t), 0.9)]):
+            seen.add(tr.track_id)
+    assert len(seen) == 1
+
+
+def test_between_looks_tracks_are_remembered_not_observed() -> None:
+    pt = PersonTracker()
+    pt.update(0.0, [PersonBox((10, 10, 20, 50), 0.95)])
+    (tr,) = pt.update(0.1, None)
+    assert not tr.updated, "no look: the rules must not use a predicted position"
+    assert pt.update(5.0, None) == []
