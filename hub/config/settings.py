@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     """Largest request line plus headers; larger ones get 431 while they are still arriving."""
     timezone: str = "Asia/Shanghai"
     analytics_threads: int = 1
+    detector_share: float = Field(default=0.6, gt=0.0, le=1.0)
+    """Fraction of each analytics thread's time the person detector may take. Under load the
+    cameras are looked at less often (fairly: the longest-waiting first) instead of frames
+    queueing behind the detector; ``hub_detector_looks_deferred`` counts the put-off looks."""
     analytics_batch_max: int = 64
     frame_queue_per_camera: int = 2
     stall_seconds: float = 10.0

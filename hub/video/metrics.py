@@ -49,6 +49,13 @@ _TOTALS = (
     ("hub_analytics_frames", "analytics_frames", "Frames processed by analytics workers"),
     ("hub_analytics_errors", "analytics_errors", "Analytics batches that raised"),
     ("hub_video_events_published", "events_published", "Detection events published"),
+    ("hub_detector_looks", "detector_looks", "Camera-frames the person detector looked at"),
+    (
+        "hub_detector_looks_deferred",
+        "detector_deferred",
+        "Detector looks put off to a later frame because the detector used its share of time",
+    ),
+    ("hub_detector_seconds", "detector_seconds", "Time spent in the person detector"),
 )
 
 

@@ -173,7 +173,8 @@ class CameraService:
 
             # The core is single-threaded: each worker gets its own, holding the cameras
             # pinned to it (BatchWorkers assigns queue i to worker i % threads).
-            cores = [AnalyticsCore() for _ in range(threads)]
+            share = self.settings.detector_share
+            cores = [AnalyticsCore(detector_share=share) for _ in range(threads)]
             for i, c in enumerate(enabled):
                 cores[i % threads].add_camera(c)
                 self._core_of[c.id] = cores[i % threads]
@@ -300,7 +301,19 @@ class CameraService:
             "analytics_frames": w.frames if w else 0,
             "analytics_errors": w.errors if w else 0,
             "events_published": self.events_published,
+            **self._detector_totals(),
         }
+
+    def _detector_totals(self) -> dict[str, float]:
+        totals = {"detector_looks": 0.0, "detector_deferred": 0.0, "detector_seconds": 0.0}
+        for core in set(self._core_of.values()):
+            st = getattr(core, "stats", None)
+            if st is None:
+                continue
+            totals["detector_looks"] += st.looks
+            totals["detector_deferred"] += st.deferred
+            totals["detector_seconds"] += st.detector_seconds
+        return totals
 
     # -- decode thread -> analytics ----------------------------------------------------------
 

@@ -19,6 +19,8 @@ stream stops or is lost, ``remove_camera`` when a camera goes away.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -50,6 +52,9 @@ COAST_MIN_HITS = 2
 PERSON_MEMORY = 1.5
 MAX_BATCH = 8
 """Crops per forward pass (bounds the blob's memory; larger batches gain nothing on CPU)."""
+MAX_DETECTOR_BURST = 0.25
+"""Seconds of detector time a round may take at most when it has a share: the most a frame
+can wait behind the detector."""
 
 
 @dataclass(slots=True)
@@ -69,6 +74,18 @@ class _CameraState:
     last_look: float | None = None
     ids: Iterator[int] = field(default_factory=lambda: count(1))
     """Track ids shared by the person and the motion trackers (one id space per camera)."""
+
+
+@dataclass(slots=True)
+class DetectorStats:
+    """Counters since the core was made (read by metrics and benchmarks)."""
+
+    looks: int = 0
+    """Camera-frames the detector looked at."""
+    deferred: int = 0
+    """Looks due but put off to a later round by the detector's share of time."""
+    crops: int = 0
+    detector_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -97,7 +114,15 @@ class AnalyticsCore:
         self,
         cameras: Iterable[Camera] = (),
         detector: Callable[[], PersonDetector] = PersonDetector,
+        detector_share: float | None = None,
     ) -> None:
+        """``detector_share``: the fraction of wall time the person detector may take in this
+        core's thread (live analysis); None: no limit (offline analysis, tests)."""
+        self.detector_share = detector_share
+        self.stats = DetectorStats()
+        self._tokens = MAX_DETECTOR_BURST
+        self._budget_at: float | None = None
+        self._crop_seconds = 0.05
         self._cams: dict[str, _CameraState] = {}
         self._groups: dict[tuple[int, int], MotionGroup] = {}
         self._make_detector = detector
@@ -232,18 +257,32 @@ class AnalyticsCore:
         frames: Sequence[AnalysisFrame],
         moved: list[tuple[int, float, list[tuple[int, int, int, int]]]],
     ) -> dict[int, _Look]:
-        """Detector looks for the cameras due, every crop of the round in batches."""
-        looks: dict[int, _Look] = {}
-        batch: list[tuple[int, int, np.ndarray]] = []
+        """Detector looks for the cameras due, every crop of the round in batches.
+
+        With a ``detector_share``, the looks of a round fit the time the detector has earned
+        (that share of wall time): the cameras that waited longest go first, the others stay
+        due for the next round. Under load each camera is looked at less often, but frames are
+        never queued behind the detector, so events are not late.
+        """
+        due: list[tuple[float, int, list[tuple[int, int, int, int]]]] = []
         for i, _motion, boxes in moved:
             f = frames[i]
             st = self._cams[f.camera_id]
-            if not self._due(st, f.media_time, boxes):
-                continue
+            if self._due(st, f.media_time, boxes):
+                waited = math.inf if st.last_look is None else f.media_time - st.last_look
+                due.append((waited, i, boxes))
+        if not due:
+            return {}
+        budget = self._refill()
+        due.sort(key=lambda d: -d[0])
+        looks: dict[int, _Look] = {}
+        batch: list[tuple[int, int, np.ndarray]] = []
+        planned = 0.0
+        for _waited, i, boxes in due:
+            f = frames[i]
+            st = self._cams[f.camera_id]
             assert st.people is not None
-            st.last_look = f.media_time
-            view = crops.detector_view(f.image, f.luma)
-            vh, vw = view.shape[:2]
+            vw, vh = crops.view_size(f.image, f.luma)
             scale = f.luma.shape[1] / vw
             proposals: list[Box] = [
                 (x / scale, y / scale, w / scale, h / scale) for x, y, w, h in boxes
@@ -252,13 +291,22 @@ class AnalyticsCore:
                 x, y, w, h = st.people.predicted(tr, f.media_time)
                 proposals.append((x / scale, y / scale, w / scale, h / scale))
             squares = crops.plan(proposals, vw, vh) if proposals else crops.full_frame(vw, vh)
+            cost = len(squares) * self._crop_seconds
+            if budget is not None and planned + cost > budget and (batch or budget <= 0):
+                self.stats.deferred += 1
+                continue
+            planned += cost
+            st.last_look = f.media_time
+            view = crops.detector_view(f.image, f.luma)
             looks[i] = _Look(squares, vw, vh, scale)
             batch += [(i, n, crops.cut(view, sq)) for n, sq in enumerate(squares)]
+        self.stats.looks += len(looks)
         detector = self._detector
         if not batch or detector is None:
             return looks
         for k in range(0, len(batch), MAX_BATCH):
             part = batch[k : k + MAX_BATCH]
+            t0 = time.perf_counter()
             try:
                 found = detector.detect([c for _, _, c in part])
             except cv2.error:
@@ -272,7 +320,28 @@ class AnalyticsCore:
                     continue
                 in_view = crops.to_view(dets, look.squares[n], look.view_width, look.view_height)
                 look.found += [(n, d) for d in in_view]
+            spent = time.perf_counter() - t0
+            self._spend(spent, len(part))
         return looks
+
+    def _refill(self) -> float | None:
+        """Seconds of detector time available to this round (None: no limit)."""
+        if self.detector_share is None:
+            return None
+        now = time.monotonic()
+        if self._budget_at is not None:
+            earned = self.detector_share * (now - self._budget_at)
+            self._tokens = min(self._tokens + earned, MAX_DETECTOR_BURST)
+        self._budget_at = now
+        return self._tokens
+
+    def _spend(self, seconds: float, crops_done: int) -> None:
+        self.stats.crops += crops_done
+        self.stats.detector_seconds += seconds
+        # What a crop costs here and now (the machine is shared: it changes).
+        self._crop_seconds += 0.2 * (seconds / max(crops_done, 1) - self._crop_seconds)
+        if self.detector_share is not None:
+            self._tokens -= seconds
 
     def _place(self, st: _CameraState, height: int, width: int) -> None:
         if st.group is not None:

@@ -58,6 +58,22 @@ def detector_view(image: object | None, luma: np.ndarray) -> np.ndarray:
     return src
 
 
+def view_size(image: object | None, luma: np.ndarray) -> tuple[int, int]:
+    """(width, height) of ``detector_view(image, luma)`` without making it."""
+    if isinstance(image, np.ndarray):
+        h, w = image.shape[:2]
+    elif image is not None and hasattr(image, "to_ndarray"):
+        w, h = int(getattr(image, "width", 0)), int(getattr(image, "height", 0))
+        if w > VIEW_WIDTH:
+            return VIEW_WIDTH, max(2, round(h * VIEW_WIDTH / w)) & ~1
+        return w, h
+    else:
+        h, w = luma.shape[:2]
+    if w > VIEW_WIDTH:
+        return VIEW_WIDTH, round(h * VIEW_WIDTH / w)
+    return w, h
+
+
 def full_frame(width: int, height: int) -> list[Square]:
     """Squares covering the view: one when it is about square, else evenly spaced along the
     long side (two for 16:9 and 4:3)."""

@@ -7,6 +7,7 @@ these tests pin the core's wiring, not the model.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,3 +115,50 @@ def test_looks_keep_to_the_budget_and_idle_cameras_are_checked_rarely() -> None:
     idle = ShapeDetector()
     _run(_person_cam(), frames("cam-test", [], 30.0), idle)
     assert len(idle.calls) == 2, "at the start, then every 20 s while nothing moves"
+
+
+class SlowDetector(ShapeDetector):
+    def __init__(self, seconds_per_crop: float) -> None:
+        super().__init__()
+        self.seconds = seconds_per_crop
+
+    def detect(self, crops: Sequence[np.ndarray], min_score: float = 0.2) -> list[list[Detection]]:
+        time.sleep(self.seconds * len(crops))
+        return super().detect(crops, min_score)
+
+
+def test_under_load_looks_are_shared_fairly_and_rounds_stay_short() -> None:
+    cams = [_person_cam(id=f"cam-{i}", zones=[ZONE]) for i in range(6)]
+    seqs = [
+        frames(c.id, [walk(0.0, 8.0, (0.1, 0.8), (0.9, 0.8))], 8.0, seed=i)
+        for i, c in enumerate(cams)
+    ]
+    det = SlowDetector(0.02)
+    core = AnalyticsCore(cams, detector=lambda: det, detector_share=0.3)  # type: ignore[arg-type,return-value]
+    looked: dict[str, int] = {c.id: 0 for c in cams}
+    longest = 0.0
+    for k in range(len(seqs[0])):
+        t0 = time.perf_counter()
+        before = {cid: core._cams[cid].last_look for cid in looked}
+        core.process([s[k] for s in seqs])
+        longest = max(longest, time.perf_counter() - t0)
+        for cid in looked:
+            looked[cid] += core._cams[cid].last_look != before[cid]
+        time.sleep(0.01)
+    assert core.stats.deferred > 0, "6 busy cameras want more than 30 % of the time"
+    assert min(looked.values()) >= 0.5 * max(looked.values()), looked
+    # A round takes at most the burst plus one look's crops (the estimate lags the real cost).
+    assert longest < 0.25 + 0.2, longest
+
+
+def test_without_a_share_every_due_look_happens() -> None:
+    cams = [_person_cam(id=f"cam-{i}", zones=[ZONE]) for i in range(3)]
+    seqs = [
+        frames(c.id, [walk(0.0, 4.0, (0.1, 0.8), (0.9, 0.8))], 4.0, seed=i)
+        for i, c in enumerate(cams)
+    ]
+    core = AnalyticsCore(cams, detector=ShapeDetector)  # type: ignore[arg-type]
+    for k in range(len(seqs[0])):
+        core.process([s[k] for s in seqs])
+    assert core.stats.deferred == 0
+    assert core.stats.looks >= 3 * (len(seqs[0]) - 2)
