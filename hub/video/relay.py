@@ -20,12 +20,10 @@ import threading
 import time
 from typing import Any
 
-import av
-
 from hub.config import Camera, Settings
 from hub.redact import source_text
 from hub.video.live import LiveFeed, LiveTap
-from hub.video.source import backoff_delay, is_file_url
+from hub.video.source import backoff_delay, is_file_url, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +122,7 @@ class LiveRelay:
             self._tap.close()
 
     def _open(self) -> Any:
-        url = self.url
-        stall = self.settings.stall_seconds
-        options: dict[str, str] = {}
-        if self._file:
-            url = url.removeprefix("file://")
-        elif url.startswith(("rtsp://", "rtsps://")):
-            options = {
-                "rtsp_transport": self._transport,
-                "timeout": str(int(stall * 1_000_000)),
-                "fflags": "nobuffer",
-            }
-        return av.open(url, options=options, timeout=(max(stall, 5.0), stall))
+        return open_stream(self.url, self._transport, self.settings.stall_seconds)
 
     def _session(self) -> bool:
         """Relay until nobody has watched for ``linger`` s; True if any packet came through."""

@@ -83,6 +83,22 @@ def backoff_delay(attempt: int, lo: float, hi: float, rng: random.Random | None 
     return d / 2 + r * d / 2
 
 
+def open_stream(url: str, transport: str, stall: float) -> Any:
+    """``av.open`` a camera URL (RTSP over ``transport``, or a file) with bounded blocking."""
+    options: dict[str, str] = {}
+    if is_file_url(url):
+        url = url.removeprefix("file://")
+    elif url.startswith(("rtsp://", "rtsps://")):
+        options = {
+            "rtsp_transport": transport,
+            # Socket I/O timeout (microseconds) in ffmpeg's RTSP/TCP layer, besides the
+            # interrupt-callback timeout PyAV applies to every blocking call.
+            "timeout": str(int(stall * 1_000_000)),
+            "fflags": "nobuffer",
+        }
+    return av.open(url, options=options, timeout=(max(stall, 5.0), stall))
+
+
 def is_file_url(url: str) -> bool:
     return url.startswith("file://") or "://" not in url
 
@@ -254,21 +270,9 @@ class CameraSource:
         st.state = state
 
     def _open(self) -> Any:
-        url = self.camera.url
-        stall = self.settings.stall_seconds
-        options: dict[str, str] = {}
-        if self._file:
-            url = url.removeprefix("file://")
-        elif url.startswith(("rtsp://", "rtsps://")):
-            options = {
-                "rtsp_transport": self._transport,
-                # Socket I/O timeout (microseconds) in ffmpeg's RTSP/TCP layer, besides the
-                # interrupt-callback timeout PyAV applies to every blocking call.
-                "timeout": str(int(stall * 1_000_000)),
-                "fflags": "nobuffer",
-            }
+        if not self._file and self.camera.url.startswith(("rtsp://", "rtsps://")):
             self.stats.transport = self._transport
-        return av.open(url, options=options, timeout=(max(stall, 5.0), stall))
+        return open_stream(self.camera.url, self._transport, self.settings.stall_seconds)
 
     def _session(self) -> None:
         st = self.stats
