@@ -87,10 +87,19 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("HUB_SIM_CACHE", "var/sim-cache"))
 
 
-def cache_key(scene: str, seed: int, width: int, height: int, fps: float, duration: float) -> str:
+def cache_key(
+    scene: str,
+    seed: int,
+    width: int,
+    height: int,
+    fps: float,
+    duration: float,
+    detector: str = "off",
+) -> str:
     raw = json.dumps(
         [
             scene,
+            *([detector] if detector != "off" else []),
             seed,
             width,
             height,
@@ -214,10 +223,12 @@ def load_or_encode(
     fps: float = 15,
     duration: float = 60.0,
     cache_dir: Path | None = None,
+    detector: str = "off",
 ) -> EncodedLoop:
-    """The encoded loop for these parameters, from the cache or encoded now (then cached)."""
+    """The encoded loop for these parameters, from the cache or encoded now (then cached);
+    ``detector: person`` draws people a person detector finds (``build_scene``)."""
     path = (cache_dir or default_cache_dir()) / (
-        cache_key(scene, seed, width, height, fps, duration) + ".h264sim"
+        cache_key(scene, seed, width, height, fps, duration, detector) + ".h264sim"
     )
     if path.exists():
         try:
@@ -226,7 +237,15 @@ def load_or_encode(
             log.warning("unreadable simulator cache %s; encoding again", path)
     t0 = time.perf_counter()
     loop = encode_scene(
-        build_scene(scene, width=width, height=height, fps=fps, duration=duration, seed=seed)
+        build_scene(
+            scene,
+            width=width,
+            height=height,
+            fps=fps,
+            duration=duration,
+            seed=seed,
+            detector=detector,
+        )
     )
     _dump(loop, path)
     log.info(

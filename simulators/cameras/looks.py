@@ -51,6 +51,15 @@ CARS: list[RGB] = [
     (30, 60, 140),
     (220, 200, 60),
 ]
+SKINS: list[RGB] = [
+    (238, 200, 172),
+    (222, 176, 140),
+    (200, 150, 112),
+    (170, 120, 86),
+    (128, 88, 62),
+    (96, 66, 48),
+]
+HAIRS: list[RGB] = [(22, 20, 20), (38, 30, 26), (30, 26, 24), (64, 44, 30), (104, 74, 46)]
 _GAINS = np.round(np.arange(0.55, 1.56, 0.05), 2)
 
 
@@ -156,3 +165,10 @@ def pick_look(rng: np.random.Generator, actor: Actor, ground: Luma) -> tuple[RGB
         return colour, accent
     paint = _choose(rng, CARS, [(1.0, grounds["body"])])
     return paint, paint
+
+
+def pick_features(rng: np.random.Generator) -> tuple[RGB, RGB, bool]:
+    """(skin, hair, short sleeves) of a person: what the detector sees beyond the clothes."""
+    skin = SKINS[int(rng.integers(len(SKINS)))]
+    hair = HAIRS[int(rng.integers(len(HAIRS)))]
+    return skin, hair, bool(rng.random() < 0.3)

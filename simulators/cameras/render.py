@@ -16,11 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from simulators.cameras.actors import Actor, person_height, vehicle_height
+from simulators.cameras.figure import Look, Pose, draw_person
 
 Image = npt.NDArray[np.uint8]
 FloatImage = npt.NDArray[np.float32]
 RGB = tuple[int, int, int]
 
+LEGS = 0.7
+"""Trousers are the clothes colour at this brightness (``looks`` keeps them off the ground)."""
 NOISE_FRAMES = 6
 NOISE_SIGMA = 2.0
 TREE_PHASES = 12
@@ -77,8 +80,8 @@ class Canvas:
                 cx1 = x0 + (c + 0.8) * (x1 - x0) / cols
                 cy1 = y0 + (r + 0.75) * (y1 - y0) / rows
                 jitter = int(self.rng.integers(-15, 16))
-                r, g, b = (max(0, v + jitter) for v in colour)
-                self.rect(cx0, cy0, cx1, cy1, (r, g, b))
+                red, green, blue = (max(0, v + jitter) for v in colour)
+                self.rect(cx0, cy0, cx1, cy1, (red, green, blue))
 
     def texture(self, strength: float = 6.0) -> None:
         """Static grain plus low-frequency blotches, so the ground is not flat colour."""
@@ -117,6 +120,47 @@ class Tree:
     period: float = 2.7
 
 
+@dataclass(frozen=True)
+class Cloud:
+    """A cloud's shadow: a soft dark patch drifting across the scene, wrapping round."""
+
+    x: float
+    """Centre at t = 0, image widths."""
+    y: float
+    speed: float
+    """Image widths per second (negative: to the left)."""
+    rx: float
+    ry: float
+    """Radii, image widths / heights."""
+    depth: float = 0.3
+    """Darkening at the centre."""
+
+
+@dataclass(frozen=True)
+class Prop:
+    """A still object on the ground (a bag left behind) from ``start`` to ``end``."""
+
+    x: float
+    y: float
+    """Bottom-centre, normalised."""
+    width: float
+    height: float
+    """Image heights."""
+    colour: RGB
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Tamper:
+    """The camera is covered (a hand or cloth on the lens) or turned away for a while."""
+
+    start: float
+    end: float
+    kind: str = "covered"
+    """``covered`` | ``moved``."""
+
+
 @dataclass
 class Renderer:
     width: int
@@ -125,6 +169,14 @@ class Renderer:
     trees: list[Tree]
     duration: float
     seed: int
+    sun: tuple[float, float] | None = None
+    """Cast shadows of people: offset of the head's shadow per unit of height (x, y)."""
+    clouds: list[Cloud] = field(default_factory=list)
+    props: list[Prop] = field(default_factory=list)
+    tampers: list[Tamper] = field(default_factory=list)
+    detailed_people: bool = False
+    """Human figures a person detector finds (``figure.py``); else the flat shapes the
+    motion-only regression scenes were scored on."""
     _bg: Image = field(init=False, repr=False)
     _noise: list[tuple[Image, Image]] = field(init=False, repr=False)
     _tree_phases: list[tuple[tuple[int, int, int, int], list[Image]]] = field(
@@ -191,12 +243,20 @@ class Renderer:
         gain = 1.0 + 0.06 * math.sin(2 * math.pi * t / self.duration)
         cv2.convertScaleAbs(frame, dst=frame, alpha=gain)
         self._apply_shadow(frame, t)
+        for prop in self.props:
+            if prop.start <= t < prop.end:
+                self._prop(frame, prop)
         visible = [(a, p) for a in actors if (p := a.position(t)) is not None]
         for actor, (x, y) in sorted(visible, key=lambda ap: ap[1][1]):
             if actor.kind == "person":
                 self._person(frame, actor, x, y, t)
             else:
                 self._vehicle(frame, actor, x, y)
+        for cloud in self.clouds:
+            self._cloud(frame, cloud, t)
+        for tamper in self.tampers:
+            if tamper.start <= t < tamper.end:
+                frame = self._tamper(frame, tamper, t)
         pos, neg = self._noise[index % NOISE_FRAMES]
         cv2.add(frame, pos, dst=frame)
         cv2.subtract(frame, neg, dst=frame)
@@ -219,7 +279,79 @@ class Renderer:
         m = self._shadow[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
         frame[fy0:fy1, fx0:fx1] = (roi * m).astype(np.uint8)
 
+    def _cloud(self, frame: Image, c: Cloud, t: float) -> None:
+        span = 1.0 + 2 * c.rx
+        cx = ((c.x + c.speed * t + c.rx) % span - c.rx) * self.width
+        cy, rx, ry = c.y * self.height, c.rx * self.width, c.ry * self.height
+        x0, x1 = max(0, int(cx - 2 * rx)), min(self.width, int(cx + 2 * rx) + 1)
+        y0, y1 = max(0, int(cy - 2 * ry)), min(self.height, int(cy + 2 * ry) + 1)
+        if x1 <= x0 or y1 <= y0:
+            return
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        d = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+        # A flat-topped patch with a soft edge, like a cloud's shadow on the ground.
+        m = (1.0 - c.depth / (1.0 + np.exp(6.0 * (d - 1.0)))).astype(np.float32)
+        roi = frame[y0:y1, x0:x1]
+        roi[:] = (roi * m[..., None]).astype(np.uint8)
+
+    def _prop(self, frame: Image, p: Prop) -> None:
+        h, w = p.height * self.height, p.width * self.height
+        cx, cy = p.x * self.width, p.y * self.height
+        under = frame[min(int(cy), self.height - 1), min(int(cx), self.width - 1)]
+        shadow = tuple(int(v * 0.55) for v in under)
+        axes = (max(1, round(w * 0.6)), max(1, round(h * 0.12)))
+        cv2.ellipse(frame, _ip((cx, cy)), axes, 0, 0, 360, shadow, -1, cv2.LINE_AA)
+        dark = _scaled(p.colour, 0.7)
+        cv2.rectangle(frame, _ip((cx - w / 2, cy - h)), _ip((cx + w / 2, cy)), dark, -1)
+        cv2.rectangle(
+            frame, _ip((cx - w / 2, cy - h)), _ip((cx + w * 0.2, cy - h * 0.1)), p.colour, -1
+        )
+        handle = (max(1, round(w * 0.22)), max(1, round(h * 0.25)))
+        thick = max(1, round(h * 0.06))
+        cv2.ellipse(frame, _ip((cx, cy - h)), handle, 0, 180, 360, dark, thick, cv2.LINE_AA)
+
+    def _tamper(self, frame: Image, tp: Tamper, t: float) -> Image:
+        if tp.kind == "moved":
+            # Turned away: the view pans and tilts to another part of the scene.
+            f = min(1.0, (t - tp.start) / 0.5)
+            m = np.array(
+                [[1.3, 0.08, -0.38 * self.width * f], [-0.05, 1.3, -0.3 * self.height * f]],
+                np.float32,
+            )
+            size = (self.width, self.height)
+            moved = cv2.warpAffine(frame, m, size, borderMode=cv2.BORDER_REFLECT)
+            return np.asarray(moved, np.uint8)
+        # Covered: a dark, blurred cloth over the lens with some light leaking at one edge.
+        small = cv2.resize(frame, (16, 9), interpolation=cv2.INTER_AREA)
+        blur = cv2.resize(small, (self.width, self.height), interpolation=cv2.INTER_CUBIC)
+        ramp = np.linspace(0.08, 0.3, self.width, dtype=np.float32)[None, :, None]
+        covered: Image = np.clip(np.asarray(blur, np.float32) * ramp + 12.0, 0, 255).astype(
+            np.uint8
+        )
+        return covered
+
     def _person(self, frame: Image, a: Actor, x: float, y: float, t: float) -> None:
+        if not self.detailed_people:
+            self._flat_person(frame, a, x, y, t)
+            return
+        h = person_height(y) * a.size * self.height
+        dx, dy = a.heading(t)
+        norm = math.hypot(dx, dy) or 1.0
+        strides, amp = a.gait(t)
+        pose = Pose(
+            stride=strides + a.phase / (2 * math.pi),
+            moving=amp,
+            side=abs(dx) / norm,
+            facing=1 if dx >= 0 else -1,
+            towards=dy >= 0,
+        )
+        look = Look(
+            a.accent, _scaled(a.colour, LEGS), a.skin, a.hair, (28, 26, 26), a.short_sleeves
+        )
+        draw_person(frame, (x * self.width, y * self.height), h, look, pose, self.sun)
+
+    def _flat_person(self, frame: Image, a: Actor, x: float, y: float, t: float) -> None:
+        """The scripted scenes' people (motion-only regression scenes): flat shapes."""
         H = self.height
         h = person_height(y) * a.size * H
         w = h / 2.5
@@ -276,6 +408,10 @@ class Renderer:
         r = max(1, int(0.17 * h))
         for wx in (x0 + 0.22 * w, x1 - 0.22 * w):
             cv2.circle(frame, _ip((wx, cy - r)), r, (20, 20, 22), -1, cv2.LINE_AA)
+
+
+def _scaled(c: RGB, k: float) -> RGB:
+    return (int(c[0] * k), int(c[1] * k), int(c[2] * k))
 
 
 def _ip(p: tuple[float, float]) -> tuple[int, int]:

@@ -26,15 +26,17 @@ import numpy.typing as npt
 from simulators.cameras import x264
 from simulators.cameras.actors import Actor
 from simulators.cameras.geometry import point_in_polygon
-from simulators.cameras.looks import ground_luma, pick_look
-from simulators.cameras.render import Renderer
+from simulators.cameras.looks import ground_luma, pick_features, pick_look
+from simulators.cameras.render import Cloud, Prop, Renderer, Tamper
 from simulators.cameras.templates import TEMPLATES, Template, lanes_for
 from simulators.cameras.truth import TruthEvent, compute_truth
 
 SCENE_NAMES: tuple[str, ...] = ("gate", "crossing", "plaza", "street")
-SCENE_VERSION = 2
+SCENE_VERSION = 3
 """Bump whenever templates, actors or drawing change the frames: it keys the encoded-loop cache
-(2: contrasting actor colours, people clear of vehicles, unambiguous loitering stays)."""
+(2: contrasting actor colours, people clear of vehicles, unambiguous loitering stays; 3: all the
+building windows drawn (a loop bug drew a few); scenes for the detector draw human figures,
+``figure.py``)."""
 
 _PERSON_SPEED = (0.15, 0.22)
 _VEHICLE_SPEED = (0.35, 0.55)
@@ -58,6 +60,15 @@ class Scene:
     actors: list[Actor]
     truth: list[TruthEvent]
     _template: Template = field(repr=False)
+    detector: str = "off"
+    """The camera's ``detector`` (``camera_entry``): the scripted scenes' cameras run motion only,
+    the hard scenes' (``hard.py``) the person detector."""
+    camera: dict[str, Any] = field(default_factory=dict)
+    """More site-file camera settings the scene is made for (``tampering_seconds``...)."""
+    sun: tuple[float, float] | None = None
+    clouds: list[Cloud] = field(default_factory=list)
+    props: list[Prop] = field(default_factory=list)
+    tampers: list[Tamper] = field(default_factory=list)
 
     @property
     def frame_count(self) -> int:
@@ -72,6 +83,11 @@ class Scene:
             self._template.trees,
             self.duration,
             self.seed,
+            sun=self.sun,
+            clouds=self.clouds,
+            props=self.props,
+            tampers=self.tampers,
+            detailed_people=self.detector == "person",
         )
         for i in range(self.frame_count):
             t = i / self.fps
@@ -80,9 +96,12 @@ class Scene:
 
     def camera_entry(self, camera_id: str, **overrides: Any) -> dict[str, Any]:
         """The zones/lines/masks of this scene as a site-file camera entry."""
-        # The scenes' figures are flat shapes a person detector does not take for people: their
-        # cameras analyse motion only (the detector is measured on real footage instead).
-        entry: dict[str, Any] = {"id": camera_id, "detector": "off", **overrides}
+        entry: dict[str, Any] = {
+            "id": camera_id,
+            "detector": self.detector,
+            **copy.deepcopy(self.camera),
+            **overrides,
+        }
         for key, value in (("masks", self.masks), ("zones", self.zones), ("lines", self.lines)):
             entry[key] = overrides.get(key, copy.deepcopy(value))
         return entry
@@ -110,7 +129,10 @@ def build_scene(
     fps: float = 25,
     duration: float = 60.0,
     seed: int = 0,
+    detector: str = "off",
 ) -> Scene:
+    """``detector``: the camera's setting for this scene; ``person`` also draws the people as
+    human figures the detector finds (the scripts and the truth are the same either way)."""
     if name not in TEMPLATES:
         raise ValueError(f"unknown scene {name!r}; known: {', '.join(SCENE_NAMES)}")
     if width % 2 or height % 2:
@@ -140,6 +162,10 @@ def build_scene(
             if actor.end > duration - _END_MARGIN:
                 break
             actor.colour, actor.accent = pick_look(rng, actor, ground)
+            if kind == "person":
+                # From a generator of its own: the lane's scripts stay those of SCENE_VERSION 2.
+                features = np.random.default_rng([seed, li, n, 1])
+                actor.skin, actor.hair, actor.short_sleeves = pick_features(features)
             actors.append(actor)
             t = actor.end + float(rng.uniform(*lane.gap))
             n += 1
@@ -158,6 +184,7 @@ def build_scene(
         actors=actors,
         truth=compute_truth(actors, zones, lines),
         _template=template,
+        detector=detector,
     )
 
 

@@ -18,7 +18,9 @@ from typing import Any, Literal
 from simulators.cameras.actors import Actor
 from simulators.cameras.geometry import point_in_polygon, segment_crossing
 
-TruthType = Literal["intrusion", "line_crossing", "loitering"]
+TruthType = Literal[
+    "intrusion", "line_crossing", "loitering", "crowd", "abandoned_object", "tampering"
+]
 STEP = 0.01
 """Trajectory sampling step (s); crossing times are interpolated within a step."""
 

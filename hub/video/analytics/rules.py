@@ -231,7 +231,9 @@ class CameraRules:
 
     @staticmethod
     def _take_over(zs: _ZoneState, d: _Departure) -> None:
-        zs.dwell_start = min(d.dwell_start, zs.first_in)
+        # The earliest stay wins: a track may already have taken over an older stay here (a
+        # person whose track broke, then a blob on them that flickered out).
+        zs.dwell_start = min(d.dwell_start, zs.dwell_start)
         zs.loiter_done = zs.loiter_done or d.loiter_done
         zs.intrusion_done = True
         if d.open:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
 from hub.config import Camera
 from hub.video.analytics.core import AnalyticsCore
-from hub.video.analytics.reduce import reduce_gray_array
+from hub.video.analytics.reduce import reduce_gray_array, reduce_luma
 from hub.video.analytics.sampling import Sampler
 from hub.video.analytics.types import AnalysisFrame, RawEvent
 
@@ -107,24 +109,49 @@ def match_events(
 def run_rgb_frames(
     camera: Camera, frames: Iterable[np.ndarray], fps: float, *, batch: int = 1
 ) -> list[RawEvent]:
-    """Analyse RGB frames of a ``fps`` stream as the pipeline would: sample, reduce, process."""
+    """Analyse RGB frames of a ``fps`` stream as the pipeline would: sample, reduce, process.
+    With the camera's detector on, the detector sees the frame in colour (BGR)."""
     core = AnalyticsCore([camera])
     sampler = Sampler(camera.analysis_fps)
     events: list[RawEvent] = []
     pending: list[AnalysisFrame] = []
+    colour = camera.detector == "person"
     for i, rgb in enumerate(frames):
         t = i / fps
         if not sampler.take(t):
             continue
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if colour else None
         pending.append(
-            AnalysisFrame(camera.id, t, t, reduce_gray_array(gray, camera.analysis_width))
+            AnalysisFrame(camera.id, t, t, reduce_gray_array(gray, camera.analysis_width), image)
         )
         if len(pending) >= batch:
             for r in core.process(pending):
                 events.extend(r.events)
             pending = []
     for r in core.process(pending):
+        events.extend(r.events)
+    return events
+
+
+def run_video(camera: Camera, path: Path | str) -> list[RawEvent]:
+    """Analyse a video file (decoded by PyAV, as ``hub analyze`` and the sources do): frames
+    sampled to the analysis rate, luma reduced from the Y plane, the decoded frame as image."""
+    core = AnalyticsCore([camera])
+    sampler = Sampler(camera.analysis_fps)
+    events: list[RawEvent] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.pts is None or frame.time_base is None:
+                continue
+            t = float(frame.pts * frame.time_base)
+            if not sampler.take(t):
+                continue
+            luma = reduce_luma(frame, camera.analysis_width)
+            for r in core.process([AnalysisFrame(camera.id, t, t, luma, frame)]):
+                events.extend(r.events)
+    for r in core.process([]):
         events.extend(r.events)
     return events
 

@@ -138,3 +138,31 @@ def test_a_new_object_elsewhere_in_the_zone_starts_its_own_dwell() -> None:
     other = walk(3.4, 9.4, (0.75, 0.5), (0.75, 0.52))  # 6 s at another spot of the zone
     (ev,) = events(run(cam, frames(cam.id, [first, other], 10.0)))
     assert ev.media_time == pytest.approx(7.4, abs=0.21)
+
+
+def test_a_stay_handed_on_twice_keeps_its_first_entry() -> None:
+    """A loiterer's track breaks (a passer-by) and a new track takes the stay over; a blob that
+    entered on its own meanwhile leaves later and is taken over too: the stay still counts from
+    the loiterer's first entry (it used to restart from the blob's)."""
+    from hub.video.analytics.rules import CameraRules
+    from hub.video.analytics.tracker import Track
+
+    cam = camera(zones=[_zone(loiter_seconds=10.0, inertia_frames=1, cooldown_seconds=0.0)])
+    rules = CameraRules(cam, 144, 256)
+    box = (140.0, 60.0, 12.0, 40.0)  # feet at (146, 100): inside
+    a, b, c = (Track(i, box, born=0.0, last_seen=0.0) for i in (1, 2, 3))
+    loiter = []
+    t = 0.0
+    while t < 14.0:
+        live = [a] if t < 3.0 else []
+        if 2.0 <= t < 3.4:
+            live.append(b)  # a blob on the same person, entered on its own
+        if t >= 3.2:
+            live.append(c)  # the loiterer's new track
+        for tr in live:
+            tr.hits, tr.updated, tr.last_seen = tr.hits + 1, True, t
+        _, started, _ = rules.evaluate(t, 1000.0 + t, live, [0.9] * len(live))
+        loiter += [e for e in started if e.type == "loitering"]
+        t = round(t + 0.2, 1)
+    (ev,) = loiter
+    assert ev.media_time == pytest.approx(10.0, abs=0.01)
