@@ -247,7 +247,7 @@ class AnalyticsCore:
         if st.last_look is None or t < st.last_look:
             return True
         since = t - st.last_look
-        if not boxes and not st.people.tracks:
+        if not boxes and not any(st.people.active(tr, t) for tr in st.people.tracks):
             return since >= IDLE_LOOK_SECONDS
         # A little slack: frames arrive at the analysis rate, not exactly on the budget.
         return since >= 1.0 / st.camera.detect_fps - 0.25 / st.camera.analysis_fps
@@ -288,6 +288,8 @@ class AnalyticsCore:
                 (x / scale, y / scale, w / scale, h / scale) for x, y, w, h in boxes
             ]
             for tr in st.people.tracks:
+                if not st.people.active(tr, f.media_time):
+                    continue
                 x, y, w, h = st.people.predicted(tr, f.media_time)
                 proposals.append((x / scale, y / scale, w / scale, h / scale))
             squares = crops.plan(proposals, vw, vh) if proposals else crops.full_frame(vw, vh)
@@ -367,7 +369,7 @@ class AnalyticsCore:
             memory_seconds=st.tracker.memory_seconds, size=(width, height), ids=st.ids
         )
         if st.people is not None:
-            st.people = PersonTracker(st.people.memory_seconds, st.ids)
+            st.people = PersonTracker(st.people.memory_seconds, st.ids, size=(width, height))
 
     @staticmethod
     def _drop_ghosts(
@@ -437,7 +439,11 @@ class AnalyticsCore:
             for tr in persons:
                 if tr.updated and dets is not None:
                     tr.kind = "person"
-            people_boxes = [people.predicted(tr, t) if not tr.updated else tr.box for tr in persons]
+            people_boxes = [
+                tr.box if tr.updated else people.predicted(tr, t)
+                for tr in persons
+                if people.active(tr, t)
+            ]
             boxes = not_on_people(boxes, people_boxes)
         blobs = st.tracker.update(t, boxes)
         if st.ghosts is not None:

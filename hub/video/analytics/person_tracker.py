@@ -7,7 +7,11 @@ Each person has a constant-velocity Kalman filter. On a frame where the detector
 2. weak boxes (occluded, blurred people) are matched only to tracks left over, at a stricter IoU:
    alone they would be noise, next to a known person they keep the track;
 3. confident boxes left start tracks, confirmed by a second detection (or at once when sure).
-Unconfirmed tracks that miss a look are dropped; confirmed ones are remembered ``memory_seconds``.
+Unconfirmed tracks that miss a look are dropped; confirmed ones are matched for
+``memory_seconds``, and for ``REVIVE_SECONDS`` more a confident box that starts no track but
+appears where a lost person could have walked to, at that person's height, takes the lost track
+back: a person hidden behind a van or missed by the detector for a while keeps their id, their
+stay in a zone and the side of a line they were on.
 Tracks only take positions the detector observed: ``box`` is the last detected box, and
 ``updated`` says whether this frame observed it (the rules only use observed positions).
 """
@@ -27,6 +31,13 @@ WEAK_IOU = 0.5
 SURE_SCORE = 0.85
 BUFFER_PER_SECOND = 1.0
 BUFFER_MAX = 0.5
+REVIVE_SECONDS = 6.0
+REVIVE_SPEED = 1.0
+"""How far (person heights per second unseen, plus half a height) a lost person may have gone."""
+REVIVE_HEIGHT = (0.75, 1.33)
+"""Height ratio (to the tallest of the track's recent boxes) a box must have to revive it."""
+REVIVE_CLEAR = 0.6
+"""The nearest lost person must be this much nearer (relative to reach) than the next."""
 DUPLICATE_IOU = 0.7
 """A confident box this close to a matched one is the same person seen twice, not a new one."""
 
@@ -43,8 +54,15 @@ def _grow(b: Box, f: float) -> Box:
 
 
 class PersonTracker:
-    def __init__(self, memory_seconds: float = 1.5, ids: Iterator[int] | None = None) -> None:
+    def __init__(
+        self,
+        memory_seconds: float = 1.5,
+        ids: Iterator[int] | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> None:
         self.memory_seconds = memory_seconds
+        self.size = size
+        """(width, height) of the analysed image: a person lost at its edge has left."""
         self.tracks: list[Track] = []
         self._filters: dict[int, BoxFilter] = {}
         self._t: dict[int, float] = {}
@@ -72,9 +90,12 @@ class PersonTracker:
         high = [d for d in dets if d.score >= HIGH]
         low = [d for d in dets if d.score < HIGH]
         matched: dict[int, PersonBox] = {}
-        left = self._match(t, tracks, high, MATCH_IOU, matched)
-        recent = [tr for tr in tracks if tr.track_id not in matched and tr.confirmed]
+        active = [tr for tr in tracks if self.active(tr, t)]
+        left = self._match(t, active, high, MATCH_IOU, matched)
+        recent = [tr for tr in active if tr.track_id not in matched and tr.confirmed]
         self._match(t, recent, low, WEAK_IOU, matched)
+        lost = [tr for tr in tracks if tr.confirmed and not self.active(tr, t)]
+        left = self._revive(t, lost, left, matched)
         alive: list[Track] = []
         for tr in tracks:
             d = matched.get(tr.track_id)
@@ -100,8 +121,57 @@ class PersonTracker:
         self._forget()
         return alive
 
-    def _remembered(self, tr: Track, t: float) -> bool:
+    def active(self, tr: Track, t: float) -> bool:
+        """Seen recently enough to be matched by overlap (else only revived by place)."""
         return t - tr.last_seen <= self.memory_seconds
+
+    def _remembered(self, tr: Track, t: float) -> bool:
+        return t - tr.last_seen <= self.memory_seconds + (REVIVE_SECONDS if tr.confirmed else 0.0)
+
+    def _left_view(self, tr: Track) -> bool:
+        if self.size is None:
+            return False
+        x, y, w, h = tr.box
+        return x <= 2 or y <= 2 or x + w >= self.size[0] - 2 or y + h >= self.size[1] - 2
+
+    def _revive(
+        self, t: float, lost: list[Track], dets: list[PersonBox], matched: dict[int, PersonBox]
+    ) -> list[PersonBox]:
+        """Confident boxes left over -> lost tracks they clearly continue; returns the rest."""
+        if not lost:
+            return dets
+        left: list[PersonBox] = []
+        for d in dets:
+            fx, fy = d.box[0] + d.box[2] / 2.0, d.box[1] + d.box[3]
+            near: list[tuple[float, Track]] = []
+            for tr in lost:
+                if tr.track_id in matched or self._left_view(tr):
+                    continue
+                # Partial boxes (a person half hidden) are shorter: compare with the tallest.
+                tall = max([tr.box[3], *(b[3] for _, b in tr.history)])
+                if not REVIVE_HEIGHT[0] <= d.box[3] / max(tall, 1.0) <= REVIVE_HEIGHT[1]:
+                    continue
+                gap = t - tr.last_seen
+                reach = tall * (0.5 + REVIVE_SPEED * gap)
+                ox, oy = tr.foot
+                # Where it was, or where it was heading (at no more than a walking pace).
+                speed = max(abs(tr.vx) + abs(tr.vy), 1e-9)
+                k = min(1.0, REVIVE_SPEED * tall / speed) * gap
+                px, py = ox + tr.vx * k, oy + tr.vy * k
+                dist = min(abs(fx - ox) + abs(fy - oy), abs(fx - px) + abs(fy - py))
+                if dist <= reach:
+                    near.append((dist / reach, tr))
+            near.sort(key=lambda n: n[0])
+            # Only a clear continuation: two lost people equally near could be either.
+            if near and (len(near) == 1 or near[0][0] < REVIVE_CLEAR * near[1][0]):
+                tr = near[0][1]
+                matched[tr.track_id] = d
+                # Where it went while hidden is unknown: restart its motion from here.
+                self._filters[tr.track_id] = BoxFilter(d.box)
+                self._t[tr.track_id] = t
+            else:
+                left.append(d)
+        return left
 
     def _forget(self) -> None:
         live = {tr.track_id for tr in self.tracks}

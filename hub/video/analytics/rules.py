@@ -397,9 +397,12 @@ class CameraRules:
 
     def _cool(self, key: str, kind: str, at: float, cooldown: float) -> bool:
         last = self._last_event.get((key, kind))
-        if last is not None and at - last < cooldown:
+        # Event times are interpolated and can come out of order (two people crossing a line
+        # together, the one seen later having crossed first): the cooldown is a distance in
+        # time either way, and none at all when it is 0.
+        if last is not None and abs(at - last) < cooldown:
             return False
-        self._last_event[(key, kind)] = at
+        self._last_event[(key, kind)] = at if last is None else max(last, at)
         return True
 
     def _event(

@@ -8,12 +8,11 @@ with the real person detector (``detector: person``). Events match the truth wit
 The target is recall and precision >= 0.9 per kind. It is NOT met yet (see docs/benchmarks.md,
 "Detection accuracy"): the floors below pin what the core achieves today, a little under the
 measurement, so a regression fails while the known misses are listed in the report. Measured on
-seed 0 (2026-11-30): intrusion 3/3, precision 1; line crossing recall 4/7 (one of a pair walking
-together, the walker dressed like the paving, the walker hidden behind the van; causes not
-diagnosed yet), precision 1; loitering 1/1;
-crowd 0/1 (the five people overlap and are not all detected at once for 10 s); abandoned object
-1/1 with one false event (a still, unclassified blob in the entrance); tampering 1/1. Crowd has
-no floor yet: it is measured, printed and listed, and the issue stays open on it.
+seed 0 (2026-11-30): intrusion 3/3, precision 1; line crossing recall 6/7 (the walker hidden
+behind the van is missed), precision 1; loitering 1/1; crowd 0/1 (the five people overlap and are
+not all detected at once for 10 s); abandoned object 1/1 with one false event (a still,
+unclassified blob in the entrance); tampering 1/1. Crowd has no floor yet: it is measured,
+printed and listed, and the issue stays open on it.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ TOLERANCE = 1.0
 FLOORS = {
     # kind: (recall, precision)
     "intrusion": (0.9, 0.9),
-    "line_crossing": (0.5, 0.9),
+    "line_crossing": (0.8, 0.9),
     "tampering": (1.0, 1.0),
     "abandoned_object": (1.0, 0.5),
     "loitering": (1.0, 1.0),

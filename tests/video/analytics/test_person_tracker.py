@@ -74,4 +74,47 @@ def test_between_looks_tracks_are_remembered_not_observed() -> None:
     pt.update(0.0, [PersonBox((10, 10, 20, 50), 0.95)])
     (tr,) = pt.update(0.1, None)
     assert not tr.updated, "no look: the rules must not use a predicted position"
-    assert pt.update(5.0, None) == []
+    (lost,) = pt.update(5.0, None)
+    assert not pt.active(lost, 5.0), "only revived by place from now on"
+    assert pt.update(8.0, None) == []
+
+
+def test_a_person_hidden_behind_a_van_for_four_seconds_keeps_the_id() -> None:
+    pt = PersonTracker()
+    seen = set()
+    for k in range(40):
+        t = k * 0.2
+        hidden = 10 <= k < 30  # 4 s behind the van, walking on
+        for tr in pt.update(t, [] if hidden else [PersonBox(_walk(0, 15, t), 0.9)]):
+            if tr.updated:
+                seen.add(tr.track_id)
+    assert len(seen) == 1
+
+
+def test_a_lost_person_is_not_revived_far_away_or_at_another_size() -> None:
+    pt = PersonTracker()
+    for k in range(5):
+        pt.update(k * 0.2, [PersonBox((10, 10, 20, 50), 0.9)])
+    (first,) = pt.tracks
+    far = PersonBox((10 + 3.5 * 50, 10, 20, 50), 0.9)  # 2.2 s unseen: 2.7 heights at most
+    child = PersonBox((12, 35, 10, 25), 0.9)
+    live = pt.update(3.0, [far, child])
+    assert first.track_id not in {tr.track_id for tr in live if tr.updated}
+
+
+def test_between_two_lost_people_a_new_box_starts_its_own_track() -> None:
+    pt = PersonTracker()
+    for k in range(5):
+        pt.update(k * 0.2, [PersonBox((10, 10, 20, 50), 0.9), PersonBox((40, 10, 20, 50), 0.9)])
+    ids = {tr.track_id for tr in pt.tracks}
+    live = pt.update(3.0, [PersonBox((25, 10, 20, 50), 0.9)])
+    assert {tr.track_id for tr in live if tr.updated}.isdisjoint(ids)
+
+
+def test_a_person_who_walked_out_of_the_picture_is_not_revived() -> None:
+    pt = PersonTracker(size=(256, 144))
+    for k in range(5):
+        pt.update(k * 0.2, [PersonBox((236.0 + 4 * k, 40, 20, 50), 0.9)])  # at the right edge
+    (gone,) = pt.tracks
+    live = pt.update(2.5, [PersonBox((230.0, 40, 20, 50), 0.9)])
+    assert gone.track_id not in {tr.track_id for tr in live if tr.updated}

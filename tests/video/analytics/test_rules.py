@@ -166,3 +166,31 @@ def test_a_stay_handed_on_twice_keeps_its_first_entry() -> None:
         t = round(t + 0.2, 1)
     (ev,) = loiter
     assert ev.media_time == pytest.approx(10.0, abs=0.01)
+
+
+def test_two_crossings_reported_out_of_order_are_both_kept() -> None:
+    """Two people cross together; the one the detector misses for a frame is reported a frame
+    later with an earlier (interpolated) time: with no cooldown both crossings count."""
+    from hub.video.analytics.rules import CameraRules
+    from hub.video.analytics.tracker import Track
+
+    cam = camera(lines=[{"id": "l", "points": [[0.5, 0.3], [0.5, 0.99]]}])
+    rules = CameraRules(cam, 144, 256)
+    a = Track(1, (90.0, 60.0, 12.0, 40.0), born=0.0, last_seen=0.0, hits=3)
+    b = Track(2, (95.0, 62.0, 12.0, 40.0), born=0.0, last_seen=0.0, hits=3)
+    # (t, a's left edge, b's left edge or None when not observed); the line is at x = 128.
+    steps = [(0.0, 100.0, 105.0), (0.2, 110.0, 118.0), (0.4, 125.0, None), (0.6, 131.0, 140.0)]
+    crossings = []
+    for t, ax, bx in steps:
+        live = [a] + ([b] if bx is not None else [])
+        a.box = (ax, 60.0, 12.0, 40.0)
+        if bx is not None:
+            b.box = (bx, 62.0, 12.0, 40.0)
+        for tr in (a, b):
+            tr.updated = tr in live
+        _, started, _ = rules.evaluate(t, 1000.0 + t, [a, b], [0.9, 0.9])
+        crossings += [(e.track_id, round(e.media_time, 2)) for e in started]
+    assert sorted(tid for tid, _ in crossings) == [1, 2]
+    (tb,) = [at for tid, at in crossings if tid == 2]
+    (ta,) = [at for tid, at in crossings if tid == 1]
+    assert tb < ta, "b crossed first, reported second"
