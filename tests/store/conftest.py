@@ -75,3 +75,11 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         return
     async with private_postgres() as url:
         yield url
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    """An open store on each backend of ``db_url``."""
+    s = await open_store(db_url)
+    yield s
+    await s.close()

@@ -3,21 +3,11 @@ tampering cause, stored and folded on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from hub.bus.contracts import DetectionEvent
-from hub.store import Store, open_store
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    s = await open_store(db_url)
-    yield s
-    await s.close()
+from hub.store import Store
 
 
 def event(**kw: Any) -> DetectionEvent:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,14 +9,7 @@ import pytest
 
 from hub.bus.contracts import DetectionEvent
 from hub.errors import ConflictError, NotFoundError
-from hub.store import Store, open_store
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    s = await open_store(db_url)
-    yield s
-    await s.close()
+from hub.store import Store
 
 
 def event(**kw: Any) -> DetectionEvent:

@@ -431,14 +431,13 @@ class AnalyticsCore:
         if people is not None:
             dets = None
             if look is not None:
+                k = look.scale
                 dets = [
-                    PersonBox(tuple(v * look.scale for v in d.box), d.score)  # type: ignore[arg-type]
+                    PersonBox((x * k, y * k, bw * k, bh * k), d.score)
                     for d in crops.dedupe(look.found)
+                    for x, y, bw, bh in (d.box,)
                 ]
             persons = people.update(t, dets)
-            for tr in persons:
-                if tr.updated and dets is not None:
-                    tr.kind = "person"
             people_boxes = [
                 tr.box if tr.updated else people.predicted(tr, t)
                 for tr in persons
