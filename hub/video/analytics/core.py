@@ -377,11 +377,12 @@ class AnalyticsCore:
     ) -> list[Track]:
         # Checked on confirmation and once more after a second (a ghost uncovered by an object
         # moving away grows at first), only while still: ghosts never move. They are born where
-        # something left: the start of the stream, a parked car driving off.
+        # something left: the start of the stream, a parked car driving off. A still change of
+        # light (a cloud's shadow over the ground) is learned into the background the same way.
         gone: list[Track] = []
         for tr in tracks:
             due = tr.updated and not tr.coasting and tr.hits in GHOST_CHECK_HITS and tr.still
-            if due and ghosts.is_ghost(tr.box, luma):
+            if due and (ghosts.is_ghost(tr.box, luma) or ghosts.is_lighting(tr.box, luma)):
                 ghosts.absorb(tr.box, luma)
                 gone.append(tr)
         if not gone:
@@ -407,6 +408,11 @@ class AnalyticsCore:
             started, ended = d.update(f.media_time, f.wall_time, f.luma, f.image, res.objects)
             res.events += started
             res.ended += ended
+            if st.group is not None and any(e.type == "tampering" for e in ended):
+                # The view is back: a turned camera's picture does not differ enough from the
+                # right one to re-learn by itself, and its leftovers would be objects for a
+                # minute (hiding a loiterer from the detector's crops).
+                st.group.relearn(st.slot)
         return res
 
     def _track(

@@ -6,11 +6,12 @@ Each person has a constant-velocity Kalman filter. On a frame where the detector
    few detector looks per second people move more than a box width between looks;
 2. weak boxes (occluded, blurred people) are matched only to tracks left over, at a stricter IoU:
    alone they would be noise, next to a known person they keep the track;
-3. confident boxes left start tracks, confirmed by a second detection (or at once when sure).
+3. a confident box left over that appears where a confirmed person still unmatched could have
+   walked to, at that person's height, continues that person (see below);
+4. confident boxes left start tracks, confirmed by a second detection (or at once when sure).
 Unconfirmed tracks that miss a look are dropped; confirmed ones are matched for
-``memory_seconds``, and for ``REVIVE_SECONDS`` more a confident box that starts no track but
-appears where a lost person could have walked to, at that person's height, takes the lost track
-back: a person hidden behind a van or missed by the detector for a while keeps their id, their
+``memory_seconds``, and by place (step 3) for ``REVIVE_SECONDS`` more, which takes a lost
+track back: a person hidden behind a van or missed by the detector for a while keeps their id, their
 stay in a zone and the side of a line they were on.
 Tracks only take positions the detector observed: ``box`` is the last detected box, and
 ``updated`` says whether this frame observed it (the rules only use observed positions).
@@ -34,7 +35,7 @@ BUFFER_MAX = 0.5
 REVIVE_SECONDS = 6.0
 REVIVE_SPEED = 1.0
 """How far (person heights per second unseen, plus half a height) a lost person may have gone."""
-REVIVE_HEIGHT = (0.75, 1.33)
+REVIVE_HEIGHT = (0.6, 1.33)
 """Height ratio (to the tallest of the track's recent boxes) a box must have to revive it."""
 REVIVE_CLEAR = 0.6
 """The nearest lost person must be this much nearer (relative to reach) than the next."""
@@ -94,8 +95,10 @@ class PersonTracker:
         left = self._match(t, active, high, MATCH_IOU, matched)
         recent = [tr for tr in active if tr.track_id not in matched and tr.confirmed]
         self._match(t, recent, low, WEAK_IOU, matched)
-        lost = [tr for tr in tracks if tr.confirmed and not self.active(tr, t)]
-        left = self._revive(t, lost, left, matched)
+        # By place: people lost for a while, and people just missed whose box no longer
+        # overlaps their prediction (a thin, distant person who turned round).
+        missing = [tr for tr in tracks if tr.confirmed and tr.track_id not in matched]
+        left = self._revive(t, missing, left, matched)
         alive: list[Track] = []
         for tr in tracks:
             d = matched.get(tr.track_id)
@@ -158,7 +161,15 @@ class PersonTracker:
                 speed = max(abs(tr.vx) + abs(tr.vy), 1e-9)
                 k = min(1.0, REVIVE_SPEED * tall / speed) * gap
                 px, py = ox + tr.vx * k, oy + tr.vy * k
-                dist = min(abs(fx - ox) + abs(fy - oy), abs(fx - px) + abs(fy - py))
+                # Or by the head: a box cut short (legs hidden, a person turning) has its foot
+                # in the wrong place, its top in the right one.
+                hx, hy = d.box[0] + d.box[2] / 2.0, d.box[1]
+                tx, ty = tr.box[0] + tr.box[2] / 2.0, tr.box[1]
+                dist = min(
+                    abs(fx - ox) + abs(fy - oy),
+                    abs(fx - px) + abs(fy - py),
+                    abs(hx - tx) + abs(hy - ty),
+                )
                 if dist <= reach:
                     near.append((dist / reach, tr))
             near.sort(key=lambda n: n[0])

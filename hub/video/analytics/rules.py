@@ -211,13 +211,17 @@ class CameraRules:
         )
         zs.open = None
         # The successor may already be inside (born before the tracker gave up the old track).
+        # A lost track's successor may even have entered before it was last seen: a second
+        # track on the same person, which the tracker kept while dropping the first.
+        lost = track_id not in live
         for tid, st in live.items():
             other = st.zones[zone]
             if (
                 tid != track_id
                 and other.inside
                 and other.last_in is not None
-                and 0.0 <= other.first_in - t <= RESUME_SECONDS
+                and (lost or other.first_in >= t)
+                and other.first_in - t <= RESUME_SECONDS
                 and self._near(d, other.last_in)
             ):
                 self._take_over(other, d)

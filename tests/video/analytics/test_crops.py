@@ -29,8 +29,38 @@ def test_small_distant_people_get_their_own_square() -> None:
 def test_overlapping_proposals_share_a_square_and_crowds_use_the_whole_frame() -> None:
     two = crops.plan([(100.0, 100.0, 20.0, 50.0), (130.0, 110.0, 20.0, 50.0)], 640, 360)
     assert len(two) == 1
-    spread = [(x, 20.0, 10.0, 25.0) for x in (10.0, 200.0, 400.0, 600.0)]
-    assert crops.plan(spread, 640, 360) == crops.full_frame(640, 360)
+    everywhere = [(x, y, 30.0, 80.0) for x in (10.0, 200.0, 400.0, 600.0) for y in (10.0, 270.0)]
+    assert crops.plan(everywhere, 640, 360) == crops.full_frame(640, 360)
+
+
+def _covers(squares: list[crops.Square], b: tuple[float, float, float, float]) -> bool:
+    x, y, w, h = b
+    return any(
+        s.x <= x and s.y <= y and x + w <= s.x + s.side and y + h <= s.y + s.side for s in squares
+    )
+
+
+def test_a_crowd_keeps_its_detail_beside_people_elsewhere() -> None:
+    """Five people of 60-70 px standing close, a person across the view and a small blob: the
+    crowd gets a square of its own small enough for the model to see each of them (the whole
+    640x360 view used to be taken, where the model found 2 of the 5)."""
+    crowd = [(265.0, 94.0, 24.0, 70.0), (318.0, 96.0, 22.0, 66.0), (335.0, 109.0, 26.0, 68.0)]
+    crowd += [(245.0, 118.0, 28.0, 68.0), (300.0, 130.0, 26.0, 66.0)]
+    others = [(525.0, 200.0, 40.0, 98.0), (122.0, 295.0, 20.0, 18.0)]
+    squares = crops.plan(crowd + others, 640, 360)
+    assert squares != crops.full_frame(640, 360)
+    assert len(squares) <= crops.MAX_CROPS
+    assert all(_covers(squares, b) for b in crowd + others)
+    (home,) = [s for s in squares if _covers([s], crowd[0])]
+    assert home.side <= crops.ZOOM_OUT * 70
+    assert all(_covers([home], b) for b in crowd)
+
+
+def test_many_spread_proposals_cost_at_most_max_crops() -> None:
+    spread = [(x, 20.0, 10.0, 25.0) for x in (10.0, 130.0, 250.0, 370.0, 490.0, 600.0)]
+    squares = crops.plan(spread, 640, 360)
+    assert len(squares) == crops.MAX_CROPS
+    assert all(_covers(squares, b) for b in spread)
 
 
 def test_a_person_cut_by_a_crop_edge_loses_to_the_whole_box() -> None:

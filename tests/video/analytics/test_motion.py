@@ -106,3 +106,50 @@ def test_batched_slots_equal_separate_groups(k: int) -> None:
         for r, j in zip(res, order, strict=True):
             assert r.boxes == sep[j][i].boxes
             assert r.motion == pytest.approx(sep[j][i].motion)
+
+
+def _ghost_check(bg: np.ndarray):
+    from hub.video.analytics.motion import GhostCheck
+
+    g = MotionGroup(H, W)
+    slot = g.add(None)
+    g.process([slot], [bg])  # the first frame becomes the background
+    return GhostCheck(g, slot)
+
+
+@pytest.mark.parametrize("depth", [0.2, 0.45])
+def test_a_still_cloud_shadow_is_lighting(depth: float) -> None:
+    """A shadow 20-45 % deep whose edge fades over about 15 pixels, on textured ground."""
+    bg = background(6)
+    check = _ghost_check(bg)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    dist = np.hypot((xx - 128) / 40, (yy - 72) / 28)
+    shade = 1.0 - depth * np.clip(1.6 - dist, 0.0, 1.0)
+    frame = np.clip(bg * shade, 0, 255).astype(np.uint8)
+    box = (80.0, 38.0, 96.0, 68.0)
+    assert check.is_lighting(box, frame)
+    assert not check.is_ghost(box, frame)
+
+
+@pytest.mark.parametrize("value", [95, 220])
+def test_a_bag_on_the_ground_is_not_lighting(value: int) -> None:
+    """An object ends in a step, even one only a little darker than the ground."""
+    bg = background(6)
+    check = _ghost_check(bg)
+    frame = render(bg, [(0.5, 0.6, 0.06, 0.1)], np.random.default_rng(0), value=value)
+    box = (0.47 * W, 0.5 * H, 0.06 * W, 0.1 * H)
+    assert not check.is_lighting(box, frame)
+
+
+def test_relearn_takes_the_next_frame_as_background() -> None:
+    """After a turned camera comes back, the background holds parts of the other view: a
+    change under the global limit that would stay as blobs for a minute. ``relearn`` drops it."""
+    other = background(7)
+    frames = _scene(6)
+    g = MotionGroup(H, W)
+    slot = g.add(None)
+    for _ in range(40):  # the turned view, learned into the background
+        g.process([slot], [other])
+    assert g.process([slot], [frames[0]])[0].boxes, "the leftovers show as blobs"
+    g.relearn(slot)
+    assert [g.process([slot], [f])[0].boxes for f in frames[1:]] == [[]] * 5

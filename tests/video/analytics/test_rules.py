@@ -194,3 +194,52 @@ def test_two_crossings_reported_out_of_order_are_both_kept() -> None:
     (tb,) = [at for tid, at in crossings if tid == 2]
     (ta,) = [at for tid, at in crossings if tid == 1]
     assert tb < ta, "b crossed first, reported second"
+
+
+def test_a_lost_track_hands_its_stay_to_an_older_track_on_the_same_person() -> None:
+    """A second track picked the loiterer up while the first still held (a detector box the
+    tracker did not match), then the first was dropped: the survivor entered before the lost
+    track was last seen, and the stay still counts from the first entry (it used to restart
+    from the survivor's entry, and loitering came 28 s late on the hard scene)."""
+    from hub.video.analytics.rules import CameraRules
+    from hub.video.analytics.tracker import Track
+
+    cam = camera(zones=[_zone(loiter_seconds=10.0, inertia_frames=1, cooldown_seconds=0.0)])
+    rules = CameraRules(cam, 144, 256)
+    box = (140.0, 60.0, 12.0, 40.0)
+    a, b = Track(1, box, born=0.0, last_seen=0.0), Track(2, box, born=4.0, last_seen=4.0)
+    loiter = []
+    t = 0.0
+    while t < 14.0:
+        live = ([a] if t < 6.0 else []) + ([b] if t >= 4.0 else [])
+        for tr in live:
+            tr.hits, tr.updated, tr.last_seen = tr.hits + 1, True, t
+        _, started, _ = rules.evaluate(t, 1000.0 + t, live, [0.9] * len(live))
+        loiter += [e for e in started if e.type == "loitering"]
+        t = round(t + 0.2, 1)
+    (ev,) = loiter
+    assert ev.media_time == pytest.approx(10.0, abs=0.01)
+
+
+def test_a_person_walking_out_does_not_hand_the_stay_to_one_standing_there() -> None:
+    """The handover to an older track is for lost tracks only: someone seen leaving the zone
+    takes their stay with them, even past a person who entered earlier near the exit."""
+    from hub.video.analytics.rules import CameraRules
+    from hub.video.analytics.tracker import Track
+
+    cam = camera(zones=[_zone(loiter_seconds=10.0, inertia_frames=1, cooldown_seconds=0.0)])
+    rules = CameraRules(cam, 144, 256)
+    stay = Track(1, (140.0, 60.0, 12.0, 40.0), born=0.0, last_seen=0.0)
+    near_exit = Track(2, (104.0, 60.0, 12.0, 40.0), born=5.0, last_seen=5.0)  # feet x 110
+    loiter = []
+    t = 0.0
+    while t < 16.0:
+        live = [stay] + ([near_exit] if t >= 5.0 else [])
+        if t >= 6.0:  # walks out to the left past the other one, and on
+            stay.box = (max(140.0 - 40.0 * (t - 6.0), 20.0), 60.0, 12.0, 40.0)
+        for tr in live:
+            tr.hits, tr.updated, tr.last_seen = tr.hits + 1, True, t
+        _, started, _ = rules.evaluate(t, 1000.0 + t, live, [0.9] * len(live))
+        loiter += [(e.track_id, e.media_time) for e in started if e.type == "loitering"]
+        t = round(t + 0.2, 1)
+    assert loiter == [(2, pytest.approx(15.0, abs=0.01))]

@@ -6,9 +6,10 @@ starts a *stay* anchored at its box. The stay belongs to the place as much as to
 track lost and reborn at the same place (the tracker lost a still object for a moment, an
 identity switch) continues it. An object counts as still while its box centre stays within
 ``STILL_DRIFT`` of the anchor (a fraction of the box size, plus a small absolute margin) and
-its speed is low. After the zone's time the event starts (``object_kind`` = the object's
-kind); it ends when the object moves away, leaves the zone, or is not seen at its place for
-``GONE_SECONDS``, at the last time it was seen there.
+its speed is low, or while its box still covers the anchor, grown by at most ``GROWN_AREA``
+(a shadow or a passer-by joined its blob). After the zone's time the event starts
+(``object_kind`` = the object's kind); it ends when the object moves away, leaves the zone,
+or is not seen at its place for ``GONE_SECONDS``, at the last time it was seen there.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ STILL_SPEED = 0.05
 """Largest speed of a still object, normalised units per second (besides the drift)."""
 GONE_SECONDS = 2.0
 """A stay whose object is not seen at its place this long is over."""
+COVERED_SHARE = 0.6
+GROWN_AREA = 4.0
+"""An object whose box covers this share of the anchor, at no more than this many times its
+area, is still at its place however its blob's outline moves."""
 SAME_PLACE_IOU = 0.4
 """A new track continues a stay when its box overlaps the anchor this much."""
 
@@ -65,6 +70,21 @@ def _still_at(obj: TrackedObject, anchor: NormBox) -> bool:
         abs(cx - ax) <= reach
         and abs(cy - ay) <= reach
         and float(np.hypot(*obj.velocity)) <= STILL_SPEED
+    ) or _covers(obj.box, anchor)
+
+
+def _covers(box: NormBox, anchor: NormBox) -> bool:
+    """The box still holds the anchor, grown by something next to it (a shadow or a passer-by
+    whose blob joined the object's): growth moves the centre and looks like speed, but the
+    object has not left."""
+    ix = min(box[0] + box[2], anchor[0] + anchor[2]) - max(box[0], anchor[0])
+    iy = min(box[1] + box[3], anchor[1] + anchor[3]) - max(box[1], anchor[1])
+    area = anchor[2] * anchor[3]
+    return (
+        ix > 0
+        and iy > 0
+        and ix * iy >= COVERED_SHARE * area
+        and box[2] * box[3] <= GROWN_AREA * area
     )
 
 

@@ -11,7 +11,8 @@ picture, learned from its stable view and refreshed slowly (time constant ``LEAR
   image) over coarse contrast, a ratio a lighting change leaves alone but a blur divides.
 
 Only blocks with structure in the reference count (a blank wall or sky says nothing). The
-picture is **covered** when most blocks have lost both their pattern and their contrast,
+picture is **covered** when most blocks have lost their contrast and either their pattern, their
+fine detail or nearly all the contrast (a cloth lets a dim, blurred trace of the view through),
 **defocused** when most keep their pattern but lost their fine detail, **moved** when most no
 longer match at all (a new scene), and **frozen** when the stream keeps delivering frames that
 are exactly identical (a live sensor always has some noise). A passing bus, people walking or
@@ -57,6 +58,9 @@ NOISE_VAR = 1.0
 MATCH_CORR = 0.4
 UNIFORM_CORR = 0.5
 UNIFORM_STD = 0.3
+FADED_STD = 0.25
+"""A block with less than this share of its reference's contrast is covered whatever else it keeps
+(a trace of the view through a cloth still correlates, and noise then passes for detail)."""
 BLUR_SHARPNESS = 0.6
 COVERED_SHARE = 0.6
 DEFOCUSED_SHARE = 0.65
@@ -208,8 +212,12 @@ class TamperingDetector:
         cur = _Picture(small, fine)
         corr = np.einsum("ij,ij->i", cur.blocks, ref.blocks) / (cur.norm * ref.norm)
         std_ratio = cur.std / np.maximum(ref.std, 1e-6)
-        uniform = (corr < UNIFORM_CORR) & (std_ratio < UNIFORM_STD) & informative
-        blurred = (cur.sharpness < BLUR_SHARPNESS * ref.sharpness) & ~uniform & informative
+        soft = cur.sharpness < BLUR_SHARPNESS * ref.sharpness
+        # Lost its contrast and its pattern or its detail, or nearly all its contrast: a cloth
+        # over the lens lets a dim, blurred trace of the view through, which still correlates.
+        lost = (corr < UNIFORM_CORR) | soft | (std_ratio < FADED_STD)
+        uniform = (std_ratio < UNIFORM_STD) & lost & informative
+        blurred = soft & ~uniform & informative
         mismatch = (corr < MATCH_CORR) & ~uniform & informative
         shares = {
             "covered": float(uniform.sum()) / n,

@@ -57,6 +57,24 @@ def test_abandoned_object_raised_once_and_ends_when_taken() -> None:
     assert end.dwell_seconds == pytest.approx(34.8 - 5.0)
 
 
+def test_a_bag_whose_blob_a_shadow_joins_stays_abandoned() -> None:
+    """A cloud's shadow reaches the bag 4 s after it was left: the blob grows upwards to 2.5x
+    the bag's height over 5 s (its centre moves and the tracker gives it speed), the bag has
+    not moved. The stay goes on; it used to restart and the event came 4 s late."""
+
+    def world(t: float) -> list[TrackedObject]:
+        if t < 5.0:
+            return []
+        grow = min(max(t - 9.0, 0.0), 5.0) / 5.0 * 1.5 * BAG[1]
+        moving = 9.0 <= t < 14.0
+        size = (BAG[0], BAG[1] + grow)
+        return [obj(4, 0.5, 0.7 - grow, kind="unknown", size=size, velocity=(0, -0.06 * moving))]
+
+    out = run(world, 30.0)
+    assert [e.type for e in out.started] == ["abandoned_object"]
+    assert abs(out.started[0].media_time - 20.0) <= 1.0
+
+
 def test_parked_car_is_illegal_parking_not_abandoned() -> None:
     def world(t: float) -> list[TrackedObject]:
         objs = [obj(5, -0.3 + 0.2 * t, 0.5, kind="vehicle", size=CAR, velocity=(0.2, 0))]

@@ -68,6 +68,18 @@ def test_tampering_raised_once_and_ends_when_restored(cause: str) -> None:
     assert ended[0].dwell_seconds == pytest.approx(ended[0].end_media_time - (ev.media_time - HOLD))
 
 
+def test_a_cloth_that_lets_a_dim_blurred_view_through_is_covered() -> None:
+    """A translucent cover keeps a trace of the view: 8-30 % of its light, blurred to a 16x9
+    picture. Its blocks still correlate with the reference, so pattern alone missed it on the
+    hard scene for the first 2 s of a cover."""
+    h, w = BG.shape
+    trace = cv2.resize(cv2.resize(BG, (16, 9), interpolation=cv2.INTER_AREA), (w, h))
+    cloth = trace * np.linspace(0.08, 0.3, w, dtype=np.float32)[None, :] + 12.0
+    started, _ = run(during(T0, 20.0, cloth))
+    assert [e.cause for e in started] == ["covered"]
+    assert abs(started[0].media_time - (T0 + HOLD)) <= 1.0
+
+
 def test_short_cover_raises_nothing() -> None:
     assert run(during(T0, T0 + HOLD - 1.5, COVER)) == ([], [])
 
