@@ -294,6 +294,10 @@ class AnalyticsCore:
                 proposals.append((x / scale, y / scale, w / scale, h / scale))
             squares = crops.plan(proposals, vw, vh) if proposals else crops.full_frame(vw, vh)
             cost = len(squares) * self._crop_seconds
+            if budget is not None and planned + cost > budget and proposals:
+                # Short of detector time: a look with less detail beats no look.
+                squares = crops.plan(proposals, vw, vh, detail=False)
+                cost = len(squares) * self._crop_seconds
             if budget is not None and planned + cost > budget and (batch or budget <= 0):
                 self.stats.deferred += 1
                 continue

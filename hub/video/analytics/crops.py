@@ -29,6 +29,8 @@ ZOOM_OUT = 3.5
 person then still reaches the 300 px model about 85 px tall (in the whole 640x360 view, 60 px
 people come out at 50 px, and the model misses most of them)."""
 NEAR_WHOLE = 1.15
+LEAN_CROPS = 1
+"""Squares of a plan without detail: one around everything, or the whole view."""
 EDGE = 3.0
 """A box this close (pixels) to a crop edge inside the view is cut by the crop."""
 CUT_PENALTY = 0.7
@@ -132,13 +134,14 @@ def _keeps_detail(a: _Area, b: _Area, m: _Area) -> bool:
     return side <= ZOOM_OUT * m.smallest or side <= NEAR_WHOLE * max(a.square.side, b.square.side)
 
 
-def plan(proposals: list[Box], width: int, height: int) -> list[Square]:
+def plan(proposals: list[Box], width: int, height: int, *, detail: bool = True) -> list[Square]:
     """Squares to run the detector on, for proposals in view pixels.
 
     Overlapping squares are merged while the merge keeps detail (a crowd's people share one
     square, a person far from it keeps their own); beyond ``MAX_CROPS`` the nearest squares are
     merged anyway; when that leaves a square about as large as the view, or squares holding as
-    many pixels as the view's own, the view is covered whole."""
+    many pixels as the view's own, the view is covered whole. ``detail=False`` (the detector is
+    short of time): overlapping squares always merge, and at most ``LEAN_CROPS`` are left."""
     areas = [
         _Area(_square_around(b, width, height), max(b[2], b[3]))
         for b in proposals
@@ -152,14 +155,14 @@ def plan(proposals: list[Box], width: int, height: int) -> list[Square]:
                 if not _overlap(areas[i].square, areas[j].square):
                     continue
                 m = _merged(areas[i], areas[j], width, height)
-                if _keeps_detail(areas[i], areas[j], m):
+                if not detail or _keeps_detail(areas[i], areas[j], m):
                     areas[i] = m
                     del areas[j]
                     merged = True
                     break
             if merged:
                 break
-    while len(areas) > MAX_CROPS:
+    while len(areas) > (MAX_CROPS if detail else LEAN_CROPS):
         pairs = [
             (_merged(areas[i], areas[j], width, height), i, j)
             for i in range(len(areas))

@@ -82,3 +82,14 @@ def test_detector_view_from_grey_and_large_images() -> None:
     grey = np.zeros((720, 1280), np.uint8)
     view = crops.detector_view(grey, grey)
     assert view.shape == (360, 640, 3)
+
+
+def test_a_plan_without_detail_costs_at_most_the_whole_view() -> None:
+    """Short of detector time the core asks for a lean plan: one square around everything, or
+    the whole view when that square would be about as large."""
+    near = [(100.0, 100.0, 20.0, 50.0), (220.0, 110.0, 20.0, 50.0)]
+    assert len(crops.plan(near, 640, 360)) == 2
+    (one,) = crops.plan(near, 640, 360, detail=False)
+    assert all(_covers([one], b) for b in near)
+    spread = [(10.0, 20.0, 20.0, 50.0), (600.0, 300.0, 20.0, 50.0)]
+    assert crops.plan(spread, 640, 360, detail=False) == crops.full_frame(640, 360)
