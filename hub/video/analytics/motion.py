@@ -299,17 +299,27 @@ class GhostCheck:
         bg: np.ndarray = g._bg[self.slot, g.sep :]
         return bg
 
-    def is_ghost(self, box: tuple[float, float, float, float], luma: np.ndarray) -> bool:
+    def _outline(
+        self, box: tuple[float, float, float, float], luma: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(frame, background, blob mask, outline band) around ``box``; None when too small to
+        judge."""
         g = self.group
         sy, sx = _patch(box, g.height, g.width, 3)
         cur, bg = luma[sy, sx], self._bg()[sy, sx]
         if cur.shape[0] < 4 or cur.shape[1] < 4:
-            return False
+            return None
         blob = cv2.threshold(cv2.absdiff(cur, bg), DIFF_THRESHOLD, 255, cv2.THRESH_BINARY)[1]
         band = cv2.subtract(cv2.dilate(blob, ERODE), cv2.erode(blob, ERODE))
-        n = cv2.countNonZero(band)
-        if n < 8:
+        if cv2.countNonZero(band) < 8:
+            return None
+        return cur, bg, blob, band
+
+    def is_ghost(self, box: tuple[float, float, float, float], luma: np.ndarray) -> bool:
+        found = self._outline(box, luma)
+        if found is None:
             return False
+        cur, bg, _blob, band = found
         e_cur = cv2.mean(_edges(cur), band)[0]
         e_bg = cv2.mean(_edges(bg), band)[0]
         return e_cur < GHOST_EDGE_RATIO * e_bg
@@ -321,15 +331,10 @@ class GhostCheck:
         pixels; an object, even one close to the ground's colour, ends in a step. So along the
         blob's outline the gradient of log(frame / background) is small next to the change
         inside the blob."""
-        g = self.group
-        sy, sx = _patch(box, g.height, g.width, 3)
-        cur, bg = luma[sy, sx], self._bg()[sy, sx]
-        if cur.shape[0] < 4 or cur.shape[1] < 4:
+        found = self._outline(box, luma)
+        if found is None:
             return False
-        blob = cv2.threshold(cv2.absdiff(cur, bg), DIFF_THRESHOLD, 255, cv2.THRESH_BINARY)[1]
-        band = cv2.subtract(cv2.dilate(blob, ERODE), cv2.erode(blob, ERODE))
-        if cv2.countNonZero(band) < 8:
-            return False
+        cur, bg, blob, band = found
         # The offset keeps dark pixels' ratios from exploding on sensor noise.
         ratio = np.log(cur.astype(np.float32) + 8.0) - np.log(bg.astype(np.float32) + 8.0)
         ratio = cv2.GaussianBlur(ratio, (3, 3), 0)

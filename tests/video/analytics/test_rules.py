@@ -140,32 +140,44 @@ def test_a_new_object_elsewhere_in_the_zone_starts_its_own_dwell() -> None:
     assert ev.media_time == pytest.approx(7.4, abs=0.21)
 
 
+def _loitering(live_at, until: float) -> list[tuple[int, float]]:
+    """Drive the rules of a 10 s loitering zone (inertia 1) with the tracks ``live_at(t)``
+    returns, seen on every 0.2 s frame; returns (track id, time) of each loitering event."""
+    from hub.video.analytics.rules import CameraRules
+
+    cam = camera(zones=[_zone(loiter_seconds=10.0, inertia_frames=1, cooldown_seconds=0.0)])
+    rules = CameraRules(cam, 144, 256)
+    out = []
+    t = 0.0
+    while t < until:
+        live = live_at(t)
+        for tr in live:
+            tr.hits, tr.updated, tr.last_seen = tr.hits + 1, True, t
+        _, started, _ = rules.evaluate(t, 1000.0 + t, live, [0.9] * len(live))
+        out += [(e.track_id, e.media_time) for e in started if e.type == "loitering"]
+        t = round(t + 0.2, 1)
+    return out
+
+
 def test_a_stay_handed_on_twice_keeps_its_first_entry() -> None:
     """A loiterer's track breaks (a passer-by) and a new track takes the stay over; a blob that
     entered on its own meanwhile leaves later and is taken over too: the stay still counts from
     the loiterer's first entry (it used to restart from the blob's)."""
-    from hub.video.analytics.rules import CameraRules
     from hub.video.analytics.tracker import Track
 
-    cam = camera(zones=[_zone(loiter_seconds=10.0, inertia_frames=1, cooldown_seconds=0.0)])
-    rules = CameraRules(cam, 144, 256)
     box = (140.0, 60.0, 12.0, 40.0)  # feet at (146, 100): inside
     a, b, c = (Track(i, box, born=0.0, last_seen=0.0) for i in (1, 2, 3))
-    loiter = []
-    t = 0.0
-    while t < 14.0:
+
+    def live_at(t: float) -> list[Track]:
         live = [a] if t < 3.0 else []
         if 2.0 <= t < 3.4:
             live.append(b)  # a blob on the same person, entered on its own
         if t >= 3.2:
             live.append(c)  # the loiterer's new track
-        for tr in live:
-            tr.hits, tr.updated, tr.last_seen = tr.hits + 1, True, t
-        _, started, _ = rules.evaluate(t, 1000.0 + t, live, [0.9] * len(live))
-        loiter += [e for e in started if e.type == "loitering"]
-        t = round(t + 0.2, 1)
-    (ev,) = loiter
-    assert ev.media_time == pytest.approx(10.0, abs=0.01)
+        return live
+
+    ((_, at),) = _loitering(live_at, 14.0)
+    assert at == pytest.approx(10.0, abs=0.01)
 
 
 def test_two_crossings_reported_out_of_order_are_both_kept() -> None:
@@ -201,45 +213,25 @@ def test_a_lost_track_hands_its_stay_to_an_older_track_on_the_same_person() -> N
     tracker did not match), then the first was dropped: the survivor entered before the lost
     track was last seen, and the stay still counts from the first entry (it used to restart
     from the survivor's entry, and loitering came 28 s late on the hard scene)."""
-    from hub.video.analytics.rules import CameraRules
     from hub.video.analytics.tracker import Track
 
-    cam = camera(zones=[_zone(loiter_seconds=10.0, inertia_frames=1, cooldown_seconds=0.0)])
-    rules = CameraRules(cam, 144, 256)
     box = (140.0, 60.0, 12.0, 40.0)
     a, b = Track(1, box, born=0.0, last_seen=0.0), Track(2, box, born=4.0, last_seen=4.0)
-    loiter = []
-    t = 0.0
-    while t < 14.0:
-        live = ([a] if t < 6.0 else []) + ([b] if t >= 4.0 else [])
-        for tr in live:
-            tr.hits, tr.updated, tr.last_seen = tr.hits + 1, True, t
-        _, started, _ = rules.evaluate(t, 1000.0 + t, live, [0.9] * len(live))
-        loiter += [e for e in started if e.type == "loitering"]
-        t = round(t + 0.2, 1)
-    (ev,) = loiter
-    assert ev.media_time == pytest.approx(10.0, abs=0.01)
+    ((_, at),) = _loitering(lambda t: ([a] if t < 6.0 else []) + ([b] if t >= 4.0 else []), 14.0)
+    assert at == pytest.approx(10.0, abs=0.01)
 
 
 def test_a_person_walking_out_does_not_hand_the_stay_to_one_standing_there() -> None:
     """The handover to an older track is for lost tracks only: someone seen leaving the zone
     takes their stay with them, even past a person who entered earlier near the exit."""
-    from hub.video.analytics.rules import CameraRules
     from hub.video.analytics.tracker import Track
 
-    cam = camera(zones=[_zone(loiter_seconds=10.0, inertia_frames=1, cooldown_seconds=0.0)])
-    rules = CameraRules(cam, 144, 256)
     stay = Track(1, (140.0, 60.0, 12.0, 40.0), born=0.0, last_seen=0.0)
     near_exit = Track(2, (104.0, 60.0, 12.0, 40.0), born=5.0, last_seen=5.0)  # feet x 110
-    loiter = []
-    t = 0.0
-    while t < 16.0:
-        live = [stay] + ([near_exit] if t >= 5.0 else [])
+
+    def live_at(t: float) -> list[Track]:
         if t >= 6.0:  # walks out to the left past the other one, and on
             stay.box = (max(140.0 - 40.0 * (t - 6.0), 20.0), 60.0, 12.0, 40.0)
-        for tr in live:
-            tr.hits, tr.updated, tr.last_seen = tr.hits + 1, True, t
-        _, started, _ = rules.evaluate(t, 1000.0 + t, live, [0.9] * len(live))
-        loiter += [(e.track_id, e.media_time) for e in started if e.type == "loitering"]
-        t = round(t + 0.2, 1)
-    assert loiter == [(2, pytest.approx(15.0, abs=0.01))]
+        return [stay] + ([near_exit] if t >= 5.0 else [])
+
+    assert _loitering(live_at, 16.0) == [(2, pytest.approx(15.0, abs=0.01))]
