@@ -30,6 +30,9 @@ person then still reaches the 300 px model about 85 px tall (in the whole 640x36
 people come out at 50 px, and the model misses most of them)."""
 NEAR_WHOLE = 1.15
 LEAN_CROPS = 1
+MAX_AREAS = 16
+"""More separate areas than this go straight to the whole view: merging them down pair by pair
+grows with the cube of their count, on the per-frame path, and ends at the whole view anyway."""
 """Squares of a plan without detail: one around everything, or the whole view."""
 EDGE = 3.0
 """A box this close (pixels) to a crop edge inside the view is cut by the crop."""
@@ -162,6 +165,9 @@ def plan(proposals: list[Box], width: int, height: int, *, detail: bool = True) 
                     break
             if merged:
                 break
+    whole = full_frame(width, height)
+    if len(areas) > MAX_AREAS:
+        return whole  # merging that many down would cost more than it could gain
     while len(areas) > (MAX_CROPS if detail else LEAN_CROPS):
         pairs = [
             (_merged(areas[i], areas[j], width, height), i, j)
@@ -172,7 +178,6 @@ def plan(proposals: list[Box], width: int, height: int, *, detail: bool = True) 
         areas[i] = m
         del areas[j]
     squares = [a.square for a in areas]
-    whole = full_frame(width, height)
     if any(s.side >= 0.9 * min(width, height) for s in squares) or sum(
         s.side**2 for s in squares
     ) >= sum(s.side**2 for s in whole):
