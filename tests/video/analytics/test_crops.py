@@ -93,4 +93,3 @@ def test_a_plan_without_detail_costs_at_most_the_whole_view() -> None:
     assert all(_covers([one], b) for b in near)
     spread = [(10.0, 20.0, 20.0, 50.0), (600.0, 300.0, 20.0, 50.0)]
     assert crops.plan(spread, 640, 360, detail=False) == crops.full_frame(640, 360)
-
