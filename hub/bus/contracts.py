@@ -109,6 +109,10 @@ class CameraHealth(BaseModel):
     decode_errors: int = 0
     reconnects: int = 0
     stalls: int = 0
+    frames_skipped_late: int = 0
+    """Frames not decoded while the reader caught up with live (it had fallen behind)."""
+    lag_seconds: float = 0.0
+    """How far behind the camera's live edge the hub read its last packet."""
     last_frame_age: float | None = None
     """Seconds since the last decoded frame; None before the first frame."""
     last_error: str | None = None

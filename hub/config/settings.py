@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     analytics_batch_max: int = 64
     frame_queue_per_camera: int = 2
     stall_seconds: float = 10.0
+    max_lag_seconds: float = Field(default=2.0, gt=0.0)
+    """A live camera read further than this behind its own clock (a backlog in the socket
+    buffers: decoding could not keep up) is not decoded until a keyframe near the live edge;
+    ``hub_camera_frames_skipped_late_total`` counts what was skipped."""
     reconnect_min_seconds: float = 0.5
     reconnect_max_seconds: float = 10.0
     clips: bool = True

@@ -6,10 +6,12 @@ figures at scrape time, so the numbers always equal ``VideoService.health()`` an
 services (tests) never clash over metric registration. Metrics, all labelled ``camera``:
 
 * gauges: ``hub_camera_up`` (1 when online), ``hub_camera_fps_in``, ``hub_camera_fps_analysed``,
-  ``hub_camera_last_frame_age_seconds``, ``hub_camera_live_viewers``, ``hub_camera_queue_depth``
+  ``hub_camera_last_frame_age_seconds``, ``hub_camera_lag_seconds``,
+  ``hub_camera_live_viewers``, ``hub_camera_queue_depth``
 * counters: ``hub_camera_frames_in_total``, ``hub_camera_frames_analysed_total``,
   ``hub_camera_frames_dropped_total``, ``hub_camera_decode_errors_total``,
-  ``hub_camera_reconnects_total``, ``hub_camera_stalls_total``
+  ``hub_camera_reconnects_total``, ``hub_camera_stalls_total``,
+  ``hub_camera_frames_skipped_late_total``
 * ``hub_camera_state{camera, state}``: 1 for the current state
 * unlabelled counters: ``hub_analytics_batches_total``, ``hub_analytics_frames_total``,
   ``hub_analytics_errors_total``, ``hub_video_events_published_total``
@@ -43,6 +45,7 @@ _COUNTERS = (
     ("decode_errors", "Corrupt packets or frames and decoder errors"),
     ("reconnects", "Reconnection attempts"),
     ("stalls", "Times the stream stalled and was reopened"),
+    ("frames_skipped_late", "Frames not decoded while catching up with live after falling behind"),
 )
 _TOTALS = (
     ("hub_analytics_batches", "analytics_batches", "Analytics batches processed"),
@@ -94,6 +97,9 @@ class VideoCollector:
         viewers = GaugeMetricFamily(
             "hub_camera_live_viewers", "Live (fMP4) subscribers", labels=["camera"]
         )
+        lag = GaugeMetricFamily(
+            "hub_camera_lag_seconds", "Seconds behind the camera's live edge", labels=["camera"]
+        )
         depth = GaugeMetricFamily(
             "hub_camera_queue_depth", "Frames waiting for analytics", labels=["camera"]
         )
@@ -114,6 +120,7 @@ class VideoCollector:
                     state.add_metric([cam, s], 1.0 if h.state == s else 0.0)
                 fps_in.add_metric([cam], h.fps_in)
                 fps_an.add_metric([cam], h.fps_analysed)
+                lag.add_metric([cam], h.lag_seconds)
                 if h.last_frame_age is not None:
                     age.add_metric([cam], h.last_frame_age)
                 for key, fam in counters.items():
@@ -121,7 +128,7 @@ class VideoCollector:
                 info = per_cam.get(cam, {})
                 viewers.add_metric([cam], float(info.get("live_viewers", 0)))
                 depth.add_metric([cam], float(info.get("queue_depth", 0)))
-        yield from (up, state, fps_in, fps_an, age, viewers, depth)
+        yield from (up, state, fps_in, fps_an, age, lag, viewers, depth)
         yield from counters.values()
         for name, key, doc in _TOTALS:
             yield CounterMetricFamily(name, doc, value=totals[key])

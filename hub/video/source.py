@@ -36,6 +36,7 @@ from hub.bus.contracts import CameraHealth, CameraState
 from hub.config import Camera, Settings
 from hub.redact import source_text
 from hub.video.live import LiveTap
+from hub.video.live_edge import LiveEdge
 from hub.video.ring import PacketRing
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,10 @@ class SourceStats:
     reconnects: int = 0
     stalls: int = 0
     suspect_fps: int = 0
+    frames_skipped_late: int = 0
+    """Packets not decoded because the reader was behind the live edge (``hub.video.live_edge``)."""
+    lag_seconds: float = 0.0
+    """How far behind the live edge the last packet was read."""
     last_frame_mono: float | None = None
     last_error: str | None = None
     width: int | None = None
@@ -193,6 +198,8 @@ class CameraSource:
             decode_errors=st.decode_errors,
             reconnects=st.reconnects,
             stalls=st.stalls,
+            frames_skipped_late=st.frames_skipped_late,
+            lag_seconds=round(st.lag_seconds, 2),
             last_frame_age=(None if (a := self.frame_age()) is None else round(a, 3)),
             last_error=st.last_error,
             width=st.width,
@@ -325,6 +332,8 @@ class CameraSource:
         nominal = nominal_fps or 0.0
         if nominal_fps is None:
             check_rate = False
+        # Files are analysed whole (paced or not); only a live camera can leave a backlog.
+        edge = None if self._file else LiveEdge(self.settings.max_lag_seconds)
         packets = container.demux(stream)
         while True:
             try:
@@ -354,12 +363,10 @@ class CameraSource:
                     st.decode_errors += 1
                 if self._ring is not None:
                     self._ring.on_packet(packet, wall)
-            try:
-                frames = stream.decode(packet)
-            except av.error.FFmpegError as exc:
-                st.decode_errors += 1
-                st.last_error = source_text(f"decode: {exc}", self.camera.url)
+            if edge is not None and packet.size > 0 and not self._catch_up(edge, packet, mono):
                 frames = []
+            else:
+                frames = self._decode(stream, packet)
             if self._live is not None and packet.size > 0:
                 # After decoding: the muxer rewrites the packet's timestamps and stream.
                 self._live.on_packet(packet)
@@ -385,6 +392,34 @@ class CameraSource:
                     st.suspect_fps += 1
                     raise _Stalled(f"{rate:.0f} fps is far above nominal {nominal:.0f}")
                 window_start, window_frames = mono, 0
+
+    def _decode(self, stream: Any, packet: Any) -> list[Any]:
+        try:
+            return list(stream.decode(packet))
+        except av.error.FFmpegError as exc:
+            self.stats.decode_errors += 1
+            self.stats.last_error = source_text(f"decode: {exc}", self.camera.url)
+            return []
+
+    def _catch_up(self, edge: LiveEdge, packet: Any, read_at: float) -> bool:
+        """Whether to decode this packet of a live camera; False while catching up a backlog."""
+        ts = packet.dts if packet.dts is not None else packet.pts
+        media = float(ts * packet.time_base) if ts is not None and packet.time_base else None
+        was = edge.skipping
+        decode = edge.decode(media, read_at, bool(packet.is_keyframe))
+        st = self.stats
+        st.lag_seconds = edge.lag
+        if not decode:
+            st.frames_skipped_late += 1
+        if edge.skipping and not was:
+            log.warning(
+                "camera %s: %.1f s behind live; skipping decode to the next keyframe near it",
+                self.camera.id,
+                edge.lag,
+            )
+        elif was and not edge.skipping:
+            log.info("camera %s: caught up with live", self.camera.id)
+        return decode
 
     def _deliver(self, frame: Any, media: float, wall: float) -> None:
         st = self.stats

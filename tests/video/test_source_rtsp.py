@@ -1,4 +1,5 @@
-"""CameraSource against a real RTSP server (VLC): a frozen server and a server that restarts."""
+"""CameraSource against a real RTSP server (VLC): a frozen server, a server that restarts, and a
+reader too slow for its camera."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from media_helpers import VlcServer, make_clip
@@ -32,12 +34,15 @@ def vlc(clip: Path) -> Iterator[VlcServer]:
     server.stop()
 
 
-def _source(url: str, tmp_path: Path) -> CameraSource:
-    cam = Camera(id="cam-rtsp", name="rtsp", url=url, grid="g1", position=[0, 0], detector="off")
+def _source(url: str, tmp_path: Path, **kw: Any) -> CameraSource:
+    cam = Camera(
+        id="cam-rtsp", name="rtsp", url=url, grid="g1", position=[0, 0], detector="off",
+        analysis_fps=kw.pop("analysis_fps", 5.0),
+    )  # fmt: skip
     settings = Settings(
         data_dir=tmp_path, stall_seconds=1.5, reconnect_min_seconds=0.2, reconnect_max_seconds=1.0
     )
-    return CameraSource(cam, settings)
+    return CameraSource(cam, settings, **kw)
 
 
 def _wait(cond: object, timeout: float) -> bool:
@@ -88,3 +93,31 @@ def test_server_restart_reconnects_within_15s(tmp_path: Path, clip: Path) -> Non
         assert src.stop(8)
         if second is not None:
             second.stop()
+
+
+def test_a_reader_slower_than_its_camera_stays_near_live(tmp_path: Path, vlc: VlcServer) -> None:
+    # Every frame goes to a consumer that takes 80 ms: half the camera's 25 fps. Over TCP the
+    # rest would wait in socket buffers, and the reader fall further behind every second.
+    seen: list[tuple[float, float]] = []
+
+    def slow(frame: Any, media: float, wall: float) -> None:
+        seen.append((time.monotonic(), media))
+        time.sleep(0.08)
+
+    src = _source(vlc.url, tmp_path, analysis_fps=25.0, on_frame=slow)
+    src.start()
+    try:
+        assert _wait(lambda: len(seen) > 0, 10)
+        time.sleep(15)
+    finally:
+        assert src.stop(8)
+    # How late each frame came: wall time passed against media time passed, from the first.
+    t0, m0 = seen[0]
+    late = [(t - t0) - (m - m0) for t, m in seen]
+    skipped = src.stats.frames_skipped_late
+    print(f"{len(seen)} frames, {skipped} skipped, max late {max(late):.2f} s")
+    assert skipped > 0
+    # Within the limit (2 s) and one GOP (12 frames) of waiting for a keyframe, not 7 s behind.
+    assert max(late) < 2.0 + 0.5 + 0.3, late
+    # And it still analyses about what it can: no more thrown away than needed.
+    assert len(seen) > 0.6 * 15 / 0.08

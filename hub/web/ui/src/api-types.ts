@@ -1206,6 +1206,16 @@ export interface components {
              * @default 0
              */
             stalls: number;
+            /**
+             * Frames Skipped Late
+             * @default 0
+             */
+            frames_skipped_late: number;
+            /**
+             * Lag Seconds
+             * @default 0
+             */
+            lag_seconds: number;
             /** Last Frame Age */
             last_frame_age: number | null;
             /** Last Error */
