@@ -14,10 +14,14 @@ import os
 import struct
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
+import numpy.typing as npt
 
 from simulators.cameras import x264
 from simulators.cameras.scenes import SCENE_VERSION, Scene, build_scene
@@ -95,11 +99,15 @@ def cache_key(
     fps: float,
     duration: float,
     detector: str = "off",
+    out: tuple[int, int] | None = None,
 ) -> str:
+    """``out``: the size encoded, when it is not the size drawn (a sub stream)."""
+    scaled = out is not None and out != (width, height)
     raw = json.dumps(
         [
             scene,
             *([detector] if detector != "off" else []),
+            *([list(out)] if scaled and out is not None else []),
             seed,
             width,
             height,
@@ -107,55 +115,66 @@ def cache_key(
             duration,
             SCENE_VERSION,
             x264.VERSION,
-            x264.options(width, height, fps),
+            x264.options(*(out or (width, height)), fps),
         ],
         sort_keys=True,
     )
     digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
-    return f"{scene}-s{seed}-{width}x{height}-{fps:g}fps-{duration:g}s-{digest}"
+    size = f"{width}x{height}" + (f"-to-{out[0]}x{out[1]}" if scaled and out is not None else "")
+    return f"{scene}-s{seed}-{size}-{fps:g}fps-{duration:g}s-{digest}"
 
 
-def encode_scene(scene: Scene) -> EncodedLoop:
-    ctx = av.CodecContext.create("libx264", "w")
-    x264.configure(ctx, scene.width, scene.height, scene.fps)
-    units: list[AccessUnit] = []
-    sps = pps = b""
+class _Encoder:
+    """One libx264 encoder for one output size, collecting access units."""
 
-    def take(packets: list[av.Packet]) -> None:  # type: ignore[type-arg]
-        nonlocal sps, pps
+    def __init__(self, scene: Scene, width: int, height: int) -> None:
+        self.scene, self.width, self.height = scene, width, height
+        self.ctx = av.CodecContext.create("libx264", "w")
+        x264.configure(self.ctx, width, height, scene.fps)
+        self.units: list[AccessUnit] = []
+        self.sps = self.pps = b""
+
+    def encode(self, rgb: npt.NDArray[np.uint8] | None, i: int) -> None:
+        if rgb is not None and rgb.shape[:2] != (self.height, self.width):
+            # A camera's sub stream is its main picture scaled down, as a camera makes it.
+            rgb = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        packets = self.ctx.encode(None if rgb is None else x264.to_frame(rgb, i))
         for p in packets:
             nals = split_annexb(bytes(p))
             for nal in nals:
                 if nal[0] & 0x1F == NAL_SPS:
-                    sps = nal
+                    self.sps = nal
                 elif nal[0] & 0x1F == NAL_PPS:
-                    pps = nal
+                    self.pps = nal
             key = bool(p.is_keyframe) or any(n[0] & 0x1F == NAL_IDR for n in nals)
-            units.append(AccessUnit(len(units), key, tuple(nals)))
+            self.units.append(AccessUnit(len(self.units), key, tuple(nals)))
 
+    def loop(self) -> EncodedLoop:
+        units, sps, pps = self.units, self.sps, self.pps
+        if not sps or not pps or not units or not units[0].keyframe:
+            raise RuntimeError("encoder produced no SPS/PPS or did not start with a keyframe")
+        # Every keyframe must carry SPS/PPS so a client can start at any of them.
+        fixed = []
+        for u in units:
+            types = {n[0] & 0x1F for n in u.nals}
+            if u.keyframe and NAL_SPS not in types:
+                u = AccessUnit(u.index, True, (sps, pps, *u.nals))
+            fixed.append(u)
+        sc = self.scene
+        return EncodedLoop(
+            sc.name, sc.seed, self.width, self.height, sc.fps, sc.duration, sps, pps, tuple(fixed)
+        )
+
+
+def encode_scene(scene: Scene, sizes: Sequence[tuple[int, int]] = ()) -> list[EncodedLoop]:
+    """The scene encoded at its own size, or at each of ``sizes`` (rendered once, scaled down)."""
+    encoders = [_Encoder(scene, w, h) for w, h in (sizes or [(scene.width, scene.height)])]
     for i, rgb in enumerate(scene.frames()):
-        take(ctx.encode(x264.to_frame(rgb, i)))
-    take(ctx.encode(None))
-    if not sps or not pps or not units or not units[0].keyframe:
-        raise RuntimeError("encoder produced no SPS/PPS or did not start with a keyframe")
-    # Every keyframe must carry SPS/PPS so a client can start at any of them.
-    fixed = []
-    for u in units:
-        types = {n[0] & 0x1F for n in u.nals}
-        if u.keyframe and NAL_SPS not in types:
-            u = AccessUnit(u.index, True, (sps, pps, *u.nals))
-        fixed.append(u)
-    return EncodedLoop(
-        scene.name,
-        scene.seed,
-        scene.width,
-        scene.height,
-        scene.fps,
-        scene.duration,
-        sps,
-        pps,
-        tuple(fixed),
-    )
+        for e in encoders:
+            e.encode(rgb, i)
+    for e in encoders:
+        e.encode(None, 0)
+    return [e.loop() for e in encoders]
 
 
 def _dump(loop: EncodedLoop, path: Path) -> None:
@@ -227,29 +246,55 @@ def load_or_encode(
 ) -> EncodedLoop:
     """The encoded loop for these parameters, from the cache or encoded now (then cached);
     ``detector: person`` draws people a person detector finds (``build_scene``)."""
-    path = (cache_dir or default_cache_dir()) / (
-        cache_key(scene, seed, width, height, fps, duration, detector) + ".h264sim"
-    )
-    if path.exists():
+    return load_or_encode_sizes(
+        scene,
+        [(width, height)],
+        seed=seed,
+        fps=fps,
+        duration=duration,
+        cache_dir=cache_dir,
+        detector=detector,
+    )[0]
+
+
+def load_or_encode_sizes(
+    scene: str,
+    sizes: Sequence[tuple[int, int]],
+    *,
+    seed: int = 0,
+    fps: float = 15,
+    duration: float = 60.0,
+    cache_dir: Path | None = None,
+    detector: str = "off",
+) -> list[EncodedLoop]:
+    """The loop at each of ``sizes`` (the first is the size the scene is drawn at, the others
+    are it scaled down: a camera's main and sub streams), cached like ``load_or_encode``."""
+    width, height = sizes[0]
+    paths = [
+        (cache_dir or default_cache_dir())
+        / (cache_key(scene, seed, width, height, fps, duration, detector, out=(w, h)) + ".h264sim")
+        for w, h in sizes
+    ]
+    loops: list[EncodedLoop] = []
+    for path in paths:
+        if not path.exists():
+            break
         try:
-            return _load(path)
+            loops.append(_load(path))
         except (ValueError, KeyError, json.JSONDecodeError):
             log.warning("unreadable simulator cache %s; encoding again", path)
+            break
+    if len(loops) == len(paths):
+        return loops
     t0 = time.perf_counter()
-    loop = encode_scene(
-        build_scene(
-            scene,
-            width=width,
-            height=height,
-            fps=fps,
-            duration=duration,
-            seed=seed,
-            detector=detector,
-        )
+    drawn = build_scene(
+        scene, width=width, height=height, fps=fps, duration=duration, seed=seed, detector=detector
     )
-    _dump(loop, path)
+    loops = encode_scene(drawn, sizes)
+    for loop, path in zip(loops, paths, strict=True):
+        _dump(loop, path)
     log.info(
         "encoded scene loop",
-        extra={"scene": scene, "seconds": round(time.perf_counter() - t0, 2), "path": str(path)},
+        extra={"scene": scene, "seconds": round(time.perf_counter() - t0, 2), "sizes": sizes},
     )
-    return loop
+    return loops

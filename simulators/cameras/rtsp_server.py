@@ -40,6 +40,8 @@ _REASONS = {
     501: "Not Implemented",
 }
 _MAX_REQUEST = 64 * 1024
+SUB = "sub"
+"""A camera's sub stream is served at ``rtsp://host:port/<camera>/sub``."""
 
 
 class RtspServer:
@@ -82,19 +84,29 @@ class RtspServer:
     # ---- faults (per camera) -----------------------------------------------------------------
 
     def drop(self, camera_id: str) -> None:
-        self.feeds[camera_id].drop()
+        for f in self._camera(camera_id):
+            f.drop()
 
     def freeze(self, camera_id: str) -> None:
-        self.feeds[camera_id].freeze()
+        for f in self._camera(camera_id):
+            f.freeze()
 
     def corrupt(self, camera_id: str, seconds: float = 5.0) -> None:
-        self.feeds[camera_id].corrupt(seconds)
+        for f in self._camera(camera_id):
+            f.corrupt(seconds)
 
     def stop_camera(self, camera_id: str) -> None:
-        self.feeds[camera_id].stop_answering()
+        for f in self._camera(camera_id):
+            f.stop_answering()
 
     def resume(self, camera_id: str) -> None:
-        self.feeds[camera_id].resume()
+        for f in self._camera(camera_id):
+            f.resume()
+
+    def _camera(self, camera_id: str) -> list[CameraFeed]:
+        """A camera's feeds: a fault of the camera hits its sub stream too."""
+        sub = self.feeds.get(f"{camera_id}/{SUB}")
+        return [self.feeds[camera_id], *([sub] if sub is not None else [])]
 
     def fault(self, camera_id: str, kind: str, **kw: Any) -> None:
         """Apply a fault by name: drop, freeze, corrupt, stop, resume."""
@@ -168,8 +180,12 @@ class _Request:
         return self.headers.get("cseq", "0")
 
     def camera_id(self) -> str:
-        path = urlsplit(self.url).path.strip("/")
-        return path.split("/")[0] if path else ""
+        """The feed a URL names: ``/<camera>`` or a camera's sub stream ``/<camera>/sub``, each
+        with the track's ``/trackID=0`` after it in SETUP."""
+        parts = urlsplit(self.url).path.strip("/").split("/")
+        if len(parts) > 1 and parts[1] == SUB:
+            return f"{parts[0]}/{SUB}"
+        return parts[0]
 
 
 class RtspConnection(asyncio.Protocol):

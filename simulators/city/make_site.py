@@ -136,6 +136,11 @@ def build_site(port: int = 8554) -> dict[str, Any]:
                 cam_id,
                 name=f"{cname}{_PLACE[plan.scene]}",
                 url=f"rtsp://127.0.0.1:{port}/{cam_id}",
+                # Analysed on the sub stream, as Frigate advises: the core works at 256 px wide
+                # anyway, and decoding 640x360 costs a quarter of 1280x720. Small wall tiles
+                # play it too; an enlarged tile plays the main stream.
+                sub_url=f"rtsp://127.0.0.1:{port}/{cam_id}/sub",
+                analysis_stream="sub",
                 grid=gid,
                 position=[round(x0 + fx * (x1 - x0), 6), round(y0 + fy * (y1 - y0), 6)],
                 heading=float((n * 67) % 360),

@@ -13,14 +13,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hub.config import Site
-from simulators.cameras.encode import EncodedLoop, load_or_encode
-from simulators.cameras.rtsp_server import RtspServer
+from simulators.cameras.encode import EncodedLoop, load_or_encode_sizes
+from simulators.cameras.rtsp_server import SUB, RtspServer
 from simulators.cameras.scenes import build_scene
 from simulators.cameras.truth import TruthEvent
 from simulators.city.plan import LOOP_SECONDS, plan_for
 
 log = logging.getLogger(__name__)
 _LOCAL = {"127.0.0.1", "localhost", "0.0.0.0"}
+
+
+def sub_size(width: int, height: int) -> tuple[int, int]:
+    """A camera's sub stream: half its main picture each way (640x360 for 720p), even sizes."""
+    return max(2, width // 4 * 2), max(2, height // 4 * 2)
 
 
 def served_cameras(site: Site, port: int) -> list[str]:
@@ -67,14 +72,13 @@ class CitySimulator:
         # Two at a time: libx264 and the renderer release the GIL, and the machine has 2 cores.
         sem = asyncio.Semaphore(2)
 
-        async def one(scene: str, seed: int) -> tuple[EncodedLoop, list[TruthEvent]]:
+        async def one(scene: str, seed: int) -> tuple[list[EncodedLoop], list[TruthEvent]]:
             async with sem:
-                loop = await asyncio.to_thread(
-                    load_or_encode,
+                loops = await asyncio.to_thread(
+                    load_or_encode_sizes,
                     scene,
+                    [(self.width, self.height), sub_size(self.width, self.height)],
                     seed=seed,
-                    width=self.width,
-                    height=self.height,
                     fps=self.fps,
                     duration=self.loop_seconds,
                     cache_dir=self.cache_dir,
@@ -87,14 +91,16 @@ class CitySimulator:
                 duration=self.loop_seconds,
                 seed=seed,
             ).truth
-            return loop, truth
+            return loops, truth
 
         results = await asyncio.gather(*(one(s, seed) for s, seed in keys))
         loops = dict(zip(keys, results, strict=True))
         self.encode_seconds = time.perf_counter() - t0
         for cid, p in plans.items():
-            loop, truth = loops[(p.scene, p.seed)]
-            self.server.add_camera(cid, loop, offset=p.offset, truth=truth)
+            (main, sub), truth = loops[(p.scene, p.seed)]
+            self.server.add_camera(cid, main, offset=p.offset, truth=truth)
+            # Same timeline, no truth of its own: the two streams show the same moment.
+            self.server.add_camera(f"{cid}/{SUB}", sub, offset=p.offset)
         await self.server.start()
         log.info(
             "city simulator ready",

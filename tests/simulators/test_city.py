@@ -8,8 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import av
+import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -74,6 +77,13 @@ def _first_packets(url: str, n: int) -> int:
         return count
 
 
+def _first_frame(url: str) -> Any:
+    with av.open(url, options={"rtsp_transport": "tcp"}, timeout=(5.0, 5.0)) as c:
+        for frame in c.decode(video=0):
+            return frame.to_ndarray(format="gray")
+    raise AssertionError(f"no frame from {url}")
+
+
 @pytest.mark.integration
 async def test_city_simulator_serves_site_cameras(
     free_port: int, tmp_path: Path, sim_cache: Path
@@ -90,13 +100,24 @@ async def test_city_simulator_serves_site_cameras(
         loop_seconds=20,
         cache_dir=sim_cache,
     ) as sim:
-        assert sorted(sim.server.feeds) == [c.id for c in site.cameras]
-        counts = await asyncio.gather(
-            *(asyncio.to_thread(_first_packets, c.url, 10) for c in site.cameras)
+        ids = [c.id for c in site.cameras]
+        assert sorted(sim.server.feeds) == sorted([*ids, *(f"{i}/sub" for i in ids)])
+        urls = [u for c in site.cameras for u in (c.url, c.sub_url)]
+        counts = await asyncio.gather(*(asyncio.to_thread(_first_packets, u, 10) for u in urls))
+        assert counts == [10] * 8
+        # The sub stream is the main picture at half size, at the same moment.
+        cam = site.cameras[0]
+        assert cam.sub_url == cam.url + "/sub" and cam.analysis_stream == "sub"
+        main, sub = await asyncio.gather(
+            asyncio.to_thread(_first_frame, cam.url), asyncio.to_thread(_first_frame, cam.sub_url)
         )
-        assert counts == [10] * 4
-        sim.server.freeze(site.cameras[0].id)
-        assert sim.server.stats(site.cameras[0].id)["faults"]["freeze"] == 1
+        assert main.shape == (180, 320) and sub.shape == (90, 160)
+        small = cv2.resize(main, (160, 90), interpolation=cv2.INTER_AREA)
+        assert float(np.abs(small.astype(float) - sub).mean()) < 12
+        # A camera's fault takes both its streams.
+        sim.server.freeze(cam.id)
+        assert sim.server.stats(cam.id)["faults"]["freeze"] == 1
+        assert sim.server.stats(f"{cam.id}/sub")["faults"]["freeze"] == 1
         await asyncio.sleep(3)
     records = [json.loads(x) for x in truth.read_text().splitlines()]
     assert records and {r["camera_id"] for r in records} <= {c.id for c in site.cameras}
