@@ -30,7 +30,7 @@ import numpy as np
 
 from hub.config import Camera
 from hub.video.analytics import crops
-from hub.video.analytics.classify import classify, not_on_people
+from hub.video.analytics.classify import classify, covered_by, not_on_people
 from hub.video.analytics.detector import Detection, PersonDetector
 from hub.video.analytics.events import EventDetector, detectors_for
 from hub.video.analytics.motion import GhostCheck, MotionGroup
@@ -55,6 +55,25 @@ MAX_BATCH = 8
 MAX_DETECTOR_BURST = 0.25
 """Seconds of detector time a round may take at most when it has a share: the most a frame
 can wait behind the detector."""
+
+
+HIDDEN_COVER = 0.6
+"""An unseen person's last box this much covered by what is seen now is hidden there."""
+
+
+def hide_people(tracker: PersonTracker, persons: list[Track], blobs: list[Track], t: float) -> None:
+    """Unseen people who stood still where motion or another person is still seen: hidden in
+    a group (two people overlapping at one spot, the detector finds one or neither), not gone.
+    They stay counted at their last box; the rules, which take only observed positions, do not
+    move them."""
+    seen = [b.box for b in blobs if b.updated] + [p.box for p in persons if p.updated]
+    if not seen:
+        return
+    for tr in persons:
+        if tr.updated or not tr.confirmed or not tr.still:
+            continue
+        if covered_by(tr.box, seen) >= HIDDEN_COVER:
+            tracker.hide(tr, t)
 
 
 @dataclass(slots=True)
@@ -460,6 +479,7 @@ class AnalyticsCore:
         if people is not None:
             for tr in blobs:
                 classify(tr, h, people_boxes)
+            hide_people(people, persons, blobs, t)
         tracks = persons + blobs
         confs = [tr.score if tr.kind == "person" else confidence(tr, h) for tr in tracks]
         zones_of, res.events, ended = rules.evaluate(t, f.wall_time, tracks, confs)
@@ -470,7 +490,7 @@ class AnalyticsCore:
             if not tr.confirmed:
                 continue
             box = tr.box
-            if tr.kind == "person" and not tr.updated:
+            if tr.kind == "person" and not tr.updated and tr.hidden_at != t:
                 assert people is not None
                 # Shown where it should be now, briefly: a missed detection, or no look due.
                 window = COAST_SECONDS if looked else COAST_SECONDS + 1.0 / st.camera.detect_fps

@@ -15,6 +15,10 @@ track back: a person hidden behind a van or missed by the detector for a while k
 stay in a zone and the side of a line they were on.
 Tracks only take positions the detector observed: ``box`` is the last detected box, and
 ``updated`` says whether this frame observed it (the rules only use observed positions).
+
+A person who stood still and is lost where something else is still seen (a motion blob, or
+another person, over their last box) is hidden in a group, not gone: ``hide`` keeps such a
+track remembered, for up to ``HIDDEN_MAX_SECONDS``, where it was last seen.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ REVIVE_CLEAR = 0.6
 """The nearest lost person must be this much nearer (relative to reach) than the next."""
 DUPLICATE_IOU = 0.7
 """A confident box this close to a matched one is the same person seen twice, not a new one."""
+HIDDEN_MAX_SECONDS = 60.0
+"""The longest a person hidden in a group is kept without being detected again."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,8 +134,14 @@ class PersonTracker:
         """Seen recently enough to be matched by overlap (else only revived by place)."""
         return t - tr.last_seen <= self.memory_seconds
 
+    def hide(self, tr: Track, t: float) -> None:
+        """``tr``, unseen on this frame, is still there (something covers its last box)."""
+        if tr.confirmed and t - tr.last_seen <= HIDDEN_MAX_SECONDS:
+            tr.hidden_at = t
+
     def _remembered(self, tr: Track, t: float) -> bool:
-        return t - tr.last_seen <= self.memory_seconds + (REVIVE_SECONDS if tr.confirmed else 0.0)
+        seen = tr.last_seen if tr.hidden_at is None else max(tr.last_seen, tr.hidden_at)
+        return t - seen <= self.memory_seconds + (REVIVE_SECONDS if tr.confirmed else 0.0)
 
     def _left_view(self, tr: Track) -> bool:
         if self.size is None:

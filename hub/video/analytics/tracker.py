@@ -40,6 +40,9 @@ class Track:
     score: float = 0.0
     """The detector's score on its latest detection (person tracks)."""
     """``person`` (detector-confirmed), ``vehicle`` (by shape and motion) or ``unknown``."""
+    hidden_at: float | None = None
+    """Person tracks: the latest frame that showed this unseen person still there, hidden in
+    a group (``PersonTracker.hide``)."""
 
     @property
     def confirmed(self) -> bool:

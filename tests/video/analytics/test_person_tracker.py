@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from hub.video.analytics.person_tracker import PersonBox, PersonTracker
+from hub.video.analytics.core import hide_people
+from hub.video.analytics.person_tracker import (
+    HIDDEN_MAX_SECONDS,
+    REVIVE_SECONDS,
+    PersonBox,
+    PersonTracker,
+)
+from hub.video.analytics.tracker import Track
 
 
 def _walk(x0: float, vx: float, t: float, y: float = 50.0) -> tuple[float, float, float, float]:
@@ -147,3 +154,54 @@ def test_a_new_person_beside_one_just_seen_starts_a_track() -> None:
             dets.append(PersonBox((70.0 + 4.0 * k, 50.0, 20.0, 50.0), 0.9))
         pt.update(t, dets)
     assert len({tr.track_id for tr in pt.tracks}) == 2
+
+
+def _stand(pt: PersonTracker, box: tuple[float, float, float, float], until: float) -> Track:
+    tr = None
+    for k in range(round(until / 0.2)):
+        tr = next(iter(pt.update(k * 0.2, [PersonBox(box, 0.9)])))
+    assert tr is not None and tr.confirmed
+    return tr
+
+
+def test_a_person_hidden_in_a_group_is_kept_while_something_covers_them() -> None:
+    pt = PersonTracker(memory_seconds=1.5)
+    box = (100.0, 50.0, 20.0, 50.0)
+    tr = _stand(pt, box, 2.0)
+    # Unseen from 2 s; a blob over their place says they are still there, for 30 s.
+    blob = Track(999, (95.0, 45.0, 30.0, 60.0), born=2.0, last_seen=2.0)
+    t = 2.0
+    while t < 32.0:
+        assert tr in pt.update(t, []), f"forgotten at {t:.1f} s"
+        hide_people(pt, pt.tracks, [blob], t)
+        assert tr.hidden_at == t and not tr.updated
+        t += 0.2
+    # Found again where they stood: the same person.
+    assert [x.track_id for x in pt.update(t, [PersonBox(box, 0.9)])] == [tr.track_id]
+    assert tr.updated and tr.box == box
+
+
+def test_a_hidden_person_is_forgotten_once_nothing_covers_their_place() -> None:
+    pt = PersonTracker(memory_seconds=1.5)
+    tr = _stand(pt, (100.0, 50.0, 20.0, 50.0), 2.0)
+    elsewhere = Track(999, (10.0, 45.0, 30.0, 60.0), born=2.0, last_seen=2.0)
+    t = 2.0
+    while tr in pt.tracks and t < 30.0:
+        pt.update(t, [])
+        hide_people(pt, pt.tracks, [elsewhere], t)
+        t += 0.2
+    assert tr not in pt.tracks and tr.hidden_at is None
+    assert t - 2.0 <= 1.5 + REVIVE_SECONDS + 0.5
+
+
+def test_only_people_who_stood_still_hide_and_never_for_longer_than_the_limit() -> None:
+    pt = PersonTracker(memory_seconds=1.5)
+    walker = None
+    for k in range(10):
+        walker = next(iter(pt.update(k * 0.2, [PersonBox(_walk(0, 30, k * 0.2), 0.9)])))
+    assert walker is not None
+    hide_people(pt, [walker], [Track(9, (0.0, 0.0, 300.0, 300.0), born=0, last_seen=0)], 2.0)
+    assert walker.hidden_at is None, "a walker who vanished has walked on"
+    still = _stand(PersonTracker(), (100.0, 50.0, 20.0, 50.0), 2.0)
+    pt.hide(still, 2.0 + HIDDEN_MAX_SECONDS + 1.0)
+    assert still.hidden_at is None

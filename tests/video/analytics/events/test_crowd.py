@@ -90,3 +90,37 @@ def test_close_all_ends_an_open_crowd() -> None:
     out = run(lambda t: people(3, t=t), duration=25.0)
     assert len(out.started) == 1 and [e.id for e in out.ended] == [out.started[0].id]
     assert out.ended[0].end_media_time == pytest.approx(24.8)
+
+
+def _with_blob(size: tuple[float, float], *, dx: float = 0.02, **kw: object):  # type: ignore[no-untyped-def]
+    """Two people, and an unclassified blob standing ``dx`` right of the first one's corner."""
+
+    def world(t: float) -> list[TrackedObject]:
+        blob = obj(9, 0.1 + dx + 0.01 * t, 0.52, kind="unknown", size=size, **kw)  # type: ignore[arg-type]
+        return [*people(2, t=t), blob]
+
+    return world
+
+
+def test_a_person_the_detector_did_not_separate_counts() -> None:
+    # Half behind the first person, standing, a person's shape: the third of the crowd.
+    out = run(_with_blob((0.06, 0.17)))
+    assert len(out.started) == 1 and out.started[0].count == 3
+    # Two people's worth of blob beside them (one behind the other), uncovered: two more.
+    out = run(_with_blob((0.07, 0.24), dx=0.03), crowd_people=4)
+    assert len(out.started) == 1 and out.started[0].count == 4
+
+
+@pytest.mark.parametrize(
+    ("what", "size", "kw"),
+    [
+        ("a cast shadow lies flat", (0.15, 0.05), {}),
+        ("a bag is small", (0.03, 0.05), {}),
+        ("a walking group moves", (0.06, 0.17), {"velocity": (0.1, 0.0)}),
+        ("a blob apart from the people", (0.06, 0.17), {"dx": 0.5}),
+    ],
+)
+def test_blobs_that_are_not_people_do_not_count(
+    what: str, size: tuple[float, float], kw: dict[str, object]
+) -> None:
+    assert not run(_with_blob(size, **kw)).started, what
