@@ -33,7 +33,7 @@ from hub.video.analytics import crops
 from hub.video.analytics.classify import classify, covered_by, not_on_people
 from hub.video.analytics.detector import Detection, PersonDetector
 from hub.video.analytics.events import EventDetector, detectors_for
-from hub.video.analytics.motion import GhostCheck, MotionGroup
+from hub.video.analytics.motion import LIGHTING_SHARPNESS_LATE, GhostCheck, MotionGroup
 from hub.video.analytics.person_tracker import PersonBox, PersonTracker
 from hub.video.analytics.rules import CameraRules, polygon_mask
 from hub.video.analytics.tracker import MIN_HITS, Box, Track, Tracker
@@ -42,6 +42,10 @@ from hub.video.analytics.types import AnalysisFrame, FrameResult, RawEvent, Trac
 log = logging.getLogger(__name__)
 
 GHOST_CHECK_HITS = (MIN_HITS, MIN_HITS + 3)
+GHOST_RECHECK_HITS = 10
+"""...and every this many hits after, while an unclassified blob stays still: a light change
+that grows slowly (a cloud's shadow drifting off the ground it darkened) is not still, and so
+not checked, at the first two."""
 IDLE_LOOK_SECONDS = 20.0
 """A camera where nothing moves still gets a detector look this often (a person standing
 still since before the stream started)."""
@@ -401,11 +405,20 @@ class AnalyticsCore:
         # Checked on confirmation and once more after a second (a ghost uncovered by an object
         # moving away grows at first), only while still: ghosts never move. They are born where
         # something left: the start of the stream, a parked car driving off. A still change of
-        # light (a cloud's shadow over the ground) is learned into the background the same way.
+        # light (a cloud's shadow over the ground) is learned into the background the same way,
+        # and looked for again later (only light: a bag just put down where its owner stood
+        # can pass for a ghost of the owner once they leave).
         gone: list[Track] = []
         for tr in tracks:
-            due = tr.updated and not tr.coasting and tr.hits in GHOST_CHECK_HITS and tr.still
-            if due and (ghosts.is_ghost(tr.box, luma) or ghosts.is_lighting(tr.box, luma)):
+            if not tr.updated or tr.coasting or not tr.still:
+                continue
+            first = tr.hits in GHOST_CHECK_HITS
+            again = tr.kind == "unknown" and tr.hits % GHOST_RECHECK_HITS == 0
+            if (
+                (first and ghosts.is_ghost(tr.box, luma))
+                or (first and ghosts.is_lighting(tr.box, luma))
+                or (again and ghosts.is_lighting(tr.box, luma, LIGHTING_SHARPNESS_LATE))
+            ):
                 ghosts.absorb(tr.box, luma)
                 gone.append(tr)
         if not gone:

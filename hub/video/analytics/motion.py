@@ -265,6 +265,10 @@ LIGHTING_SHARPNESS = 0.27
 """A blob is a change of light when the slope of log(frame / background) along its outline is
 below this share of the change inside it (per analysis pixel). Measured on the hard scene's
 H.264 video at 320 px: cloud-shadow blobs 0.13-0.23, a bag and still people 0.34."""
+LIGHTING_SHARPNESS_LATE = 0.22
+"""The same, for a blob checked again after it has stood a while: by then it may have grown
+into a light change beside it (a bag under a cloud's shadow arriving measured 0.26; the ground
+a cloud's shadow left 0.20)."""
 
 
 def _edges(img: np.ndarray) -> np.ndarray:
@@ -324,7 +328,12 @@ class GhostCheck:
         e_bg = cv2.mean(_edges(bg), band)[0]
         return e_cur < GHOST_EDGE_RATIO * e_bg
 
-    def is_lighting(self, box: tuple[float, float, float, float], luma: np.ndarray) -> bool:
+    def is_lighting(
+        self,
+        box: tuple[float, float, float, float],
+        luma: np.ndarray,
+        sharpness: float = LIGHTING_SHARPNESS,
+    ) -> bool:
         """A change of light, not an object: a cloud's shadow, a lamp's pool of light.
 
         Both darken or brighten the ground in proportion, with an outline that rises over many
@@ -343,7 +352,7 @@ class GhostCheck:
         )
         outline = cv2.mean(slope, band)[0] / 8.0  # a 3x3 Sobel weighs a unit slope 8
         level = float(np.median(np.abs(ratio[blob > 0])))
-        return outline < LIGHTING_SHARPNESS * level
+        return outline < sharpness * level
 
     def absorb(self, box: tuple[float, float, float, float], luma: np.ndarray) -> None:
         """Copy the frame into the background under ``box`` (plus the dilation margin)."""

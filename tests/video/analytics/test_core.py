@@ -1,11 +1,13 @@
-"""The core: batching across cameras changes nothing, cameras come and go, sizes may differ."""
+"""The core: batching across cameras changes nothing, cameras come and go, sizes may differ;
+light that changes slowly is learned, a bag that stays is not."""
 
 from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
-from analytics_synth import camera, frames, walk
+from analytics_synth import FPS, H, W, background, camera, events, frames, run, walk
 
 from hub.video.analytics import AnalysisFrame, AnalyticsCore, FrameResult
 
@@ -116,3 +118,38 @@ def test_confidence_is_bounded() -> None:
     confs = [o.confidence for f in seqs[0] for r in core.process([f]) for o in r.objects]
     assert confs and all(0.0 <= c <= 1.0 for c in confs)
     assert max(confs) == pytest.approx(1.0, abs=0.2)
+
+
+STAY = {"id": "s", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "intrusion": False,
+        "abandoned_seconds": 10}  # fmt: skip
+
+
+def _spreading_shade(grow: float, duration: float = 40.0) -> list[AnalysisFrame]:
+    """A cloud's soft shadow spreading over the ground for ``grow`` s from 2 s, then staying."""
+    bg = background(6)
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    out = []
+    for i in range(round(duration * FPS)):
+        t = i / FPS
+        k = min(1.0, max(0.0, (t - 2.0) / grow))
+        dist = np.hypot((xx - 128) / 40, (yy - 60) / 28) / max(k, 1e-3)
+        shade = 1.0 - 0.45 * np.clip(1.6 - dist, 0.0, 1.0) if k > 0 else 1.0
+        img = np.clip(bg * shade + rng.normal(0, 2.0, bg.shape), 0, 255).astype(np.uint8)
+        out.append(AnalysisFrame("cam-test", t, 1000.0 + t, img))
+    return out
+
+
+@pytest.mark.parametrize("grow", [2.0, 4.0])
+def test_a_light_change_that_spreads_is_no_abandoned_object(grow: float) -> None:
+    # Growing, it is not still when a new blob is first checked for light; it is later.
+    results = run(camera(zones=[STAY]), _spreading_shade(grow))
+    assert not [e for e in events(results) if e.type == "abandoned_object"]
+
+
+def test_a_bag_left_still_is_an_abandoned_object_however_long_it_stays() -> None:
+    bag = walk(2.0, 40.0, (0.5, 0.7), (0.5, 0.7), size=(0.05, 0.08))
+    results = run(camera(zones=[STAY]), frames("cam-test", [bag], 40.0, seed=6))
+    found = [e for e in events(results) if e.type == "abandoned_object"]
+    assert len(found) == 1 and abs(found[0].media_time - 12.0) <= 1.0
+    assert any(o.kind == "unknown" for o in results[-1].objects), "still there at the end"
