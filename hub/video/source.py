@@ -47,6 +47,8 @@ FrameCallback = Callable[[Any, float, float], None]
 SUSPECT_FPS_FACTOR = 3.0
 """Received frame rate above this multiple of the nominal rate (sustained) is suspect."""
 SUSPECT_WINDOW_SECONDS = 5.0
+LATE_LOG_SECONDS = 60.0
+"""A camera's catch-ups with live are logged at most this often."""
 
 
 class _Stalled(Exception):
@@ -142,6 +144,8 @@ class CameraSource:
         self._last_media: float | None = None
         self._last_wall: float | None = None
         self._next_sample = 0.0
+        self._late_logged_at = -math.inf
+        self._late_unlogged = 0
         self.finished = threading.Event()
         """Set when the thread exits (a non-looping file reached its end, or stop())."""
 
@@ -412,13 +416,18 @@ class CameraSource:
         if not decode:
             st.frames_skipped_late += 1
         if edge.skipping and not was:
-            log.warning(
-                "camera %s: %.1f s behind live; skipping decode to the next keyframe near it",
-                self.camera.id,
-                edge.lag,
-            )
-        elif was and not edge.skipping:
-            log.info("camera %s: caught up with live", self.camera.id)
+            # A machine that cannot keep up catches up every few seconds: say so once a minute.
+            self._late_unlogged += 1
+            if read_at - self._late_logged_at >= LATE_LOG_SECONDS:
+                log.warning(
+                    "camera %s: %.1f s behind live; skipping decode to the next keyframe near it"
+                    " (%d times since the last such message; frames skipped so far: %d)",
+                    self.camera.id,
+                    edge.lag,
+                    self._late_unlogged,
+                    st.frames_skipped_late,
+                )
+                self._late_logged_at, self._late_unlogged = read_at, 0
         return decode
 
     def _deliver(self, frame: Any, media: float, wall: float) -> None:

@@ -56,6 +56,12 @@ class PersonBox:
     score: float
 
 
+def _known_at(tr: Track) -> float:
+    """The last time the person was known to be where ``tr.box`` says: seen, or hidden there (a
+    person hidden in a group for a minute has not had a minute to walk anywhere)."""
+    return tr.last_seen if tr.hidden_at is None else max(tr.last_seen, tr.hidden_at)
+
+
 def _grow(b: Box, f: float) -> Box:
     return b[0] - f * b[2], b[1] - f * b[3], b[2] * (1 + 2 * f), b[3] * (1 + 2 * f)
 
@@ -140,8 +146,7 @@ class PersonTracker:
             tr.hidden_at = t
 
     def _remembered(self, tr: Track, t: float) -> bool:
-        seen = tr.last_seen if tr.hidden_at is None else max(tr.last_seen, tr.hidden_at)
-        return t - seen <= self.memory_seconds + (REVIVE_SECONDS if tr.confirmed else 0.0)
+        return t - _known_at(tr) <= self.memory_seconds + (REVIVE_SECONDS if tr.confirmed else 0.0)
 
     def _left_view(self, tr: Track) -> bool:
         if self.size is None:
@@ -166,7 +171,7 @@ class PersonTracker:
                 tall = max([tr.box[3], *(b[3] for _, b in tr.history)])
                 if not REVIVE_HEIGHT[0] <= d.box[3] / max(tall, 1.0) <= REVIVE_HEIGHT[1]:
                     continue
-                gap = t - tr.last_seen
+                gap = t - _known_at(tr)
                 reach = tall * (0.5 + REVIVE_SPEED * gap)
                 ox, oy = tr.foot
                 # Where it was, or where it was heading (at no more than a walking pace).

@@ -205,3 +205,17 @@ def test_only_people_who_stood_still_hide_and_never_for_longer_than_the_limit() 
     still = _stand(PersonTracker(), (100.0, 50.0, 20.0, 50.0), 2.0)
     pt.hide(still, 2.0 + HIDDEN_MAX_SECONDS + 1.0)
     assert still.hidden_at is None
+
+
+def test_someone_arriving_elsewhere_does_not_take_a_hidden_persons_id() -> None:
+    pt = PersonTracker(memory_seconds=1.5)
+    tr = _stand(pt, (100.0, 50.0, 20.0, 50.0), 2.0)
+    blob = Track(999, (95.0, 45.0, 30.0, 60.0), born=2.0, last_seen=2.0)
+    t = 2.0
+    while t < 30.0:
+        pt.update(t, [])
+        hide_people(pt, pt.tracks, [blob], t)
+        t += 0.2
+    # Hidden for 28 s means known to be there until now, not free to have walked 28 s away.
+    [new] = [x for x in pt.update(t, [PersonBox((200.0, 50.0, 20.0, 50.0), 0.9)]) if x.updated]
+    assert new.track_id != tr.track_id
