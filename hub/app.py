@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -37,6 +38,9 @@ from hub.errors import HubError
 from hub.geo.grids import GridMap
 from hub.store.db import Store, open_store
 from hub.store.recorder import EventRecorder
+from hub.units import routes as unit_routes
+from hub.units.service import UnitService
+from hub.video import whip_routes
 from hub.video.interfaces import VideoService
 from hub.video.retention import EvidenceRetention
 from hub.web.auth import LoginThrottle
@@ -52,6 +56,9 @@ from hub.web.static import DEFAULT_UI_DIR, ui_router
 from hub.web.tokens import Tokens, load_secret
 from hub.web.ws import router as ws_router
 
+if TYPE_CHECKING:
+    from hub.video.whip import WhipSessions
+
 log = logging.getLogger(__name__)
 
 CALENDAR_UNKNOWN_YEARS = Gauge(
@@ -66,6 +73,31 @@ def _make_video(settings: Settings, site: Site, bus: Bus) -> VideoService:
     from hub.video.service import CameraService
 
     return CameraService(settings, site, bus)
+
+
+async def _start_units(site: Site, store: Store, bus: Bus) -> UnitService:
+    units = UnitService(store.engine, bus, site)
+    await units.start()
+    return units
+
+
+async def _start_whip(
+    settings: Settings,
+    site: Site,
+    video: VideoService,
+    units: UnitService,
+    stack: AsyncExitStack,
+) -> WhipSessions | None:
+    """WHIP ingest, when the site has units that publish and the video service takes sources."""
+    from hub.video.source_base import SourceHost
+    from hub.video.whip import WhipSessions
+
+    if not units.units or not isinstance(video, SourceHost):
+        return None
+    whip = WhipSessions(settings, site, video, on_telemetry=units.report)
+    await whip.start()
+    stack.push_async_callback(whip.stop)
+    return whip
 
 
 def _make_retention(settings: Settings, store: Store) -> EvidenceRetention:
@@ -192,6 +224,9 @@ def create_app(
                 await video_.start()
                 stack.push_async_callback(video_.stop)
 
+            units_ = await _start_units(site_, store, bus_)
+            whip = await _start_whip(settings, site_, video_, units_, stack)
+
             fanout = EventFanout(bus_, site_, video_)
             await fanout.start()
             stack.push_async_callback(fanout.stop)
@@ -220,6 +255,8 @@ def create_app(
                 alarms=devices_.alarms,
                 cases=cases_,
                 workers=workers_,
+                whip=whip,
+                units=units_,
             )
             log.info(
                 "hub ready",
@@ -243,7 +280,7 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        larger=[("/api/photos", PHOTO_MAX_BYTES)],
+        larger=[("/api/photos", PHOTO_MAX_BYTES), ("/api/whip", settings.whip_max_offer_bytes)],
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
@@ -259,6 +296,8 @@ def create_app(
         worker_routes.router,
         open311.router,
         wall.router,
+        whip_routes.router,
+        unit_routes.router,
     ):
         app.include_router(router)
     app.include_router(ws_router)

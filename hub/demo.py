@@ -50,13 +50,19 @@ def worker_credentials(settings: Settings, site: Site) -> tuple[Path, int]:
     """Every site worker an active ``worker`` account and the duty officer its accounts, all
     with fresh passwords in a private file; returns the file and how many workers it holds."""
     workers = [w.username for w in site.workers]
-    wanted = dict.fromkeys(workers, "worker") | {
-        name: role for name, role in DUTY_ACCOUNTS.items() if name not in workers
-    }
+    # A drone or camera vehicle logs in as itself (a ``device`` account named after the unit)
+    # to publish its video (WHIP): one unit cannot publish as another.
+    units = [c.id for c in site.cameras if c.published and c.enabled]
+    wanted = (
+        dict.fromkeys(workers, "worker")
+        | {name: role for name, role in DUTY_ACCOUNTS.items() if name not in workers}
+        | dict.fromkeys(units, "device")
+    )
     passwords = asyncio.run(ensure_accounts(settings, wanted))
     data = {
         "workers": {u: passwords[u] for u in workers if u in passwords},
         "duty": {u: passwords[u] for u in DUTY_ACCOUNTS if u in passwords and u not in workers},
+        "drones": {u: passwords[u] for u in units if u in passwords},
     }
     path = settings.data_dir / WORKER_CREDENTIALS_FILE
     _write_private(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")

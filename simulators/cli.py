@@ -146,11 +146,16 @@ async def _with_workers(
     speed: float,
     seed: int,
 ) -> None:
-    """``city`` with the worker bots alongside, started first: they need no encoding."""
+    """``city`` with the worker bots alongside, started first: they need no encoding; and
+    the drones, which publish their video to the hub."""
+    from simulators.drones.fleet import DroneFleet
     from simulators.workers import Behaviour, WorkerCity
 
     _cancel_on_sigterm()
-    async with WorkerCity(site, hub, creds, behaviour=Behaviour(speed=speed), seed=seed):
+    async with (
+        WorkerCity(site, hub, creds, behaviour=Behaviour(speed=speed), seed=seed),
+        DroneFleet(site, hub, creds.drones),
+    ):
         await city
 
 

@@ -167,6 +167,20 @@ class DeviceEvent(BaseModel):
     data: dict[str, object] = Field(default_factory=dict)
 
 
+class UnitPosition(BaseModel):
+    """Where a moving camera (a drone or a camera vehicle) is, from its telemetry."""
+
+    unit_id: str
+    ts: datetime
+    lon: float
+    lat: float
+    alt_m: float | None = None
+    heading: float | None = None
+    """Degrees clockwise from north."""
+    speed_mps: float | None = None
+    battery_pct: float | None = None
+
+
 # ---------------------------------------------------------------------------------------------
 # Alarms (device rules)
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +222,8 @@ DETECTIONS = Topic("video.detections", DetectionEvent)
 """Every detection the analytics core raises (and its updates: same id, ``end`` set)."""
 CAMERA_HEALTH = Topic("video.health", CameraHealth)
 """Each camera's health figures, every few seconds."""
+UNIT_POSITIONS = Topic("units.positions", UnitPosition)
+"""Each accepted telemetry report of a drone or camera vehicle."""
 EVENTS_RECORDED = Topic("events.recorded", RecordedEvent)
 """A detection after the store accepted it (created or updated)."""
 DEVICE_PRESENCE = Topic("devices.presence", DevicePresence)

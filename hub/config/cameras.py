@@ -67,6 +67,10 @@ class Line(Strict):
     _v = field_validator("points")(classmethod(lambda cls, v: check_norm(v)))
 
 
+WHIP_URL = "whip://"
+"""The ``url`` of a camera that publishes to the hub over WHIP (``POST /api/whip/<id>``)."""
+
+
 class Camera(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
     name: str
@@ -112,20 +116,30 @@ class Camera(Strict):
     analysis_stream: Literal["main", "sub"] = "main"
     """Which stream analytics decodes (``sub`` needs ``sub_url``)."""
 
+    kind: Literal["fixed", "drone", "vehicle"] = "fixed"
+    """A drone or a camera vehicle moves: its position comes from its telemetry."""
+
     @field_validator("url", "sub_url")
     @classmethod
     def _url_scheme(cls, v: str | None) -> str | None:
-        if v is None:
+        if v is None or v == WHIP_URL:
             return v
         if not (v.startswith(("rtsp://", "rtsps://", "file://", "/")) or "://" not in v):
-            raise ValueError("url must be rtsp://, rtsps://, file:// or a local path")
+            raise ValueError(f"url must be rtsp://, rtsps://, file://, a local path or {WHIP_URL}")
         return v
 
     @model_validator(mode="after")
     def _sub_for_analysis(self) -> Camera:
         if self.analysis_stream == "sub" and not self.sub_url:
             raise ValueError("analysis_stream: sub needs a sub_url")
+        if self.sub_url == WHIP_URL or (self.published and self.sub_url):
+            raise ValueError(f"a camera that publishes ({WHIP_URL}) has one stream: no sub_url")
         return self
+
+    @property
+    def published(self) -> bool:
+        """The unit publishes its video to the hub (WHIP) instead of the hub pulling it."""
+        return self.url == WHIP_URL
 
     @property
     def analysis_url(self) -> str:

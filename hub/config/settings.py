@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     ``hub_camera_frames_skipped_late_total`` counts what was skipped."""
     reconnect_min_seconds: float = 0.5
     reconnect_max_seconds: float = 10.0
+    whip_max_sessions: int = Field(default=64, ge=1, le=4096)
+    """WHIP sessions (publishing drones and vehicles) open at once, connecting or connected."""
+    whip_connect_seconds: float = Field(default=15.0, gt=0.0)
+    """A WHIP session whose peer has not connected this long after its offer is reaped."""
+    whip_idle_seconds: float = Field(default=30.0, gt=0.0)
+    """A connected WHIP session that has sent no video this long is reaped."""
+    whip_max_offer_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    """The largest SDP offer accepted (a real one is 2-8 KiB)."""
     clips: bool = True
     """Cut an evidence clip (MP4, stream copy) around every detection event."""
     clip_pre_seconds: float = Field(default=5.0, ge=0.0, le=60.0)

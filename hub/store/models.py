@@ -394,6 +394,23 @@ class WorkerPositionRow(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float)
 
 
+class UnitPositionRow(Base):
+    """One telemetry report of a drone or camera vehicle (its flight track)."""
+
+    __tablename__ = "unit_positions"
+    __table_args__ = (Index("ix_unit_positions_unit_ts", "unit_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    unit_id: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    alt_m: Mapped[float | None] = mapped_column(Float)
+    heading: Mapped[float | None] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float)
+    battery_pct: Mapped[float | None] = mapped_column(Float)
+
+
 class CasePartRow(Base):
     """One department's part of a co-dispatched case (联合派遣): its own state, assignee and
     stamps; every change of it bumps the case's version and goes on the case's timeline (see

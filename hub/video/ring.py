@@ -167,6 +167,8 @@ class PacketRing:
 
     def on_connect(self, stream: Any) -> None:
         """A new connection (or a file's next loop) with this video stream."""
+        with self._lock:
+            self._closed = False  # a published camera's ring outlives each publishing session
         try:
             sig = signature(stream)
             same = self._template is not None and self._template.signature == sig

@@ -55,6 +55,7 @@ from hub.video.pipeline import BatchWorkers, FrameQueue
 from hub.video.relay import LiveRelay
 from hub.video.ring import PacketRing
 from hub.video.source import CameraSource
+from hub.video.source_base import Source, SourceFactory, SourceParts
 
 if TYPE_CHECKING:
     from hub.video.analytics import AnalysisFrame, AnalyticsCore, RawEvent
@@ -83,9 +84,14 @@ class _Camera:
 
     def __init__(self, camera: Camera) -> None:
         self.camera = camera
-        self.source: CameraSource | None = None
+        self.source: Source | None = None
         self.queue: FrameQueue[AnalysisFrame] | None = None
         self.feed: LiveFeed | None = None
+        self.tap: LiveTap | None = None
+        """The live muxer side; one per camera, so it outlives the sources that come and go."""
+        self.parts: SourceParts | None = None
+        self.last_source: Source | None = None
+        """The source detached last: the next one continues its timeline and counters."""
         self.ring: PacketRing | None = None
         self.relay: LiveRelay | None = None
         """The stream analytics does not use (camera with a ``sub_url``), for live viewers."""
@@ -101,6 +107,8 @@ class _Camera:
         if self._prev is not None:
             t0, f0, a0 = self._prev
             dt = now - t0
+            if frames_in < f0:  # a new source started counting from zero
+                f0 = 0
             if dt > 0:
                 self.fps_in = (frames_in - f0) / dt
                 self.fps_analysed = (self.analysed - a0) / dt
@@ -108,6 +116,10 @@ class _Camera:
 
     def health(self) -> CameraHealth:
         if self.source is None:
+            if self.camera.enabled and self.camera.published:
+                return CameraHealth(
+                    camera_id=self.camera.id, state="offline", last_error="not publishing"
+                )
             return CameraHealth(camera_id=self.camera.id, state="disabled")
         return self.source.health(
             fps_in=self.fps_in,
@@ -203,11 +215,15 @@ class CameraService:
                     keep_seconds=self.settings.clip_pre_seconds + RING_MARGIN_SECONDS,
                     max_bytes=self.settings.clip_ring_max_bytes,
                 )
+            cam.tap = LiveTap(cam.feed)
+            cam.parts = SourceParts(self._frame_sink(cam), cam.tap, cam.ring)
+            if cam.camera.published:
+                continue  # its source comes with each publishing session (attach_source)
             cam.source = CameraSource(
                 cam.camera.model_copy(update={"url": cam.camera.analysis_url}),
                 self.settings,
-                on_frame=self._frame_sink(cam),
-                live=LiveTap(cam.feed),
+                on_frame=cam.parts.on_frame,
+                live=cam.tap,
                 ring=cam.ring,
                 pace_files=self._pace_files,
             )
@@ -261,7 +277,7 @@ class CameraService:
                 await asyncio.to_thread(cam.relay.join, self.settings.stall_seconds + 1)
         log.info("video service stopped")
 
-    def _join_sources(self, sources: Sequence[CameraSource]) -> list[str]:
+    def _join_sources(self, sources: Sequence[Source]) -> list[str]:
         deadline = time.monotonic() + self.settings.stall_seconds + 5
         stuck = []
         for src in sources:
@@ -284,8 +300,43 @@ class CameraService:
             return cam.relay.feed.subscribe()
         return cam.feed.subscribe()  # the analysed stream (also for "sub" without a sub_url)
 
-    def source(self, camera_id: str) -> CameraSource | None:
+    def source(self, camera_id: str) -> Source | None:
         return self._cams[camera_id].source
+
+    async def attach_source(self, camera_id: str, make: SourceFactory) -> Source:
+        """Start a new source for a camera at run time (a unit began publishing).
+
+        A source the camera still has is stopped first; the new one is made by ``make`` from
+        the camera's parts and started. Raises NotFoundError for an unknown or disabled camera.
+        """
+        cam = self._cams.get(camera_id)
+        if cam is None or cam.parts is None or not self._started:
+            raise NotFoundError(f"no camera {camera_id!r} takes video now")
+        old = cam.source
+        if old is not None:
+            await self.detach_source(camera_id, old)
+        source = make(cam.parts)
+        if cam.last_source is not None:
+            source.continue_after(cam.last_source)
+        cam.source = source
+        source.start()
+        log.info("camera %s: source attached (%s)", camera_id, type(source).__name__)
+        return source
+
+    async def detach_source(self, camera_id: str, source: Source) -> None:
+        """Stop a camera's source (its unit stopped publishing); its open events end."""
+        cam = self._cams.get(camera_id)
+        if cam is None or cam.source is not source:
+            return
+        cam.source = None
+        cam.last_source = source
+        source.request_stop()
+        stuck = await asyncio.to_thread(self._join_sources, [source])
+        if stuck:
+            log.warning("camera %s: source still busy after stop", camera_id)
+        if cam.open_events:
+            await asyncio.to_thread(self._close_events, cam)
+        log.info("camera %s: source detached", camera_id)
 
     def metrics_extra(self) -> dict[str, Any]:
         w = self._workers

@@ -24,25 +24,20 @@ import errno
 import logging
 import math
 import random
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import av
 
-from hub.bus.contracts import CameraHealth, CameraState
+from hub.bus.contracts import CameraState
 from hub.config import Camera, Settings
 from hub.redact import source_text
 from hub.video.live import LiveTap
 from hub.video.live_edge import LiveEdge
 from hub.video.ring import PacketRing
+from hub.video.source_base import FrameCallback, IngestThread
 
 log = logging.getLogger(__name__)
-
-FrameCallback = Callable[[Any, float, float], None]
-"""(av.VideoFrame, media_time, wall_time) for each frame sampled for analysis."""
 
 SUSPECT_FPS_FACTOR = 3.0
 """Received frame rate above this multiple of the nominal rate (sustained) is suspect."""
@@ -57,30 +52,6 @@ class _Stalled(Exception):
 
 class _Ended(Exception):
     """A file reached its end (it loops) or the server closed the stream cleanly."""
-
-
-@dataclass
-class SourceStats:
-    """Counters; each has one writer thread, readers take a snapshot."""
-
-    state: CameraState = "connecting"
-    frames_in: int = 0
-    frames_sampled: int = 0
-    packets_in: int = 0
-    decode_errors: int = 0
-    reconnects: int = 0
-    stalls: int = 0
-    suspect_fps: int = 0
-    frames_skipped_late: int = 0
-    """Packets not decoded because the reader was behind the live edge (``hub.video.live_edge``)."""
-    lag_seconds: float = 0.0
-    """How far behind the live edge the last packet was read."""
-    last_frame_mono: float | None = None
-    last_error: str | None = None
-    width: int | None = None
-    height: int | None = None
-    codec: str | None = None
-    transport: str | None = None
 
 
 def backoff_delay(attempt: int, lo: float, hi: float, rng: random.Random | None = None) -> float:
@@ -110,8 +81,8 @@ def is_file_url(url: str) -> bool:
     return url.startswith("file://") or "://" not in url
 
 
-class CameraSource:
-    """The ingest thread of one camera."""
+class CameraSource(IngestThread):
+    """The ingest thread of one camera the hub pulls from (RTSP or a file)."""
 
     def __init__(
         self,
@@ -124,92 +95,17 @@ class CameraSource:
         pace_files: bool = True,
         loop_files: bool = True,
     ) -> None:
-        self.camera = camera
-        self.settings = settings
-        self.stats = SourceStats()
-        self._on_frame = on_frame
+        super().__init__(camera, settings, on_frame=on_frame)
         self._live = live
         self._ring = ring
         """Recent packets for evidence clips (``hub.video.ring``); fed like the live tap."""
         self._file = is_file_url(camera.url)
         self._pace = pace_files and self._file
         self._loop_files = loop_files
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._transport = "tcp"
         self._rng = random.Random()
-        # Media time runs on across connections (rebased by the wall-clock gap) so analytics
-        # sees one monotonic timeline per camera.
-        self._media_offset = 0.0
-        self._last_media: float | None = None
-        self._last_wall: float | None = None
-        self._next_sample = 0.0
         self._late_logged_at = -math.inf
         self._late_unlogged = 0
-        self.finished = threading.Event()
-        """Set when the thread exits (a non-looping file reached its end, or stop())."""
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name=f"src-{self.camera.id}", daemon=True)
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; False if it is still inside a blocking read after ``timeout``."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def stop(self, timeout: float | None = None) -> bool:
-        self.request_stop()
-        return self.join(timeout if timeout is not None else self.settings.stall_seconds + 5)
-
-    # -- health ------------------------------------------------------------------------------
-
-    def state_now(self, now: float | None = None) -> CameraState:
-        st = self.stats
-        age = self.frame_age(now)
-        # Watchdog from the outside too: if the thread is stuck in C, health still says so.
-        if st.state == "online" and age is not None and age > self.settings.stall_seconds:
-            return "stalled"
-        return st.state
-
-    def frame_age(self, now: float | None = None) -> float | None:
-        last = self.stats.last_frame_mono
-        if last is None:
-            return None
-        return max(0.0, (now if now is not None else time.monotonic()) - last)
-
-    def health(
-        self, *, fps_in: float, fps_analysed: float, frames_analysed: int, frames_dropped: int
-    ) -> CameraHealth:
-        st = self.stats
-        return CameraHealth(
-            camera_id=self.camera.id,
-            state=self.state_now(),
-            fps_in=round(fps_in, 2),
-            fps_analysed=round(fps_analysed, 2),
-            frames_in=st.frames_in,
-            frames_analysed=frames_analysed,
-            frames_dropped=frames_dropped,
-            decode_errors=st.decode_errors,
-            reconnects=st.reconnects,
-            stalls=st.stalls,
-            frames_skipped_late=st.frames_skipped_late,
-            lag_seconds=round(st.lag_seconds, 2),
-            last_frame_age=(None if (a := self.frame_age()) is None else round(a, 3)),
-            last_error=st.last_error,
-            width=st.width,
-            height=st.height,
-            codec=st.codec,
-        )
 
     # -- the thread --------------------------------------------------------------------------
 
@@ -328,6 +224,8 @@ class CameraSource:
         gap = 0.0
         if self._last_wall is not None:
             gap = max(time.time() - self._last_wall, 0.0)
+        # Media time runs on across connections (rebased by the wall-clock gap) so analytics
+        # sees one monotonic timeline per camera.
         base = 0.0 if self._last_media is None else self._last_media + max(gap, 1e-3)
         time_base = stream.time_base
         # An unpaced file (benchmarks, offline runs) is meant to run fast; keyframes-only decode
@@ -429,27 +327,3 @@ class CameraSource:
                 )
                 self._late_logged_at, self._late_unlogged = read_at, 0
         return decode
-
-    def _deliver(self, frame: Any, media: float, wall: float) -> None:
-        st = self.stats
-        st.frames_in += 1
-        st.last_frame_mono = time.monotonic()
-        if st.state != "online":
-            st.state = "online"
-            if st.last_error is not None:
-                log.info("camera %s: online again", self.camera.id)
-        st.width, st.height = frame.width, frame.height
-        if self._last_media is None or media < self._next_sample - 3600:
-            self._next_sample = media
-        self._last_media = media
-        self._last_wall = wall
-        if media + 1e-6 < self._next_sample:
-            return
-        period = 1.0 / self.camera.analysis_fps
-        self._next_sample += period
-        if self._next_sample <= media:
-            # Behind (keyframes only, or a gap): restart the grid from this frame.
-            self._next_sample = media + period
-        st.frames_sampled += 1
-        if self._on_frame is not None:
-            self._on_frame(frame, media, wall)

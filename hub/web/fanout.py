@@ -22,6 +22,7 @@ from hub.bus.contracts import (
     ALARMS,
     CASES,
     EVENTS_RECORDED,
+    UNIT_POSITIONS,
     WORKERS,
     CaseChange,
     RecordedEvent,
@@ -81,6 +82,7 @@ class EventFanout:
         self._forward(ALARMS, "alarm", lambda a: a.model_dump(mode="json"))
         self._forward(CASES, "case", lambda c: c.model_dump(mode="json"), _concerned)
         self._forward(WORKERS, "worker", lambda w: w.model_dump(mode="json"))
+        self._forward(UNIT_POSITIONS, "unit", lambda u: u.model_dump(mode="json"))
         self._tasks.append(asyncio.create_task(self._health(), name="ws-fanout-health"))
 
     def _forward(

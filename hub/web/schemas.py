@@ -103,6 +103,10 @@ class CameraOut(Out):
     sub_stream: bool = False
     """Whether the camera has a sub stream (``/api/live/{id}?stream=sub``; small tiles play it)."""
     analysis_stream: Literal["main", "sub"] = "main"
+    kind: Literal["fixed", "drone", "vehicle"] = "fixed"
+    """A drone or a camera vehicle moves: ``/api/units`` and the ``unit`` messages say where."""
+    published: bool = False
+    """The unit publishes its video to the hub (WHIP) rather than the hub pulling it."""
     zones: list[ZoneOut]
     lines: list[LineOut]
     health: CameraHealthOut

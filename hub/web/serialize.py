@@ -78,6 +78,8 @@ def camera_out(site: Site, cam: Camera, health: CameraHealth | None) -> CameraOu
         enabled=cam.enabled,
         sub_stream=cam.sub_url is not None,
         analysis_stream=cam.analysis_stream,
+        kind=cam.kind,
+        published=cam.published,
         zones=[
             ZoneOut(
                 id=z.id,

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from hub.devices.service import DeviceService
     from hub.dispatch.service import CaseService
     from hub.dispatch.workers import WorkerService
+    from hub.units.service import UnitService
+    from hub.video.whip import WhipSessions
     from hub.web.auth import LoginThrottle
     from hub.web.fanout import EventFanout
     from hub.web.sessions import LiveSessions
@@ -41,6 +43,8 @@ class HubState:
     alarms: AlarmService | None = None
     cases: CaseService | None = None
     workers: WorkerService | None = None
+    whip: WhipSessions | None = None
+    units: UnitService | None = None
 
 
 def hub_state(conn: HTTPConnection) -> HubState:

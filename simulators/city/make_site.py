@@ -21,6 +21,10 @@ from simulators.sensors.catalog import build_devices, device_profiles
 LON0, LON1 = 119.90, 120.00
 LAT0, LAT1 = 31.80, 31.90
 CAMERAS = 16
+DRONE_SCENE = "plaza"
+"""What the drones see (``simulators.drones.fleet.SCENE``)."""
+DRONES = [("uav-xinbei-01", "巡逻无人机一号 Patrol drone 1", 5)]
+"""(unit id, name, index of the grid cell it takes off from)."""
 
 STREETS: list[tuple[str, str, list[tuple[str, str]]]] = [
     (
@@ -92,6 +96,29 @@ def build_workers(streets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return workers + [dict(w) for w in DEPARTMENT_WORKERS]
 
 
+def build_drones(cells: list[tuple[str, str, float, float, float, float]]) -> list[dict[str, Any]]:
+    """The patrol drones: they publish their video to the hub (WHIP) from where they fly."""
+    out = []
+    for unit_id, name, cell in DRONES:
+        gid, _cname, x0, y0, x1, y1 = cells[cell]
+        scene = build_scene(DRONE_SCENE, width=640, height=360, fps=15, duration=20, seed=0)
+        out.append(
+            scene.camera_entry(
+                unit_id,
+                name=name,
+                url="whip://",
+                kind="drone",
+                grid=gid,
+                # Where it takes off; its telemetry moves it on the map from there.
+                position=[round((x0 + x1) / 2, 6), round((y0 + y1) / 2, 6)],
+                analysis_fps=5,
+                # A flying camera's view moves by design: "moved" would be raised all along.
+                tampering=False,
+            )
+        )
+    return out
+
+
 def build_site(port: int = 8554) -> dict[str, Any]:
     # Streets are the quadrants of the district box, communities vertical strips of a street,
     # grids the 2x2 cells of a community: a tidy tessellation with no gaps or overlaps.
@@ -147,6 +174,7 @@ def build_site(port: int = 8554) -> dict[str, Any]:
                 analysis_fps=5,
             )
         )
+    cameras += build_drones(cells)
     return {
         "site": {"name": "新北区市域社会治理指挥中心（演示）", "timezone": "Asia/Shanghai"},
         "district": {"id": "xinbei", "name": "新北区", "streets": streets},

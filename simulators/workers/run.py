@@ -33,23 +33,28 @@ log = logging.getLogger(__name__)
 class Credentials:
     workers: dict[str, str] = field(default_factory=dict)
     duty: dict[str, str] = field(default_factory=dict)
+    drones: dict[str, str] = field(default_factory=dict)
+    """Units that publish video (``simulators.drones``), by camera id."""
 
     def __repr__(self) -> str:  # never the passwords
-        return f"Credentials(workers={sorted(self.workers)}, duty={sorted(self.duty)})"
+        return (
+            f"Credentials(workers={sorted(self.workers)}, duty={sorted(self.duty)}, "
+            f"drones={sorted(self.drones)})"
+        )
 
 
 def parse_credentials(data: object) -> Credentials:
-    if not isinstance(data, dict) or set(data) - {"workers", "duty"}:
-        raise ValueError('credentials: an object with "workers" and "duty" only')
+    if not isinstance(data, dict) or set(data) - {"workers", "duty", "drones"}:
+        raise ValueError('credentials: an object with "workers", "duty" and "drones" only')
     parts: dict[str, dict[str, str]] = {}
-    for key in ("workers", "duty"):
+    for key in ("workers", "duty", "drones"):
         part = data.get(key, {})
         if not isinstance(part, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in part.items()
         ):
             raise ValueError(f'credentials: "{key}" maps usernames to passwords')
         parts[key] = dict(part)
-    return Credentials(workers=parts["workers"], duty=parts["duty"])
+    return Credentials(workers=parts["workers"], duty=parts["duty"], drones=parts["drones"])
 
 
 def load_credentials(path: Path) -> Credentials:

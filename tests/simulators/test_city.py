@@ -33,12 +33,16 @@ def test_demo_site_validates_with_required_counts() -> None:
     assert sum(len(s.communities) for s in site.district.streets) == 12
     grids = list(site.grids())
     assert len(grids) == 48
-    assert len(site.cameras) == 16
-    assert [c.id for c in site.cameras] == [f"cam-xinbei-{n:03d}" for n in range(1, 17)]
+    fixed = [c for c in site.cameras if not c.published]
+    assert [c.id for c in fixed] == [f"cam-xinbei-{n:03d}" for n in range(1, 17)]
+    # One patrol drone publishes over WHIP; it must not be mistaken for a tampered camera.
+    drones = [c for c in site.cameras if c.published]
+    assert [(c.id, c.kind, c.tampering) for c in drones] == [("uav-xinbei-01", "drone", False)]
+    assert any(z.intrusion for z in drones[0].zones)
     for g in grids:
         street, community, _ = site.grid_path[g.id]
         assert g.name.startswith(f"{street.name}-{community.name}-第") and g.name.endswith("网格")
-    for cam in site.cameras:
+    for cam in fixed:
         assert cam.url == f"rtsp://127.0.0.1:8554/{cam.id}" and cam.analysis_fps == 5
         ring = site.grid_path[cam.grid][2].geometry.coordinates[0]
         assert point_in_polygon((cam.position[0], cam.position[1]), ring)

@@ -420,6 +420,7 @@ def test_far_times_are_refused(
             "/api/stats/cases",
             "/api/stats/cases.csv",
             "/api/workers/{username}/track",
+            "/api/units/{unit_id}/track",
         )
         for name in ("since", "until")
     }

@@ -41,6 +41,8 @@ PARAMS = {
     "{request_id}": "1",
     "{layout_id}": "1",
     "{tour_id}": "1",
+    "{session_id}": "A" * 22,
+    "{unit_id}": "drone-1",
 }
 
 

@@ -889,6 +889,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/whip/{camera_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish
+         * @description Publish: the body is the unit's SDP offer; the answer comes back with a Location.
+         */
+        post: operations["publish_api_whip__camera_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/whip/{camera_id}/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Stop
+         * @description End a session (the unit stopped publishing).
+         */
+        delete: operations["stop_api_whip__camera_id___session_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Patch
+         * @description Trickle ICE / ICE restart: not supported (422), as RFC 9725 allows.
+         */
+        patch: operations["patch_api_whip__camera_id___session_id__patch"];
+        trace?: never;
+    };
+    "/api/units": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Units
+         * @description Each unit's last reported position (units never heard from are left out).
+         */
+        get: operations["list_units_api_units_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/units/{unit_id}/track": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Track
+         * @description A unit's reports in [since, until) (at most one day, 20,000 points), oldest first.
+         */
+        get: operations["track_api_units__unit_id__track_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1262,6 +1346,19 @@ export interface components {
              * @enum {string}
              */
             analysis_stream: "main" | "sub";
+            /**
+             * Kind
+             * @description A drone or a camera vehicle moves: ``/api/units`` and the ``unit`` messages say where.
+             * @default fixed
+             * @enum {string}
+             */
+            kind: "fixed" | "drone" | "vehicle";
+            /**
+             * Published
+             * @description The unit publishes its video to the hub (WHIP) rather than the hub pulling it.
+             * @default false
+             */
+            published: boolean;
             /** Zones */
             zones: components["schemas"]["ZoneOut"][];
             /** Lines */
@@ -2512,6 +2609,31 @@ export interface components {
                 number,
                 number
             ][];
+        };
+        /**
+         * UnitPosition
+         * @description Where a moving camera (a drone or a camera vehicle) is, from its telemetry.
+         */
+        UnitPosition: {
+            /** Unit Id */
+            unit_id: string;
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+            /** Lon */
+            lon: number;
+            /** Lat */
+            lat: number;
+            /** Alt M */
+            alt_m?: number | null;
+            /** Heading */
+            heading?: number | null;
+            /** Speed Mps */
+            speed_mps?: number | null;
+            /** Battery Pct */
+            battery_pct?: number | null;
         };
         /** UserCreate */
         UserCreate: {
@@ -4316,6 +4438,151 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    publish_api_whip__camera_id__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The SDP answer; `Location` names the session (for DELETE) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/sdp": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stop_api_whip__camera_id___session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended (empty body) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_api_whip__camera_id___session_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Never sent: this hub answers every PATCH with 422 */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Trickle ICE and ICE restart are not supported */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list_units_api_units_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitPosition"][];
+                };
+            };
+        };
+    };
+    track_api_units__unit_id__track_get: {
+        parameters: {
+            query: {
+                since: string;
+                until?: string | null;
+            };
+            header?: never;
+            path: {
+                unit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitPosition"][];
+                };
             };
             /** @description Validation Error */
             422: {

@@ -22,6 +22,7 @@ import type {
   Series,
   SiteInfo,
   TokenResponse,
+  UnitPosition,
   Track,
   UserInfo,
   WorkerStatus,
@@ -305,6 +306,11 @@ export function getUsers(): Promise<UserInfo[]> {
 /** Every worker of the site with state, last position and cases in hand (the map). */
 export function getWorkers(): Promise<WorkerStatus[]> {
   return request<WorkerStatus[]>("/api/workers");
+}
+
+/** Each drone's and camera vehicle's last reported position. */
+export function getUnits(): Promise<UnitPosition[]> {
+  return request<UnitPosition[]>("/api/units");
 }
 
 /** A worker's GPS track (活动轨迹) from `since` (ISO), oldest first. */

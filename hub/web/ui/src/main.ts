@@ -288,6 +288,7 @@ class WallApp implements App {
     else if (m.type === "alarm") this.onAlarm(m.data);
     else if (m.type === "case") this.onCase(m.data);
     else if (m.type === "worker") this.map.upsertWorker(m.data);
+    else if (m.type === "unit") this.map.moveUnit(m.data);
     else if (m.type === "health") {
       for (const hl of m.data) {
         const cam = this.cameras.find((c) => c.id === hl.camera_id);

@@ -7,13 +7,13 @@
 // markers and labels live in screen space and are moved on every view change, so that they keep
 // their size at any zoom. Streets and the district have no geometry of their own in the site
 // file: their outline is the union of their grids', found by dropping the edges two grids share.
-import { ApiError, getAlarms, getCases, getDevices, getWorkers } from "./api";
+import { ApiError, getAlarms, getCases, getDevices, getUnits, getWorkers } from "./api";
 import { h, svg, titled } from "./dom";
 import { DEVICE_STATE_LABEL, LIGHT_LABEL, STATE_LABEL, stateColour, WORKER_STATE_LABEL } from "./labels";
 import { OPEN_STATES } from "./cases";
 import { WorkerTrack } from "./maptrack";
 import { shortName } from "./tree";
-import type { Alarm, Camera, CameraState, Case, Community, Device, Grid, SiteInfo, Street, WorkerStatus } from "./types";
+import type { Alarm, Camera, CameraState, Case, Community, Device, Grid, SiteInfo, Street, UnitPosition, WorkerStatus } from "./types";
 
 const UNIT = 1e4; // world units per degree of latitude
 const DEVICE_POLL_MS = 10_000;
@@ -133,6 +133,8 @@ export class CityMap {
   private readonly devices = new Map<string, Device>();
   private readonly cases = new Map<number, Case>();
   private readonly workers = new Map<string, WorkerStatus>();
+  /** Last reported positions of the drones and camera vehicles (kept over a site reload). */
+  private readonly units = new Map<string, UnitPosition>();
   // reloads under way, each with the live messages that came in since it asked
   private readonly inFlight: { cases: Map<number, Case>; workers: Map<string, WorkerStatus> }[] = [];
   private readonly alarmed = new Map<string, Set<string>>(); // device id -> open alarm ids
@@ -283,6 +285,7 @@ export class CityMap {
     });
     this.streetLayer.append(titled(svg("path", { class: "map-district", d: this.edgesPath(outlineEdges(rings)), "data-district-id": d.id }), d.name));
     this.setCameras(cameras);
+    for (const u of this.units.values()) this.moveUnit(u);
     for (const c of this.cases.values()) this.placeCase(c);
     for (const w of this.workers.values()) this.placeWorker(w);
     this.track.redraw();
@@ -299,12 +302,19 @@ export class CityMap {
     for (const cam of cameras) {
       const [x, y] = this.xy(cam.position);
       const state: CameraState = cam.enabled ? (cam.health?.state ?? "connecting") : "disabled";
-      const g = svg("g", { class: `map-camera ${stateColour(state)}`, "data-camera-id": cam.id, "data-state": state, tabindex: 0, role: "button" });
-      if (cam.heading !== null && cam.heading !== undefined) {
+      const moving = cam.kind === "drone" || cam.kind === "vehicle";
+      const g = svg("g", { class: `map-camera ${moving ? `map-unit map-${cam.kind}` : ""} ${stateColour(state)}`, "data-camera-id": cam.id, "data-state": state, tabindex: 0, role: "button" });
+      if (moving || (cam.heading !== null && cam.heading !== undefined)) {
         // The field of view as a cone in the camera's heading (degrees clockwise from north).
-        g.append(svg("path", { class: "cam-fov", d: "M0 0 L-9 -22 A24 24 0 0 1 9 -22 Z", transform: `rotate(${cam.heading})` }));
+        g.append(svg("path", { class: "cam-fov", d: "M0 0 L-9 -22 A24 24 0 0 1 9 -22 Z", transform: `rotate(${cam.heading ?? 0})` }));
       }
-      g.append(svg("rect", { class: "cam-body", x: -7, y: -5, width: 11, height: 10, rx: 2 }), svg("path", { class: "cam-lens", d: "M4 -3 L8 -5 L8 5 L4 3 Z" }));
+      if (cam.kind === "drone") {
+        // A quadcopter: a body and four rotors, so that it reads as a drone, not a pole camera.
+        for (const [rx, ry] of [[-6, -6], [6, -6], [-6, 6], [6, 6]] as const) g.append(svg("circle", { class: "cam-rotor", cx: rx, cy: ry, r: 3.5 }));
+        g.append(svg("rect", { class: "cam-body", x: -4, y: -4, width: 8, height: 8, rx: 2 }));
+      } else {
+        g.append(svg("rect", { class: "cam-body", x: -7, y: -5, width: 11, height: 10, rx: 2 }), svg("path", { class: "cam-lens", d: "M4 -3 L8 -5 L8 5 L4 3 Z" }));
+      }
       titled(g, `${cam.name} (${cam.id}) · ${STATE_LABEL[state] ?? state} · 点击上墙 Click: on the wall`);
       const pick = (): void => this.deps.onCamera(cam.id);
       g.addEventListener("click", pick);
@@ -364,6 +374,11 @@ export class CityMap {
     let results;
     try {
       results = await Promise.allSettled([getCases({ state: "open", limit: 500 }), getWorkers(), getAlarms({ state: "open", limit: 500 })]);
+      const units = await getUnits().catch(() => []);
+      for (const u of units) {
+        const known = this.units.get(u.unit_id);
+        if (!known || known.ts < u.ts) this.moveUnit(u);
+      }
     } finally {
       this.inFlight.splice(this.inFlight.indexOf(live), 1);
     }
@@ -454,6 +469,21 @@ export class CityMap {
     } catch {
       // No case loop on this hub, or not now: the map's own load reports what matters.
     }
+  }
+
+  /** A drone or camera vehicle reported where it is: its marker moves there and turns. */
+  moveUnit(p: UnitPosition): void {
+    this.units.set(p.unit_id, p);
+    const m = this.cameraMarks.get(p.unit_id);
+    if (!m || !this.site) return;
+    [m.x, m.y] = this.xy([p.lon, p.lat]);
+    m.el.dataset["lon"] = String(p.lon);
+    m.el.dataset["lat"] = String(p.lat);
+    if (p.heading !== null && p.heading !== undefined) m.el.querySelector(".cam-fov")?.setAttribute("transform", `rotate(${p.heading})`);
+    const facts = [p.alt_m != null ? `高度 alt ${Math.round(p.alt_m)} m` : "", p.speed_mps != null ? `${p.speed_mps.toFixed(1)} m/s` : "", p.battery_pct != null ? `电量 battery ${Math.round(p.battery_pct)}%` : ""].filter(Boolean);
+    const title = m.el.querySelector("title");
+    if (title) title.textContent = `${title.textContent?.split(" · ")[0] ?? p.unit_id} · ${facts.join(" · ")} · 点击上墙 Click: on the wall`;
+    this.moveOne(m);
   }
 
   upsertWorker(w: WorkerStatus): void {

@@ -49,7 +49,8 @@ export type HubMessage =
   | { type: "health"; data: Health[] }
   | { type: "alarm"; data: Alarm }
   | { type: "case"; data: CaseChange }
-  | { type: "worker"; data: WorkerStatus };
+  | { type: "worker"; data: WorkerStatus }
+  | { type: "unit"; data: UnitPosition };
 
 export type Case = Schemas["Case"];
 export type CaseDetail = Schemas["CaseDetail"];
@@ -114,6 +115,8 @@ export interface CaseChange {
 
 /** A grid worker's state and last position (`GET /api/workers`, `worker` messages). */
 export type WorkerStatus = Schemas["WorkerStatus"];
+/** Where a drone or camera vehicle is (its telemetry; `/api/units` and `unit` messages). */
+export type UnitPosition = Schemas["UnitPosition"];
 export type WorkerState = WorkerStatus["state"];
 export type Track = Schemas["Track"];
 

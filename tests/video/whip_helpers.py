@@ -1,0 +1,126 @@
+"""A hub with publishing units (WHIP) under the real server, the real video service and users."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from hub.app import create_app
+from hub.bus.memory import MemoryBus
+from hub.config import Settings
+from hub.video.service import CameraService
+from hub.web.state import HubState
+from simulators.cameras.encode import EncodedLoop, load_or_encode
+from simulators.cameras.scenes import build_scene
+
+SCENE, SEED, W, H, FPS, SECONDS = "plaza", 0, 640, 360, 10, 30.0
+PASSWORDS = {
+    "drone-1": "drone-1-pass",
+    "drone-2": "drone-2-pass",
+    "operator": "operator-pass-1",
+}
+
+
+def site_dict() -> dict[str, Any]:
+    scene = build_scene(SCENE, seed=SEED, width=W, height=H, fps=FPS, duration=SECONDS)
+    geometry = {
+        "type": "Polygon",
+        "coordinates": [[[119.9, 31.8], [120.0, 31.8], [120.0, 31.9], [119.9, 31.8]]],
+    }
+    drone = scene.camera_entry(
+        "drone-1",
+        name="无人机一号 Drone 1",
+        url="whip://",
+        kind="drone",
+        grid="g1",
+        position=[119.95, 31.85],
+        tampering=False,
+    )
+    return {
+        "site": {"name": "WHIP test", "timezone": "Asia/Shanghai"},
+        "district": {
+            "id": "d1",
+            "name": "区",
+            "streets": [
+                {
+                    "id": "s1",
+                    "name": "街道",
+                    "communities": [
+                        {
+                            "id": "c1",
+                            "name": "社区",
+                            "grids": [{"id": "g1", "name": "网格", "geometry": geometry}],
+                        }
+                    ],
+                }
+            ],
+        },
+        "cameras": [
+            drone,
+            {**drone, "id": "drone-2", "name": "无人机二号 Drone 2"},
+            {
+                "id": "cam-fixed",
+                "name": "固定 Fixed",
+                "url": "rtsp://127.0.0.1:9/none",
+                "grid": "g1",
+                "position": [119.95, 31.85],
+                "enabled": False,
+            },
+        ],
+    }
+
+
+def video_loop() -> EncodedLoop:
+    return load_or_encode(SCENE, seed=SEED, width=W, height=H, fps=FPS, duration=SECONDS)
+
+
+@dataclass
+class WhipHub:
+    url: str
+    settings: Settings
+    bus: MemoryBus
+    state: HubState
+    client: httpx.AsyncClient
+
+    @property
+    def video(self) -> CameraService:
+        v = self.state.video
+        assert isinstance(v, CameraService)
+        return v
+
+    async def token(self, username: str) -> str:
+        r = await self.client.post(
+            "/api/auth/token", data={"username": username, "password": PASSWORDS[username]}
+        )
+        assert r.status_code == 200, r.text
+        token: str = r.json()["access_token"]
+        return token
+
+    async def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(username)}"}
+
+
+@contextlib.asynccontextmanager
+async def run_whip_hub(tmp: Path, **settings: Any) -> AsyncIterator[WhipHub]:
+    from web.web_helpers import serve
+
+    site = tmp / "site.yaml"
+    site.write_text(yaml.safe_dump(site_dict(), allow_unicode=True), encoding="utf-8")
+    settings.setdefault("mqtt_ingest", False)
+    settings.setdefault("clips", False)
+    s = Settings(site=site, data_dir=tmp / "data", **settings)
+    bus = MemoryBus()
+    app = create_app(s, bus=bus)
+    async with serve(app, s) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+        state: HubState = app.state.hub
+        for name, pw in PASSWORDS.items():
+            role = "operator" if name == "operator" else "device"
+            await state.store.users.create(name, role, pw)
+        state.throttle.failure_delay = 0.0
+        yield WhipHub(url, s, bus, state, client)
