@@ -17,12 +17,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from prometheus_client import Gauge
+from sqlalchemy import select
 
 import hub
 from hub import redact
 from hub.alarms import routes as alarm_routes
 from hub.bus.base import Bus
 from hub.bus.factory import open_bus
+from hub.calls import routes as call_routes
+from hub.calls.service import CallService, PacketSource
 from hub.config import Settings, Site, load_site
 from hub.config.calendar import COVERAGE_HORIZON_DAYS, coverage_gap, coverage_warning
 from hub.datadir import private_dir
@@ -37,6 +40,7 @@ from hub.dispatch.workers import WorkerService
 from hub.errors import HubError
 from hub.geo.grids import GridMap
 from hub.store.db import Store, open_store
+from hub.store.models import CaseRow
 from hub.store.recorder import EventRecorder
 from hub.units import routes as unit_routes
 from hub.units.service import UnitService
@@ -73,6 +77,34 @@ def _make_video(settings: Settings, site: Site, bus: Bus) -> VideoService:
     from hub.video.service import CameraService
 
     return CameraService(settings, site, bus)
+
+
+async def _start_calls(
+    settings: Settings,
+    site: Site,
+    store: Store,
+    bus: Bus,
+    video: VideoService,
+    stack: AsyncExitStack,
+) -> CallService:
+    names = {w.username: w.name for w in site.workers}
+
+    async def who(username: str) -> tuple[str, str] | None:
+        user = await store.users.get(username)
+        if user is None or not user.active:
+            return None
+        return names.get(username, username), user.role
+
+    async def case_exists(case_id: int) -> bool:
+        async with store.engine.connect() as conn:
+            found = await conn.execute(select(CaseRow.id).where(CaseRow.id == case_id))
+            return found.first() is not None
+
+    packets = video if isinstance(video, PacketSource) else None
+    calls = CallService(settings, site, bus, who, video=packets, case_exists=case_exists)
+    await calls.start()
+    stack.push_async_callback(calls.stop)
+    return calls
 
 
 async def _start_units(site: Site, store: Store, bus: Bus) -> UnitService:
@@ -239,6 +271,8 @@ def create_app(
             cases_.workers = workers_
             stack.push_async_callback(workers_.stop)
 
+            calls_ = await _start_calls(settings, site_, store, bus_, video_, stack)
+
             app.state.hub = HubState(
                 settings=settings,
                 site=site_,
@@ -257,6 +291,7 @@ def create_app(
                 workers=workers_,
                 whip=whip,
                 units=units_,
+                calls=calls_,
             )
             log.info(
                 "hub ready",
@@ -298,6 +333,7 @@ def create_app(
         wall.router,
         whip_routes.router,
         unit_routes.router,
+        call_routes.router,
     ):
         app.include_router(router)
     app.include_router(ws_router)

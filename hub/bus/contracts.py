@@ -182,6 +182,77 @@ class UnitPosition(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------------
+# Dispatch calls (hub/calls)
+# ---------------------------------------------------------------------------------------------
+
+CallState = Literal["ringing", "active", "ended"]
+ParticipantState = Literal["invited", "joined", "reconnecting", "left", "declined"]
+StreamKind = Literal["person", "camera", "drone", "vehicle"]
+
+
+class CallStream(BaseModel):
+    """Media that enters a call: a participant's camera and microphone, or a shared feed."""
+
+    id: str
+    kind: StreamKind
+    owner: str
+    """The participant's username, or the shared camera's id."""
+    label: str
+    audio: str | None = None
+    """The audio codec (``opus``), None: no audio."""
+    video: str | None = None
+    """The video codec (``H264``, ``VP8``), None: no video."""
+    shared_by: str | None = None
+    """Who shared the feed into the call (feeds only)."""
+
+
+class CallParticipant(BaseModel):
+    username: str
+    name: str
+    role: str
+    state: ParticipantState
+    joined_at: datetime | None = None
+    left_at: datetime | None = None
+
+
+class Call(BaseModel):
+    id: str
+    case_id: int | None = None
+    title: str
+    state: CallState
+    created_by: str
+    created_at: datetime
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    participants: list[CallParticipant]
+    streams: list[CallStream]
+
+
+CallAction = Literal[
+    "created",
+    "joined",
+    "declined",
+    "left",
+    "reconnecting",
+    "published",
+    "feed_shared",
+    "feed_removed",
+    "ended",
+]
+
+
+class CallChange(BaseModel):
+    call: Call
+    action: CallAction
+    actor: str | None = None
+    """Who did it (username), None for the hub (a timeout)."""
+    detail: str | None = None
+    """The stream or feed concerned, or why the call ended."""
+    notify: list[str] = Field(default_factory=list)
+    """The usernames this concerns (everyone invited): their field apps get it."""
+
+
+# ---------------------------------------------------------------------------------------------
 # Alarms (device rules)
 # ---------------------------------------------------------------------------------------------
 
@@ -224,6 +295,8 @@ CAMERA_HEALTH = Topic("video.health", CameraHealth)
 """Each camera's health figures, every few seconds."""
 UNIT_POSITIONS = Topic("units.positions", UnitPosition)
 """Each accepted telemetry report of a drone or camera vehicle."""
+CALLS = Topic("calls", CallChange)
+"""Every change of a dispatch call (created, joined, feed shared, ended...)."""
 EVENTS_RECORDED = Topic("events.recorded", RecordedEvent)
 """A detection after the store accepted it (created or updated)."""
 DEVICE_PRESENCE = Topic("devices.presence", DevicePresence)

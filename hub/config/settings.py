@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     """A connected WHIP session that has sent no video this long is reaped."""
     whip_max_offer_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     """The largest SDP offer accepted (a real one is 2-8 KiB)."""
+    stun_urls: list[str] = Field(default_factory=list)
+    """STUN servers handed to call participants (``stun:host:3478``); empty: none (loopback and
+    LAN need none)."""
+    turn_urls: list[str] = Field(default_factory=list)
+    """TURN servers (coturn with ``use-auth-secret``) handed to call participants, e.g.
+    ``["turn:turn.example.cn:3478?transport=udp", "turns:turn.example.cn:5349?transport=tcp"]``."""
+    turn_secret: str = Field(default="", repr=False)
+    """coturn's ``static-auth-secret``: the hub mints time-limited TURN credentials with it."""
+    turn_credential_seconds: int = Field(default=3600, ge=60, le=86_400)
+    """Lifetime of a minted TURN credential."""
+    call_max_participants: int = Field(default=6, ge=2, le=16)
+    call_ring_seconds: float = Field(default=60.0, gt=0.0)
+    """A call nobody answered this long ends ("no answer")."""
+    call_rejoin_seconds: float = Field(default=30.0, gt=0.0)
+    """A participant whose connections failed and who did not come back this long has left."""
+    call_connect_seconds: float = Field(default=15.0, gt=0.0)
+    """A call peer connection not connected this long after its offer is reaped."""
+    call_max_calls: int = Field(default=32, ge=1, le=1024)
+    """Calls running at once (503 beyond)."""
     clips: bool = True
     """Cut an evidence clip (MP4, stream copy) around every detection event."""
     clip_pre_seconds: float = Field(default=5.0, ge=0.0, le=60.0)

@@ -1,5 +1,5 @@
 """How the case loop hears of the world: recorded detections and device alarms from the bus
-become cases (or evidence of running ones)."""
+become cases (or evidence of running ones); dispatch calls about a case go on its timeline."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
-from hub.bus.contracts import ALARMS, EVENTS_RECORDED, Topic
+from hub.bus.contracts import ALARMS, CALLS, EVENTS_RECORDED, Topic
 from hub.dispatch.service import CaseService
 from hub.errors import BusyError
 
@@ -37,6 +37,7 @@ class CaseFlows:
     async def start(self) -> None:
         self._follow(EVENTS_RECORDED, self.service.on_detection)
         self._follow(ALARMS, self.service.on_alarm)
+        self._follow(CALLS, self.service.on_call)
 
     def _follow(self, topic: Topic[P], handle: Callable[[P], Awaitable[object]]) -> None:
         sub = self.bus.subscribe(topic, group=GROUP)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.bus.base import Bus
-from hub.bus.contracts import CASES, Alarm, CaseChange, CaseSource, RecordedEvent
+from hub.bus.contracts import CASES, Alarm, CallChange, CaseChange, CaseSource, RecordedEvent
 from hub.config import Site
 from hub.config.calendar import TimeLimit
 from hub.config.categories import Category, CategoryCatalogue
@@ -59,6 +59,15 @@ from hub.timers import Deadlines
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+CALL_TIMELINE = {
+    "created": "call_started",
+    "joined": "call_joined",
+    "declined": "call_declined",
+    "left": "call_left",
+    "feed_shared": "call_feed_shared",
+    "ended": "call_ended",
+}
+"""Call changes the case timeline records, and the timeline's name for each."""
 CITIZEN_REPORT = "citizen-report"
 """The ref of the evidence that keeps a citizen report's contact and media link."""
 MAX_PAGE = 500
@@ -416,6 +425,39 @@ class CaseService:
             title=title,
             detail=detail,
         )
+
+    async def on_call(self, change: CallChange) -> None:
+        """A dispatch call about a case: its start, who joined, declined or left, the feeds
+        shared into it and its end go on the case's timeline (the call runs in hub.calls)."""
+        call = change.call
+        action = CALL_TIMELINE.get(change.action)
+        if call.case_id is None or action is None or change.detail == "reconnected":
+            return
+        roles = {p.username: p.role for p in call.participants}
+        actor = change.actor or SYSTEM
+        detail: dict[str, Any] = {"call_id": call.id, "title": call.title}
+        if change.detail:
+            detail["detail"] = change.detail
+        if change.action == "ended":
+            detail["participants"] = [p.username for p in call.participants
+                                      if p.joined_at is not None]  # fmt: skip
+        async with self.repo.begin() as conn:
+            case = await self.repo.get(conn, call.case_id)
+            if case is None:
+                return
+            # Not a change of the case's course: its version stays, like a piece of evidence.
+            await self.repo.log(
+                conn,
+                case.id,
+                ts=datetime.now(UTC),
+                action=action,
+                actor=actor,
+                role=roles.get(actor, "system"),
+                from_state=case.state,
+                to_state=case.state,
+                version=case.version,
+                detail=detail,
+            )
 
     async def on_alarm(self, alarm: Alarm) -> Case | None:
         """A device alarm, when raised or repeated while active."""

@@ -76,7 +76,7 @@ def check_offer(text: str, *, max_bytes: int) -> OfferSummary:
             audio |= names
         elif media.kind != "application":
             raise MediaError(f"media kind {media.kind!r} is not supported")
-        if media.kind != "application" and media.dtls is None:
+        if media.kind != "application" and (media.dtls is None or not media.dtls.fingerprints):
             raise SdpError(f"{media.kind} section has no DTLS fingerprint")
     return OfferSummary(
         kinds=tuple(kinds),

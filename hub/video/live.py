@@ -22,11 +22,13 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 import av
 
+from hub.rtc.h264 import parameter_sets, webrtc_unit
 from hub.video.fmp4 import BoxSplitter, fragment_is_keyframe, mse_mime
 from hub.video.interfaces import LiveEnded
 
@@ -156,6 +158,11 @@ def _frame_step(template: Any, time_base: Fraction) -> int:
     return max(1, step)
 
 
+PacketListener = Callable[[bytes, int, bool], None]
+"""(H.264 access unit in Annex B with SPS/PPS before keyframes, 90 kHz timestamp, keyframe),
+called on the ingest thread for every packet (``LiveTap.listen``)."""
+
+
 class LiveTap:
     """Decode-thread side of one camera's live feed."""
 
@@ -165,8 +172,24 @@ class LiveTap:
         self._template: Any = None
         self._gen = 0
         self.packets_muxed = 0
+        self._listeners: tuple[PacketListener, ...] = ()
+        self._params = b""
+        self._h264 = False
+
+    def listen(self, listener: PacketListener) -> Callable[[], None]:
+        """Also hand every packet to ``listener`` (a camera shared into a call: forwarded as
+        H.264 without re-encoding); returns the function that stops it."""
+        self._listeners = (*self._listeners, listener)
+
+        def stop() -> None:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return stop
 
     def on_connect(self, stream: Any) -> None:
+        cc = stream.codec_context
+        self._h264 = cc.name == "h264"
+        self._params = parameter_sets(bytes(cc.extradata) if cc.extradata else None)
         self._template = stream
         if self._muxer is not None:
             if self._muxer.compatible(stream):
@@ -178,6 +201,8 @@ class LiveTap:
                 self._retire()
 
     def on_packet(self, packet: Any) -> None:
+        if self._listeners and self._h264:
+            self._tell(packet)
         if not self.feed.wanted:
             if self._muxer is not None:
                 self._retire()
@@ -204,6 +229,20 @@ class LiveTap:
             self.feed.post_init(self._gen, muxer.mime or mse_mime(None), muxer.init)
         for fragment, key in fragments:
             self.feed.post_fragment(self._gen, fragment, key)
+
+    def _tell(self, packet: Any) -> None:
+        ts = packet.pts if packet.pts is not None else packet.dts
+        base = packet.time_base or (self._template.time_base if self._template else None)
+        if ts is None or base is None:
+            return
+        key = bool(packet.is_keyframe)
+        unit = webrtc_unit(bytes(packet), key, self._params)
+        ts90 = int(ts * base * 90_000)
+        for listener in self._listeners:
+            try:
+                listener(unit, ts90, key)
+            except Exception:  # a listener's bug must not stop the camera
+                log.exception("camera %s: packet listener failed", self.feed.camera_id)
 
     def close(self) -> None:
         if self._muxer is not None:

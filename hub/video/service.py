@@ -303,6 +303,16 @@ class CameraService:
     def source(self, camera_id: str) -> Source | None:
         return self._cams[camera_id].source
 
+    def share_packets(
+        self, camera_id: str, listener: Callable[[bytes, int, bool], None]
+    ) -> Callable[[], None]:
+        """Every H.264 packet of the camera's analysed stream, as it arrives (on its ingest
+        thread), until the returned function is called: a camera shared into a call."""
+        cam = self._cams.get(camera_id)
+        if cam is None or cam.tap is None:
+            raise NotFoundError(f"camera {camera_id!r} is not running")
+        return cam.tap.listen(listener)
+
     async def attach_source(self, camera_id: str, make: SourceFactory) -> Source:
         """Start a new source for a camera at run time (a unit began publishing).
 

@@ -20,6 +20,7 @@ from hub.aio import cancel_and_wait
 from hub.bus.base import Bus, Subscription
 from hub.bus.contracts import (
     ALARMS,
+    CALLS,
     CASES,
     EVENTS_RECORDED,
     UNIT_POSITIONS,
@@ -83,6 +84,7 @@ class EventFanout:
         self._forward(CASES, "case", lambda c: c.model_dump(mode="json"), _concerned)
         self._forward(WORKERS, "worker", lambda w: w.model_dump(mode="json"))
         self._forward(UNIT_POSITIONS, "unit", lambda u: u.model_dump(mode="json"))
+        self._forward(CALLS, "call", lambda c: c.model_dump(mode="json"), lambda c: c.notify)
         self._tasks.append(asyncio.create_task(self._health(), name="ws-fanout-health"))
 
     def _forward(

@@ -15,6 +15,7 @@ from hub.video.interfaces import VideoService
 
 if TYPE_CHECKING:
     from hub.alarms.service import AlarmService
+    from hub.calls.service import CallService
     from hub.devices.service import DeviceService
     from hub.dispatch.service import CaseService
     from hub.dispatch.workers import WorkerService
@@ -45,6 +46,7 @@ class HubState:
     workers: WorkerService | None = None
     whip: WhipSessions | None = None
     units: UnitService | None = None
+    calls: CallService | None = None
 
 
 def hub_state(conn: HTTPConnection) -> HubState:

@@ -39,6 +39,10 @@ class Behaviour:
     """Of those reports whose category allows it: handled there (自行处置)."""
     duty_poll_s: float = 5.0
     """Wall seconds between the duty officer's rounds."""
+    call_poll_s: float = 3.0
+    """Wall seconds between looks for a ringing call; 0: the bot never answers calls."""
+    p_decline_call: float = 0.1
+    """Chance to decline a call instead of answering it."""
     p_check_fail: float = 0.05
     """Chance the duty officer sends a handled case back for rework (返工)."""
     p_approve: float = 0.7
@@ -55,7 +59,13 @@ class Behaviour:
 
 
 QUIET = Behaviour(
-    p_return=0.0, p_extension=0.0, p_offline=0.0, p_report=0.0, p_check_fail=0.0, p_approve=1.0
+    p_return=0.0,
+    p_extension=0.0,
+    p_offline=0.0,
+    p_report=0.0,
+    p_check_fail=0.0,
+    p_approve=1.0,
+    p_decline_call=0.0,
 )
 """Every bot does its job and nothing else (tests)."""
 

@@ -24,6 +24,7 @@ from simulators.workers.behaviour import (
     RETURN_NOTES,
     Behaviour,
 )
+from simulators.workers.calls import CallAnswerer
 from simulators.workers.client import Backoff, CaseView, HubClient, log_failure
 from simulators.workers.photo import make_photo
 
@@ -65,6 +66,9 @@ class WorkerBot:
         ]
         self.handled = 0
         self.reports = 0
+        self.calls = CallAnswerer(
+            api, rng, poll_s=behaviour.call_poll_s or 1.0, p_decline=behaviour.p_decline_call
+        )
 
     @property
     def username(self) -> str:
@@ -82,13 +86,17 @@ class WorkerBot:
 
     async def run(self) -> None:
         """Heartbeat and work until cancelled; then a last heartbeat ends the shift."""
-        beat = asyncio.create_task(self._heartbeats(), name=f"heartbeat-{self.username}")
+        tasks = [asyncio.create_task(self._heartbeats(), name=f"heartbeat-{self.username}")]
+        if self.b.call_poll_s > 0:
+            tasks.append(asyncio.create_task(self.calls.run(), name=f"calls-{self.username}"))
         try:
             await self._work()
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
 
     async def off_duty(self) -> None:
         """End the shift (best effort: the hub may be gone already)."""

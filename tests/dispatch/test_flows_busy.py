@@ -31,6 +31,9 @@ class FlakyService:
     async def on_alarm(self, alarm: Any) -> None:
         pass
 
+    async def on_call(self, change: Any) -> None:
+        pass
+
 
 async def _run(busy: int, monkeypatch: pytest.MonkeyPatch) -> FlakyService:
     monkeypatch.setattr(flows.asyncio, "sleep", _no_wait)

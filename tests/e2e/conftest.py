@@ -24,23 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_page import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 UI_DIST = REPO / "hub" / "web" / "ui" / "dist"
 SITE = REPO / "sites" / "demo-district.yaml"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # Live tiles are muted <video autoplay>; this only removes doubt on headless builds.
-    "--autoplay-policy=no-user-gesture-required",
-]
 USERNAME = "zhiban01"
 PASSWORD = "e2e-Passw0rd!"
 SIM_START_S = 420.0  # a cold cache encodes four 60 s 720p loops on two shared cores

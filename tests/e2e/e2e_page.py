@@ -7,6 +7,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # Live tiles are muted <video autoplay>; this only removes doubt on headless builds.
+    "--autoplay-policy=no-user-gesture-required",
+]
+
 
 @contextmanager
 def held_lists(page: Any, pattern: re.Pattern[str], start: Callable[[], None]) -> Iterator[None]:

@@ -290,3 +290,33 @@ async def test_a_worker_leaves_the_case_they_reported_to_its_assignee(
     detail = await _until(hub, case["id"], "dispatched")
     assert detail["assignee"] == "w1"
     assert not any(actor == "w2" for _, actor in _steps(detail)[1:])  # but the report
+
+
+async def test_a_bot_answers_a_call_and_both_sides_get_video_and_sound(hub: RunningHub) -> None:
+    from simulators.calls.media import CardTrack, ToneTrack
+    from simulators.calls.participant import Participant
+
+    async with _city(hub, behaviour=dataclasses.replace(FAST, call_poll_s=0.2)) as city:
+        op_h = await hub.auth("operator")
+        r = await hub.client.post("/api/calls", json={"invite": ["w1"]}, headers=op_h)
+        assert r.status_code == 201, r.text
+        call = r.json()
+        op = Participant(hub.client, await hub.login("operator", "operator-pass-1"), "operator")
+        try:
+            await op.join(call["id"])
+            await op.publish(CardTrack(label=3), ToneTrack(523))
+            bot = next(b for b in city.workers if b.username == "w1")
+            async with asyncio.timeout(30):
+                while bot.calls.stats.media_ok < 1 or not any(
+                    g.video_frames >= 15 and g.audio_peak > 0.05 for g in op.received.values()
+                ):
+                    await op.subscribe_all()
+                    await asyncio.sleep(0.2)
+            assert bot.calls.stats.answered == 1
+            r = await hub.client.post(f"/api/calls/{call['id']}/end", headers=op_h)
+            assert r.status_code == 200
+            async with asyncio.timeout(10):
+                while bot.calls.current is not None:  # noqa: ASYNC110 (a bot's state: polled)
+                    await asyncio.sleep(0.1)
+        finally:
+            await op.close_media()

@@ -24,10 +24,13 @@ PASSWORDS = {
     "drone-1": "drone-1-pass",
     "drone-2": "drone-2-pass",
     "operator": "operator-pass-1",
+    "w1": "worker-pass-1",
+    "w2": "worker-pass-2",
 }
+ROLES = {"operator": "operator", "w1": "worker", "w2": "worker"}
 
 
-def site_dict() -> dict[str, Any]:
+def site_dict(extra_cameras: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     scene = build_scene(SCENE, seed=SEED, width=W, height=H, fps=FPS, duration=SECONDS)
     geometry = {
         "type": "Polygon",
@@ -72,6 +75,7 @@ def site_dict() -> dict[str, Any]:
                 "position": [119.95, 31.85],
                 "enabled": False,
             },
+            *(extra_cameras or []),
         ],
     }
 
@@ -107,11 +111,13 @@ class WhipHub:
 
 
 @contextlib.asynccontextmanager
-async def run_whip_hub(tmp: Path, **settings: Any) -> AsyncIterator[WhipHub]:
+async def run_whip_hub(
+    tmp: Path, extra_cameras: list[dict[str, Any]] | None = None, **settings: Any
+) -> AsyncIterator[WhipHub]:
     from web.web_helpers import serve
 
     site = tmp / "site.yaml"
-    site.write_text(yaml.safe_dump(site_dict(), allow_unicode=True), encoding="utf-8")
+    site.write_text(yaml.safe_dump(site_dict(extra_cameras), allow_unicode=True), encoding="utf-8")
     settings.setdefault("mqtt_ingest", False)
     settings.setdefault("clips", False)
     s = Settings(site=site, data_dir=tmp / "data", **settings)
@@ -120,7 +126,6 @@ async def run_whip_hub(tmp: Path, **settings: Any) -> AsyncIterator[WhipHub]:
     async with serve(app, s) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
         state: HubState = app.state.hub
         for name, pw in PASSWORDS.items():
-            role = "operator" if name == "operator" else "device"
-            await state.store.users.create(name, role, pw)
+            await state.store.users.create(name, ROLES.get(name, "device"), pw)
         state.throttle.failure_delay = 0.0
         yield WhipHub(url, s, bus, state, client)

@@ -43,6 +43,9 @@ PARAMS = {
     "{tour_id}": "1",
     "{session_id}": "A" * 22,
     "{unit_id}": "drone-1",
+    "{call_id}": "A" * 16,
+    "{stream_id}": "A" * 12,
+    "{peer_id}": "A" * 12,
 }
 
 

@@ -22,6 +22,8 @@ import type {
   Series,
   SiteInfo,
   TokenResponse,
+  Call,
+  CallJoin,
   UnitPosition,
   Track,
   UserInfo,
@@ -376,3 +378,55 @@ export function snapshotUrl(ev: { id: string; snapshot_url?: string | null }): s
 
 /** Close code the hub uses for a bad or expired token on a WebSocket. */
 export const WS_UNAUTHORIZED = 4401;
+
+// -- dispatch calls ------------------------------------------------------------------------------
+
+const jsonPost = (body: unknown): RequestInit => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
+/** Start a call (the wall's roles): it rings the invitees' field apps. */
+export function createCall(invite: string[], caseId?: number | null, title?: string): Promise<Call> {
+  return request<Call>("/api/calls", jsonPost({ invite, case_id: caseId ?? null, ...(title ? { title: title.slice(0, 100) } : {}) }));
+}
+
+export function getCall(id: string): Promise<Call> {
+  return request<Call>(`/api/calls/${encodeURIComponent(id)}`);
+}
+
+export function getCalls(): Promise<Call[]> {
+  return request<Call[]>("/api/calls");
+}
+
+/** Answer or join: the call token (signalling only) and the ICE servers (TURN credentials). */
+export function joinCall(id: string): Promise<CallJoin> {
+  return request<CallJoin>(`/api/calls/${encodeURIComponent(id)}/join`, { method: "POST" });
+}
+
+export function declineCall(id: string): Promise<Call> {
+  return request<Call>(`/api/calls/${encodeURIComponent(id)}/decline`, { method: "POST" });
+}
+
+export function leaveCall(id: string): Promise<void> {
+  return request<void>(`/api/calls/${encodeURIComponent(id)}/leave`, { method: "POST" });
+}
+
+export function endCall(id: string): Promise<Call> {
+  return request<Call>(`/api/calls/${encodeURIComponent(id)}/end`, { method: "POST" });
+}
+
+/** Share a street camera or a drone into the call. */
+export function shareFeed(id: string, cameraId: string): Promise<Call> {
+  return request<Call>(`/api/calls/${encodeURIComponent(id)}/feeds`, jsonPost({ camera_id: cameraId }));
+}
+
+/** An SDP offer to the call's signalling (publish or subscribe) with the call token: the answer
+ * and the connection's Location. */
+export async function callOffer(path: string, callToken: string, sdp: string): Promise<{ answer: string; location: string }> {
+  let res: Response;
+  try {
+    res = await fetch(path, { method: "POST", headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${callToken}` }, body: sdp });
+  } catch {
+    throw new ApiError(0, "无法连接服务器 Cannot reach the hub");
+  }
+  if (res.status !== 201) throw await problem(res);
+  return { answer: await res.text(), location: res.headers.get("Location") ?? "" };
+}

@@ -64,6 +64,8 @@ export interface CaseDetailDeps {
   site: () => SiteInfo | null;
   /** A worker's last known position, when the wall has heard it. */
   workerAt: (username: string) => LonLat | null;
+  /** Call these people about the case (视频通话). */
+  onCall: (caseId: number, invite: string[], title: string) => void;
 }
 
 /** Simple steps: one button each, in this order. */
@@ -321,7 +323,7 @@ export class CaseDetailView {
     this.el.dataset["version"] = String(d.version);
     this.el.dataset["light"] = d.light;
     this.title.replaceChildren(h("span", { class: `light-dot ${d.light}`, title: LIGHT_LABEL[d.light] }), ` 案件详情 Case #${d.id}`);
-    this.body.replaceChildren(this.summary(d), this.actions(d), this.parts(d), this.fields(d), this.place(d), this.evidence(d), this.timeline(d));
+    this.body.replaceChildren(this.summary(d), this.callRow(d), this.actions(d), this.parts(d), this.fields(d), this.place(d), this.evidence(d), this.timeline(d));
   }
 
   private summary(d: CaseDetail): HTMLElement {
@@ -360,6 +362,20 @@ export class CaseDetailView {
           )
         : null,
     );
+  }
+
+  /** The center calls the case's assignee and the departments' assignees, face to face. */
+  private callRow(d: CaseDetail): HTMLElement {
+    const people = [...new Set([d.assignee, ...(d.parts ?? []).map((p) => p.assignee)].filter((u): u is string => !!u))];
+    const row = h("div", { class: "case-call-row" });
+    if (!CENTER_ROLES.includes(this.deps.role()) || !people.length) {
+      row.hidden = true;
+      return row;
+    }
+    const b = h("button", { class: "case-act primary", id: "case-call", type: "button", text: `视频通话 Video call · ${people.join(", ")}` });
+    b.addEventListener("click", () => this.deps.onCall(d.id, people, `案件 Case #${d.id} ${d.title}`));
+    row.append(b);
+    return row;
   }
 
   private actions(d: CaseDetail): HTMLElement {

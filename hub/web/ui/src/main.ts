@@ -3,7 +3,8 @@
 import "./style.css";
 import { AlarmsPanel } from "./alarms";
 import { AlertSound } from "./alert";
-import { ApiError, getCameras, getEvents, getSite, logout as logoutOnHub } from "./api";
+import { ApiError, createCall, getCameras, getEvents, getSite, logout as logoutOnHub } from "./api";
+import { CallSession } from "./call";
 import type { Session } from "./auth";
 import { CaseDetailView } from "./casedetail";
 import { CaseNewForm } from "./casenew";
@@ -65,6 +66,7 @@ class WallApp implements App {
   private site: SiteInfo | null = null;
   private clockTimer: number | undefined;
   private toastTimer: number | undefined;
+  private activeCall: CallSession | null = null;
   private eventsToday = 0;
   private linked = false;
   private linkLost = false;
@@ -110,6 +112,7 @@ class WallApp implements App {
       onClose: () => this.cases.select(0),
       site: () => this.site,
       workerAt: (u) => this.map.workerPosition(u),
+      onCall: (caseId, invite, title) => void this.startCall(caseId, invite, title),
     });
     this.caseNew = new CaseNewForm({
       pick: (done) => {
@@ -289,6 +292,7 @@ class WallApp implements App {
     else if (m.type === "case") this.onCase(m.data);
     else if (m.type === "worker") this.map.upsertWorker(m.data);
     else if (m.type === "unit") this.map.moveUnit(m.data);
+    else if (m.type === "call") this.activeCall?.update(m.data.call);
     else if (m.type === "health") {
       for (const hl of m.data) {
         const cam = this.cameras.find((c) => c.id === hl.camera_id);
@@ -374,6 +378,31 @@ class WallApp implements App {
     selectTab(this.host, "tab-cases");
     this.caseDetail.close();
     this.caseNew.open();
+  }
+
+  /** A video call about a case: the panel opens over the wall; `call` messages keep it current. */
+  private async startCall(caseId: number, invite: string[], title: string): Promise<void> {
+    if (this.activeCall) {
+      this.showError("已在通话中 Already in a call");
+      return;
+    }
+    try {
+      const call = await createCall(invite, caseId, title);
+      const feeds = this.cameras.filter((c) => c.enabled).map((c) => ({ id: c.id, name: c.name }));
+      const session = new CallSession(call, this.session.username, {
+        closed: () => {
+          if (this.activeCall === session) this.activeCall = null;
+        },
+        error: (msg) => this.showError(msg),
+        feeds,
+        canEnd: true,
+      });
+      this.activeCall = session;
+      document.body.append(session.el);
+      await session.start();
+    } catch (err) {
+      this.showError(err instanceof ApiError ? err.detail : String(err));
+    }
   }
 
   private showCameras(ids: string[]): void {

@@ -50,7 +50,8 @@ export type HubMessage =
   | { type: "alarm"; data: Alarm }
   | { type: "case"; data: CaseChange }
   | { type: "worker"; data: WorkerStatus }
-  | { type: "unit"; data: UnitPosition };
+  | { type: "unit"; data: UnitPosition }
+  | { type: "call"; data: CallChangeMessage };
 
 export type Case = Schemas["Case"];
 export type CaseDetail = Schemas["CaseDetail"];
@@ -123,3 +124,15 @@ export type Track = Schemas["Track"];
 /** Supervision figures of the case loop (`GET /api/stats/cases`). */
 export type CaseStats = Schemas["Stats"];
 export type CaseStatsRow = Schemas["StatsRow"];
+
+/** A dispatch call (`/api/calls`) and its changes (`call` messages). */
+export type Call = Schemas["Call"];
+export type CallStream = Call["streams"][number];
+export type CallJoin = Schemas["JoinOut"];
+export interface CallChangeMessage {
+  call: Call;
+  action: string;
+  actor: string | null;
+  detail: string | null;
+  notify: string[];
+}

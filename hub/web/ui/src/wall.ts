@@ -86,7 +86,11 @@ export class Wall {
       this.cams = saved.cams.map((id) => (id && this.cameras.has(id) ? id : null));
       this.streams = saved.streams ?? this.streams;
     } else {
-      const usable = order.filter((id) => this.cameras.get(id)?.enabled);
+      // Fixed cameras first: a drone or camera vehicle publishes only while it is out, so
+      // on a first wall it would mostly be an empty tile. It is put up by hand when it flies.
+      const enabled = order.filter((id) => this.cameras.get(id)?.enabled);
+      const moving = (id: string): boolean => (this.cameras.get(id)?.kind ?? "fixed") !== "fixed";
+      const usable = [...enabled.filter((id) => !moving(id)), ...enabled.filter(moving)];
       this.cams = Array.from({ length: MAX_TILES }, (_, i) => usable[i] ?? null);
     }
     this.render();

@@ -1,14 +1,15 @@
 // The workers' field app (/m/): log in, go on duty (GPS to the hub), the task inbox, a task with
 // its map and steps, and patrol reports. Built for a phone held in one hand (390x844 and up).
 import "./field.css";
-import { ApiError, getCategories, getSite, logout as logoutOnHub } from "../api";
+import { ApiError, declineCall, getCalls, getCategories, getSite, logout as logoutOnHub } from "../api";
+import { CallSession } from "../call";
 import type { Session } from "../auth";
 import { h } from "../dom";
 import { HubSocket, type LinkState } from "../hubsocket";
 import { WORKER_STATE_LABEL } from "../labels";
 import { type App, renderChangePassword, runApp, type Shell } from "../login";
 import { setTimezone } from "../time";
-import type { Case, CaseChange, Catalogue, Grid, HubMessage, SiteInfo } from "../types";
+import type { Call, Case, CaseChange, Catalogue, Grid, HubMessage, SiteInfo } from "../types";
 import { heartbeat, type WorkerStatus } from "./api";
 import { DutyTracker, type GpsState } from "./gps";
 import { InboxView } from "./inbox";
@@ -55,6 +56,8 @@ class FieldApp implements App {
   private readonly toastEl: HTMLElement;
   private readonly tabs = new Map<string, HTMLAnchorElement>();
   private toastTimer: number | undefined;
+  private callSession: CallSession | null = null;
+  private ringing: { id: string; el: HTMLElement } | null = null;
   private readonly onHash = (): void => this.route();
 
   constructor(
@@ -115,6 +118,8 @@ class FieldApp implements App {
       for (const g of allGrids(site)) this.grids.set(g.id, g);
       this.status = status;
       this.duty.resume(status);
+      // A call that began ringing before the app opened still rings.
+      for (const call of await getCalls()) this.onCall(call);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
       this.toast(err instanceof ApiError ? err.detail : String(err), true);
@@ -265,7 +270,62 @@ class FieldApp implements App {
     return id ? (this.grids.get(id)?.name ?? id) : "";
   }
 
+  /** A call from the center: it rings here until answered, declined, or no longer ringing. */
+  private onCall(call: Call): void {
+    if (this.callSession) {
+      this.callSession.update(call);
+      return;
+    }
+    const me = call.participants.find((p) => p.username === this.session.username);
+    const invited = call.state !== "ended" && me?.state === "invited";
+    if (invited && !this.ringing) this.ring(call);
+    else if (!invited && this.ringing?.id === call.id) this.stopRing();
+  }
+
+  private ring(call: Call): void {
+    const accept = h("button", { type: "button", id: "call-accept", class: "primary", text: "接听 Accept" });
+    const decline = h("button", { type: "button", id: "call-decline", class: "danger", text: "拒绝 Decline" });
+    const el = h(
+      "div",
+      { class: "call-ring", id: "call-ring", role: "alertdialog", "data-call-id": call.id },
+      h("div", { class: "call-ring-title", text: "指挥中心来电 Call from the command center" }),
+      h("div", { class: "call-ring-case", text: call.title }),
+      h("div", { class: "call-ring-actions" }, decline, accept),
+    );
+    accept.addEventListener("click", () => void this.answer(call));
+    decline.addEventListener("click", () => {
+      this.stopRing();
+      void declineCall(call.id).catch((err: unknown) => this.toast(err instanceof ApiError ? err.detail : String(err), true));
+    });
+    this.ringing = { id: call.id, el };
+    document.body.append(el);
+    if ("vibrate" in navigator) navigator.vibrate([400, 200, 400, 200, 400]);
+  }
+
+  private stopRing(): void {
+    this.ringing?.el.remove();
+    this.ringing = null;
+  }
+
+  private async answer(call: Call): Promise<void> {
+    this.stopRing();
+    const session = new CallSession(call, this.session.username, {
+      closed: (reason) => {
+        if (this.callSession === session) this.callSession = null;
+        this.toast(reason);
+      },
+      error: (msg) => this.toast(msg, true),
+    });
+    this.callSession = session;
+    document.body.append(session.el);
+    await session.start();
+  }
+
   private onMessage(m: HubMessage): void {
+    if (m.type === "call") {
+      this.onCall(m.data.call);
+      return;
+    }
     if (m.type !== "case") return;
     const change: CaseChange = m.data;
     const c = change.case;
