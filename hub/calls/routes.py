@@ -18,6 +18,7 @@ from hub.bus.contracts import Call
 from hub.calls.service import CallService
 from hub.errors import AuthError, HubError
 from hub.rtc.ice import IceServer
+from hub.rtc.sdp import SDP, read_offer
 from hub.web.auth import CurrentUser, token_from
 from hub.web.state import hub_state
 
@@ -25,7 +26,6 @@ router = APIRouter(prefix="/api/calls", tags=["calls"])
 CallId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,32}$")]
 ShortId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,32}$")]
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-SDP = "application/sdp"
 ANSWER: dict[int | str, dict[str, Any]] = {
     201: {"content": {SDP: {}}, "description": "The SDP answer; `Location` to DELETE"}
 }
@@ -34,11 +34,6 @@ ANSWER: dict[int | str, dict[str, Any]] = {
 class CallsUnavailableError(HubError):
     status = 503
     title = "Calls unavailable"
-
-
-class NotSdpError(HubError):
-    status = 415
-    title = "Unsupported media type"
 
 
 class CallCreate(BaseModel):
@@ -71,15 +66,6 @@ def _calls(request: Request) -> CallService:
 
 
 Calls = Annotated[CallService, Depends(_calls)]
-
-
-async def _offer(request: Request) -> str:
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
-        raise NotSdpError(f"the offer must be sent as {SDP}")
-    try:
-        return (await request.body()).decode()
-    except UnicodeDecodeError as exc:
-        raise NotSdpError("the offer is not UTF-8 text") from exc
 
 
 def _member(request: Request, svc: CallService, call_id: str) -> str:
@@ -152,7 +138,7 @@ async def unshare_feed(svc: Calls, user: CurrentUser, call_id: CallId, stream_id
 async def publish(request: Request, svc: Calls, call_id: CallId) -> Response:
     """Signalling (call token): send your camera and microphone into the call."""
     username = _member(request, svc, call_id)
-    sig = await svc.publish(call_id, username, await _offer(request))
+    sig = await svc.publish(call_id, username, await read_offer(request))
     return Response(sig.answer, 201, media_type=SDP, headers={"Location": sig.location})
 
 
@@ -165,7 +151,7 @@ async def publish(request: Request, svc: Calls, call_id: CallId) -> Response:
 async def subscribe(request: Request, svc: Calls, call_id: CallId, stream_id: ShortId) -> Response:
     """Signalling (call token): receive one stream of the call (a person or a shared feed)."""
     username = _member(request, svc, call_id)
-    sig = await svc.subscribe(call_id, username, stream_id, await _offer(request))
+    sig = await svc.subscribe(call_id, username, stream_id, await read_offer(request))
     return Response(sig.answer, 201, media_type=SDP, headers={"Location": sig.location})
 
 

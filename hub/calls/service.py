@@ -59,6 +59,7 @@ from hub.errors import (
     HubError,
     NotFoundError,
 )
+from hub.ratelimit import RateLimiter
 from hub.rtc.ice import IceServer, ice_servers
 from hub.rtc.sdp import MediaError, check_offer
 
@@ -205,7 +206,7 @@ class CallService:
         self._tokens: dict[str, tuple[str, str]] = {}
         """sha256(token) -> (call id, username)."""
         self._reaper: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self._offers = RateLimiter(settings.offers_per_minute)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
@@ -420,6 +421,7 @@ class CallService:
         """The participant's camera and microphone: answer their offer."""
         t0 = time.perf_counter()
         room, member = self._member(call_id, username)
+        self._offers.check(f"{call_id}/{username}", "offers")
         summary = check_offer(offer, max_bytes=MAX_OFFER_BYTES)
         audio, video = choose_codecs(summary)
         if audio is None and video is None:
@@ -467,6 +469,7 @@ class CallService:
     async def subscribe(self, call_id: str, username: str, stream_id: str, offer: str) -> _Signal:
         t0 = time.perf_counter()
         room, member = self._member(call_id, username)
+        self._offers.check(f"{call_id}/{username}", "offers")
         stream = room.streams.get(stream_id)
         if stream is None:
             raise NotFoundError("no such stream in this call")

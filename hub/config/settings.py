@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     """A WHIP session whose peer has not connected this long after its offer is reaped."""
     whip_idle_seconds: float = Field(default=30.0, gt=0.0)
     """A connected WHIP session that has sent no video this long is reaped."""
+    offers_per_minute: int = Field(default=30, ge=1, le=10_000)
+    """SDP offers one WHIP unit, or one participant of a call, may send a minute (bursts up to
+    the same number); 429 with Retry-After beyond."""
     whip_max_offer_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     """The largest SDP offer accepted (a real one is 2-8 KiB)."""
     stun_urls: list[str] = Field(default_factory=list)

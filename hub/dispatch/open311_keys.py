@@ -8,16 +8,10 @@ reaches a log, the store or an answer. The limit is a token bucket per client in
 from __future__ import annotations
 
 import hmac
-import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    at: float
+from hub.ratelimit import RateLimiter, retry_after_header
 
 
 class ApiKeys:
@@ -29,10 +23,7 @@ class ApiKeys:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._keys = [(k.encode(), client) for k, client in keys.items()]
-        self._rate = per_minute / 60.0
-        self._burst = float(per_minute)
-        self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
+        self._limit = RateLimiter(per_minute, clock=clock)
 
     def client(self, key: str | None) -> str | None:
         """The client holding ``key``, or None."""
@@ -48,17 +39,8 @@ class ApiKeys:
     def take(self, client: str) -> float:
         """Spend one request of ``client``'s allowance: 0.0 when allowed, else the seconds
         until the next one is."""
-        now = self._clock()
-        b = self._buckets.get(client)
-        if b is None:
-            b = self._buckets[client] = _Bucket(self._burst, now)
-        b.tokens = min(self._burst, b.tokens + (now - b.at) * self._rate)
-        b.at = now
-        if b.tokens >= 1.0:
-            b.tokens -= 1.0
-            return 0.0
-        return (1.0 - b.tokens) / self._rate
+        return self._limit.take(client)
 
 
 def retry_after(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))
+    return retry_after_header(seconds)

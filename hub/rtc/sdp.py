@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiortc.sdp import SessionDescription
+from starlette.requests import Request
 
 from hub.errors import HubError
 
@@ -29,6 +30,25 @@ class SdpError(HubError):
 class MediaError(HubError):
     status = 422
     title = "Unsupported media"
+
+
+class NotSdpError(HubError):
+    status = 415
+    title = "Unsupported media type"
+
+
+SDP = "application/sdp"
+
+
+async def read_offer(request: Request) -> str:
+    """An offer sent as WHIP and the call signalling send it: ``application/sdp``, UTF-8. The
+    body's size is bounded before routing (``hub.web.limits``)."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
+        raise NotSdpError(f"the offer must be sent as {SDP}")
+    try:
+        return (await request.body()).decode()
+    except UnicodeDecodeError as exc:
+        raise NotSdpError("the offer is not UTF-8 text") from exc
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from prometheus_client import Counter, Gauge
 from hub.aio import cancel_and_wait
 from hub.config import Settings, Site
 from hub.errors import BusyError, NotFoundError
+from hub.ratelimit import RateLimitedError, RateLimiter
 from hub.rtc.receiver_tap import drop_frames, request_keyframe, tap_receiver
 from hub.rtc.sdp import MediaError, check_offer
 from hub.video.whip_source import WhipSource
@@ -88,6 +89,7 @@ class WhipSessions:
         self._by_camera: dict[str, WhipSession] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._offers = RateLimiter(settings.offers_per_minute)
 
     async def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_loop(), name="whip-reaper")
@@ -114,6 +116,11 @@ class WhipSessions:
         if cam is None or not cam.published or not cam.enabled:
             OFFERS.labels("unknown_unit").inc()
             raise NotFoundError(f"no publishing unit {camera_id!r}")
+        try:
+            self._offers.check(camera_id, "offers from this unit")
+        except RateLimitedError:
+            OFFERS.labels("too_many").inc()
+            raise
         try:
             summary = check_offer(offer, max_bytes=self.settings.whip_max_offer_bytes)
         except Exception:

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from hub.errors import ForbiddenError, HubError
+from hub.rtc.sdp import SDP, read_offer
 from hub.store.users import User
 from hub.video.whip import WhipSessions
 from hub.web.auth import CurrentUser
@@ -22,17 +23,11 @@ from hub.web.state import hub_state
 router = APIRouter(prefix="/api/whip", tags=["whip"])
 UnitId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
 SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
-SDP = "application/sdp"
 
 
 class WhipUnavailableError(HubError):
     status = 503
     title = "WHIP ingest unavailable"
-
-
-class NotSdpError(HubError):
-    status = 415
-    title = "Unsupported media type"
 
 
 class TrickleUnsupportedError(HubError):
@@ -66,13 +61,7 @@ def _check_unit(user: User, camera_id: str) -> None:
 async def publish(request: Request, camera_id: UnitId, user: CurrentUser) -> Response:
     """Publish: the body is the unit's SDP offer; the answer comes back with a Location."""
     _check_unit(user, camera_id)
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
-        raise NotSdpError(f"the offer must be sent as {SDP}")
-    body = await request.body()
-    try:
-        offer = body.decode()
-    except UnicodeDecodeError as exc:
-        raise NotSdpError("the offer is not UTF-8 text") from exc
+    offer = await read_offer(request)
     session, answer = await _sessions(request).publish(camera_id, offer)
     return Response(
         answer,

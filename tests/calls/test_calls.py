@@ -34,8 +34,13 @@ async def hub(tmp_path: Path) -> AsyncIterator[WhipHub]:
         "position": [119.95, 31.85],
         "tampering": False,
     }
+    # Offers are rate-limited per participant; the resource test sends 200 on purpose.
     async with run_whip_hub(
-        tmp_path, [street], call_connect_seconds=2.0, call_rejoin_seconds=20.0
+        tmp_path,
+        [street],
+        call_connect_seconds=2.0,
+        call_rejoin_seconds=20.0,
+        offers_per_minute=1000,
     ) as h:
         yield h
 
@@ -317,3 +322,21 @@ async def test_a_call_about_a_case_goes_on_its_timeline(hub: WhipHub) -> None:
     assert entries[2]["role"] == "worker"
     assert entries[-1]["detail"]["participants"] == ["operator", "w1"]
     assert all(e["detail"]["call_id"] == call["id"] for e in entries)
+
+
+async def test_a_participant_flooding_offers_gets_429(tmp_path: Path) -> None:
+    async with run_whip_hub(tmp_path, offers_per_minute=2) as hub:
+        call = await _start(hub, ["w1"])
+        w1 = await _person(hub, "w1")
+        await w1.join(call["id"])
+        h = {**w1._call, "Content-Type": "application/sdp"}
+        url = f"/api/calls/{call['id']}/publish"
+        codes = [(await hub.client.post(url, content="v=0", headers=h)).status_code
+                 for _ in range(3)]  # fmt: skip
+        assert codes == [422, 422, 429]
+        # Another participant is not held back by this one.
+        op = await _person(hub, "operator")
+        await op.join(call["id"])
+        op_h = {**op._call, "Content-Type": "application/sdp"}
+        r = await hub.client.post(url, content="v=0", headers=op_h)
+        assert r.status_code == 422

@@ -11,7 +11,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 BUSY_TRIES = 5
 
@@ -91,3 +94,12 @@ def add_user(hub: Any, username: str, role: str, password: str) -> None:
             [sys.executable, "-m", "hub", "users", "passwd", username, "--password", password],
             env=env, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
+
+
+def site_worker(site: Path) -> tuple[str, str]:
+    """A grid worker of the site file and a grid they own."""
+    doc = yaml.safe_load(site.read_text(encoding="utf-8"))
+    for w in doc.get("workers") or []:
+        if w.get("grids"):
+            return str(w["username"]), str(w["grids"][0])
+    raise AssertionError("the demo site lists no grid workers")

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from e2e_api import act, add_user, api, token
+from e2e_api import act, add_user, api, site_worker, token
 from e2e_page import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -29,15 +28,6 @@ HEARD = """sel => {
   const t = document.querySelector(sel);
   return !!t && Number(t.dataset.audioLevel) > 0.0005;
 }"""
-
-
-def _site_worker(site: Path) -> tuple[str, str]:
-    """A grid worker of the site file and a grid they own."""
-    doc = yaml.safe_load(site.read_text(encoding="utf-8"))
-    for w in doc.get("workers") or []:
-        if w.get("grids"):
-            return str(w["username"]), str(w["grids"][0])
-    pytest.fail("the demo site lists no grid workers")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +66,7 @@ def _page(browser: Any, errors: list[str], **ctx: Any) -> Any:
 def test_operator_calls_the_worker_from_the_case_and_shares_a_camera(
     media_browser: Any, hub_server: Any, tmp_path: Path
 ) -> None:
-    worker, grid = _site_worker(hub_server.site)
+    worker, grid = site_worker(hub_server.site)
     add_user(hub_server, worker, "worker", WORKER_PW)
     op_token = token(hub_server, hub_server.username, hub_server.password)
     case = api(hub_server, "POST", "/api/cases", op_token,

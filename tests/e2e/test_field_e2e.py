@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from e2e_api import act, add_user, api, token
+from e2e_api import act, add_user, api, site_worker, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -24,15 +24,6 @@ PHONE = {"width": 390, "height": 844}
 WORKER_PW = "e2e-Field-Passw0rd!"
 DUTY, DUTY_PW = "e2e-duty01", "e2e-Duty-Passw0rd!"
 STEP_MS = 30_000
-
-
-def _site_worker(site: Path) -> tuple[str, str]:
-    """A grid worker of the site file and a grid they own."""
-    doc = yaml.safe_load(site.read_text(encoding="utf-8"))
-    for w in doc.get("workers") or []:
-        if w.get("grids"):
-            return str(w["username"]), str(w["grids"][0])
-    pytest.fail("the demo site lists no grid workers")
 
 
 def _grid_centre(site: Path, grid_id: str) -> tuple[float, float]:
@@ -98,7 +89,7 @@ def _fits_the_phone(page: Any) -> None:
 def test_a_worker_handles_a_task_and_reports_from_the_phone(
     phone: Any, hub_server: Any, tmp_path: Path
 ) -> None:
-    worker, grid = _site_worker(hub_server.site)
+    worker, grid = site_worker(hub_server.site)
     lon, lat = _grid_centre(hub_server.site, grid)
     add_user(hub_server, worker, "worker", WORKER_PW)
     add_user(hub_server, DUTY, "operator", DUTY_PW)
@@ -225,7 +216,7 @@ def test_a_department_worker_handles_their_part_from_the_phone(
     doc = yaml.safe_load(hub_server.site.read_text(encoding="utf-8"))
     staff = next(w for w in doc["workers"] if w.get("department") and not w.get("grids"))
     worker, dept = str(staff["username"]), str(staff["department"])
-    _, grid = _site_worker(hub_server.site)
+    _, grid = site_worker(hub_server.site)
     add_user(hub_server, worker, "worker", WORKER_PW)
     add_user(hub_server, DUTY, "operator", DUTY_PW)
     duty = token(hub_server, DUTY, DUTY_PW)

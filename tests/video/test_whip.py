@@ -26,7 +26,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def hub(tmp_path: Path) -> WhipHub:  # type: ignore[misc]
-    async with run_whip_hub(tmp_path, whip_connect_seconds=2.0, whip_idle_seconds=3.0) as h:
+    # Offers are rate-limited per unit; the resource test below sends 100 a unit on purpose.
+    async with run_whip_hub(
+        tmp_path, whip_connect_seconds=2.0, whip_idle_seconds=3.0, offers_per_minute=1000
+    ) as h:
         yield h
 
 
@@ -222,3 +225,20 @@ async def test_abandoned_sessions_are_reaped_and_release_everything(hub: WhipHub
     await _until(lambda: len(whip) == 0, 10)
     await _until(lambda: _open_fds() <= fds + 2 and threading.active_count() <= threads + 1, 10)
     assert all(_health(hub, u)["last_error"] == "not publishing" for u in tokens)
+
+
+async def test_a_flood_of_offers_from_one_unit_is_refused_with_429(tmp_path: Path) -> None:
+    async with run_whip_hub(tmp_path, offers_per_minute=3) as hub:
+        pc, sdp = await _offer()
+        try:
+            mine, theirs = await hub.auth("drone-1"), await hub.auth("drone-2")
+            codes = [(await _post(hub, "drone-1", sdp, mine)).status_code for _ in range(5)]
+            assert codes == [201, 201, 201, 429, 429]
+            r = await _post(hub, "drone-1", sdp, mine)
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+            assert r.headers["content-type"].startswith("application/problem")
+            # Another unit is not held back by this one's flood; nothing was left open.
+            assert (await _post(hub, "drone-2", sdp, theirs)).status_code == 201
+            assert len(hub.state.whip or ()) == 2
+        finally:
+            await pc.close()
