@@ -273,7 +273,7 @@ def create_app(
 
             calls_ = await _start_calls(settings, site_, store, bus_, video_, stack)
 
-            app.state.hub = HubState(
+            state = HubState(
                 settings=settings,
                 site=site_,
                 timezone=_timezone(settings, site_),
@@ -293,6 +293,10 @@ def create_app(
                 units=units_,
                 calls=calls_,
             )
+            app.state.hub = state
+            state.sessions.on_end(calls_.leave_all)
+            if whip is not None:
+                state.sessions.on_end(whip.end_unit)
             log.info(
                 "hub ready",
                 extra={"site": site_.site.name, "cameras": len(site_.cameras)},

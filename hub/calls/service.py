@@ -346,6 +346,21 @@ class CallService:
             return
         await self._leave(room, member, username)
 
+    async def leave_all(self, username: str) -> None:
+        """The user's sessions ended (logout, disabled, new password): out of every call."""
+        for room in list(self._rooms.values()):
+            member = room.members.get(username)
+            if (
+                room.state != "ended"
+                and member is not None
+                and member.state
+                in (
+                    "joined",
+                    "reconnecting",
+                )
+            ):
+                await self._leave(room, member, username)
+
     async def end(self, call_id: str, *, username: str, role: str) -> Call:
         room = self._running(call_id, username, role)
         if role not in MANAGERS and username != room.created_by:

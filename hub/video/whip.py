@@ -261,6 +261,12 @@ class WhipSessions:
             "camera %s: WHIP session %s… ended (%s)", session.camera_id, session.id[:6], reason
         )
 
+    async def end_unit(self, username: str) -> None:
+        """The unit's account sessions ended (disabled, new password): its publishing ends."""
+        session = self._by_camera.get(username)
+        if session is not None:
+            await self.end(session, "account sessions ended")
+
     async def _reap_loop(self) -> None:
         while True:
             await asyncio.sleep(REAP_INTERVAL)

@@ -340,3 +340,18 @@ async def test_a_participant_flooding_offers_gets_429(tmp_path: Path) -> None:
         op_h = {**op._call, "Content-Type": "application/sdp"}
         r = await hub.client.post(url, content="v=0", headers=op_h)
         assert r.status_code == 422
+
+
+async def test_a_user_whose_sessions_end_leaves_the_call(hub: WhipHub) -> None:
+    call = await _start(hub, ["w1", "w2"])
+    w1, op = await _person(hub, "w1"), await _person(hub, "operator")
+    await w1.join(call["id"])
+    await op.join(call["id"])
+    r = await hub.client.post("/api/auth/logout", headers=w1._user)
+    assert r.status_code == 204
+    body = await op.refresh()
+    assert {p["username"]: p["state"] for p in body["participants"]}["w1"] == "left"
+    assert body["state"] != "ended"  # the operator is still in it
+    h = {**w1._call, "Content-Type": "application/sdp"}
+    r = await hub.client.post(f"/api/calls/{call['id']}/publish", content="v=0", headers=h)
+    assert r.status_code == 401

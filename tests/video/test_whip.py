@@ -242,3 +242,15 @@ async def test_a_flood_of_offers_from_one_unit_is_refused_with_429(tmp_path: Pat
             assert len(hub.state.whip or ()) == 2
         finally:
             await pc.close()
+
+
+async def test_ending_the_units_sessions_ends_its_publishing(hub: WhipHub) -> None:
+    pc, sdp = await _offer()
+    try:
+        mine = await hub.auth("drone-1")
+        assert (await _post(hub, "drone-1", sdp, mine)).status_code == 201
+        assert len(hub.state.whip or ()) == 1
+        assert (await hub.client.post("/api/auth/logout", headers=mine)).status_code == 204
+        assert len(hub.state.whip or ()) == 0
+    finally:
+        await pc.close()
