@@ -7,6 +7,8 @@
    loop, sent as is: no encoder on the client side either) and a tone (Opus), each receiving
    the other's stream without decoding it (frames are counted). The hub runs as its own
    process; its CPU time (all threads, from /proc) over ``--seconds`` gives CPU per call.
+   Then the same calls about a case, which the hub also records (every stream to a file, in
+   its recording thread): the CPU recording adds, and the megabytes it writes.
 3. Baseline, in the same run, on the same clients and media: ``bench/reencode_relay.py``, a
    relay that decodes and re-encodes every stream (aiortc's receive and send paths), with
    ``--relay-calls`` calls. Target: forwarding carries >= 5x the calls of the relay on the same
@@ -119,6 +121,7 @@ class Counter:
 class Leg:
     pcs: list[RTCPeerConnection] = field(default_factory=list)
     counters: list[Counter] = field(default_factory=list)
+    call_ids: list[str] = field(default_factory=list)
 
 
 def counting(pc: RTCPeerConnection, counter: Counter) -> None:
@@ -162,10 +165,19 @@ class HubCalls:
             self.tokens[user] = r.json()["access_token"]
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
-    async def call(self, invite: list[str]) -> str:
-        r = await self.http.post("/api/calls", json={"invite": invite},
+    async def call(self, invite: list[str], case_id: int | None = None) -> str:
+        r = await self.http.post("/api/calls", json={"invite": invite, "case_id": case_id},
                                  headers=await self.login("op"))  # fmt: skip
         return str(r.json()["id"])
+
+    async def case(self) -> int:
+        body = {"category": "02.01", "title": "bench", "grid_id": "g1"}
+        r = await self.http.post("/api/cases", json=body, headers=await self.login("op"))
+        return int(r.json()["id"])
+
+    async def end(self, call_ids: list[str]) -> None:
+        for call_id in call_ids:
+            await self.http.post(f"/api/calls/{call_id}/end", headers=await self.login("op"))
 
     async def join(self, call_id: str, user: str) -> dict[str, str]:
         r = await self.http.post(f"/api/calls/{call_id}/join", headers=await self.login(user))
@@ -215,11 +227,15 @@ async def setups(api: HubCalls, users: list[str], video: Any) -> tuple[list[floa
     return pub_ms, sub_ms
 
 
-async def hub_calls(api: HubCalls, users: list[str], n: int, video: Any) -> Leg:
+async def hub_calls(
+    api: HubCalls, users: list[str], n: int, video: Any, *, record: bool = False
+) -> Leg:
+    """``n`` 2-party calls; with ``record`` each is about a case, so the hub records it."""
     leg = Leg()
     for i in range(n):
         a, b = users[2 * i], users[2 * i + 1]
-        call_id = await api.call([a, b])
+        call_id = await api.call([a, b], await api.case() if record else None)
+        leg.call_ids.append(call_id)
         tokens = {u: await api.join(call_id, u) for u in (a, b)}
         for u in (a, b):
             pc = sender(video)
@@ -295,6 +311,15 @@ async def main(args: argparse.Namespace) -> None:
                 pub, sub = await setups(api, users[: args.setups], video)
                 leg = await hub_calls(api, users, args.calls, video)
                 fwd = await measure(leg, hub.pid, args.seconds, args.calls)
+                await api.end(leg.call_ids)
+                # The same calls about a case: each stream is also written to a file.
+                leg = await hub_calls(api, users, args.calls, video, record=True)
+                rec = await measure(leg, hub.pid, args.seconds, args.calls)
+                await api.end(leg.call_ids)
+                files = list((Path(tmp) / "data" / "recordings").glob("*.mp4"))
+                rec["mb_per_call_second"] = (
+                    sum(f.stat().st_size for f in files) / 1e6 / (args.calls * (args.seconds + 3))
+                )
         finally:
             hub.terminate()
             hub.wait(30)
@@ -320,6 +345,12 @@ async def main(args: argparse.Namespace) -> None:
             f"{r['delivered'] * 100:5.1f} % of frames -> about "
             f"{1 / r['cpu_per_call']:5.1f} calls per core"
         )
+    print(
+        f"forwarding + recording: {rec['cpu_per_call'] * 1000:6.1f} ms CPU per call-second "
+        f"({rec['cpu_per_call'] / fwd['cpu_per_call']:.2f}x forwarding alone), delivered "
+        f"{rec['delivered'] * 100:5.1f} %, about {rec['mb_per_call_second']:.2f} MB written per "
+        f"call-second ({len(files)} files)"
+    )
     ok = fwd["delivered"] >= 0.9 and rel["delivered"] >= 0.9
     ratio = rel["cpu_per_call"] / fwd["cpu_per_call"]
     note = "" if ok else " (a server delivered < 90 % of frames: figures not comparable)"

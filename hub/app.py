@@ -25,6 +25,7 @@ from hub.alarms import routes as alarm_routes
 from hub.bus.base import Bus
 from hub.bus.factory import open_bus
 from hub.calls import routes as call_routes
+from hub.calls.recording import RecordingWriter
 from hub.calls.service import CallService, PacketSource
 from hub.config import Settings, Site, load_site
 from hub.config.calendar import COVERAGE_HORIZON_DAYS, coverage_gap, coverage_warning
@@ -101,7 +102,16 @@ async def _start_calls(
             return found.first() is not None
 
     packets = video if isinstance(video, PacketSource) else None
-    calls = CallService(settings, site, bus, who, video=packets, case_exists=case_exists)
+    writer = None
+    if settings.call_recording:
+        writer = RecordingWriter(
+            settings.data_dir / "recordings", max_bytes=settings.call_recording_max_mb << 20
+        )
+        writer.start()
+        stack.push_async_callback(writer.stop)  # after the calls have ended: LIFO
+    calls = CallService(
+        settings, site, bus, who, video=packets, case_exists=case_exists, recordings=writer
+    )
     await calls.start()
     stack.push_async_callback(calls.stop)
     return calls
@@ -118,6 +128,7 @@ async def _start_whip(
     site: Site,
     video: VideoService,
     units: UnitService,
+    grids: GridMap,
     stack: AsyncExitStack,
 ) -> WhipSessions | None:
     """WHIP ingest, when the site has units that publish and the video service takes sources."""
@@ -126,6 +137,15 @@ async def _start_whip(
 
     if not units.units or not isinstance(video, SourceHost):
         return None
+
+    def locate(unit_id: str) -> tuple[list[float], str | None] | None:
+        pos = units.position(unit_id)
+        if pos is None:
+            return None
+        hit = grids.locate((pos.lon, pos.lat))
+        return [pos.lon, pos.lat], hit.grid.id if hit is not None else None
+
+    video.locate_units(locate)
     whip = WhipSessions(settings, site, video, on_telemetry=units.report)
     await whip.start()
     stack.push_async_callback(whip.stop)
@@ -181,6 +201,7 @@ async def _start_cases(
         store.users,
         timezone=_timezone(settings, site),
         photo_dir=settings.data_dir / "photos",
+        recording_dir=settings.data_dir / "recordings" if settings.call_recording else None,
     )
     await service.start()
     stack.push_async_callback(service.stop)
@@ -257,7 +278,7 @@ def create_app(
                 stack.push_async_callback(video_.stop)
 
             units_ = await _start_units(site_, store, bus_)
-            whip = await _start_whip(settings, site_, video_, units_, stack)
+            whip = await _start_whip(settings, site_, video_, units_, grids, stack)
 
             fanout = EventFanout(bus_, site_, video_)
             await fanout.start()

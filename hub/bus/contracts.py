@@ -96,6 +96,9 @@ class DetectionEvent(BaseModel):
     cause: str | None = None
     """Tampering: ``covered`` | ``defocused`` | ``moved`` | ``frozen``; fire and smoke:
     ``heuristic`` (rule-based, 规则判断)."""
+    position: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    """[lon, lat] of a moving unit (a drone, a camera vehicle) when it saw this; its
+    ``grid_id`` is then the grid under it. None: a fixed camera, at its configured place."""
 
 
 class CameraHealth(BaseModel):
@@ -215,6 +218,23 @@ class CallParticipant(BaseModel):
     left_at: datetime | None = None
 
 
+class CallRecording(BaseModel):
+    """One stream of a call as recorded (``hub.calls.recording``): evidence of its case."""
+
+    id: str
+    stream_id: str
+    kind: StreamKind
+    owner: str
+    label: str
+    container: Literal["mp4", "webm"]
+    bytes: int
+    seconds: float
+    started_at: datetime
+    ended_at: datetime
+    truncated: bool = False
+    """The file reached the size limit and stopped before the stream did."""
+
+
 class Call(BaseModel):
     id: str
     case_id: int | None = None
@@ -226,6 +246,8 @@ class Call(BaseModel):
     end_reason: str | None = None
     participants: list[CallParticipant]
     streams: list[CallStream]
+    recordings: list[CallRecording] = Field(default_factory=list)
+    """Filled when the call has ended and its files are complete (action ``recorded``)."""
 
 
 CallAction = Literal[
@@ -238,6 +260,7 @@ CallAction = Literal[
     "feed_shared",
     "feed_removed",
     "ended",
+    "recorded",
 ]
 
 

@@ -43,12 +43,14 @@ from hub.bus.contracts import (
     CallAction,
     CallChange,
     CallParticipant,
+    CallRecording,
     CallState,
     CallStream,
     ParticipantState,
     StreamKind,
 )
 from hub.calls.peers import CLOCK, Peer, answer_publish, answer_subscribe, choose_codecs
+from hub.calls.recording import CallRecorder, RecordingWriter
 from hub.calls.sfu import PublishedTrack
 from hub.config import Settings, Site
 from hub.errors import (
@@ -152,6 +154,8 @@ class _Room:
     end_reason: str | None = None
     members: dict[str, _Member] = field(default_factory=dict)
     streams: dict[str, _Stream] = field(default_factory=dict)
+    recorder: CallRecorder | None = None
+    recordings: list[CallRecording] = field(default_factory=list)
 
     def out(self) -> Call:
         return Call(
@@ -165,6 +169,7 @@ class _Room:
             end_reason=self.end_reason,
             participants=[m.out() for m in self.members.values()],
             streams=[s.info for s in self.streams.values()],
+            recordings=self.recordings,
         )
 
     def present(self) -> list[_Member]:
@@ -195,6 +200,7 @@ class CallService:
         *,
         video: PacketSource | None = None,
         case_exists: Callable[[int], Awaitable[bool]] | None = None,
+        recordings: RecordingWriter | None = None,
     ) -> None:
         self.settings = settings
         self.site = site
@@ -202,6 +208,8 @@ class CallService:
         self.users = users
         self.video = video
         self.case_exists = case_exists
+        self.recordings = recordings
+        """Where a case's calls are recorded; None: they are not."""
         self._rooms: dict[str, _Room] = {}
         self._tokens: dict[str, tuple[str, str]] = {}
         """sha256(token) -> (call id, username)."""
@@ -286,6 +294,11 @@ class CallService:
             created_at=now,
             members=members,
         )
+        if case_id is not None and self.recordings is not None:
+            if await asyncio.to_thread(self.recordings.room_on_disk):
+                room.recorder = CallRecorder(self.recordings)
+            else:
+                log.warning("call %s… is not recorded: the disk is nearly full", room.id[:6])
         self._rooms[room.id] = room
         self._forget_ended()
         CALLS_RUNNING.set(self._running_count())
@@ -396,6 +409,7 @@ class CallService:
             {"video": track},
             stop,
         )  # fmt: skip
+        self._record(room, room.streams[sid])
         await self._announce(room, "feed_shared", username, camera_id)
         return room.out()
 
@@ -455,6 +469,7 @@ class CallService:
                 tracks,
             )  # fmt: skip
             room.streams[sid] = stream
+            self._record(room, stream)
             new = True
         else:
             # Publishing again (after a network loss): the same stream, so subscribers resume.
@@ -470,7 +485,7 @@ class CallService:
         except Exception as exc:
             await self._close_peer(peer)
             if new:
-                del room.streams[stream.info.id]
+                await self._drop_stream(room, stream.info.id)
             raise _media(exc) from exc
         member.publish = peer
         if old is not None:
@@ -581,12 +596,18 @@ class CallService:
         if not room.present():
             await self._end(room, "everyone left", actor)
 
+    def _record(self, room: _Room, stream: _Stream) -> None:
+        if room.recorder is not None:
+            room.recorder.add(stream.info, stream.tracks)
+
     async def _drop_stream(self, room: _Room, stream_id: str) -> None:
         stream = room.streams.pop(stream_id)
         if stream.stop is not None:
             stream.stop()
         for t in stream.tracks.values():
             t.close()
+        if room.recorder is not None:
+            await room.recorder.remove(stream_id)
         for m in room.members.values():
             peer = m.subscriptions.pop(stream_id, None)
             if peer is not None:
@@ -615,6 +636,11 @@ class CallService:
         CALLS_ENDED.labels(_reason_label(reason)).inc()
         await self._announce(room, "ended", actor, reason)
         log.info("call %s… ended (%s)", room.id[:6], reason)
+        if room.recorder is not None:
+            room.recordings = await room.recorder.finish()
+            room.recorder = None
+            if room.recordings:
+                await self._announce(room, "recorded", None)
 
     def _running_count(self) -> int:
         return sum(1 for r in self._rooms.values() if r.state != "ended")

@@ -26,7 +26,7 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from hub.rtc.h264 import NAL_IDR
+from hub.rtc.h264 import NAL_IDR, nal_types
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ KEYFRAME_REQUEST_SECONDS = 0.5
 """At most one keyframe request to a publisher per this long, however many subscribers wait."""
 MAX_GAP_SECONDS = 10
 """A source timestamp further than this past the last one is a jump, not a pause."""
+FrameTap = Callable[[bytes, int, bool], None]
+"""(encoded frame, timestamp on the track's clock, keyframe), on the event loop."""
 AUDIO_QUEUE = 25
 """Audio frames (20 ms each) waiting before the oldest are dropped."""
 
@@ -43,12 +45,7 @@ AUDIO_QUEUE = 25
 def is_keyframe(codec: str, data: bytes) -> bool:
     codec = codec.lower()
     if codec == "h264":
-        i = data.find(b"\x00\x00\x01")
-        while i >= 0 and i + 3 < len(data):
-            if data[i + 3] & 0x1F == NAL_IDR:
-                return True
-            i = data.find(b"\x00\x00\x01", i + 3)
-        return False
+        return NAL_IDR in nal_types(data)
     if codec == "vp8":
         return bool(data) and not data[0] & 0x01
     return True  # audio: every frame stands alone
@@ -132,6 +129,8 @@ class PublishedTrack:
     subscribers: set[ForwardTrack] = field(default_factory=set)
     keyframe_request: Callable[[], None] | None = None
     stats: TrackStats = field(default_factory=TrackStats)
+    taps: list[FrameTap] = field(default_factory=list)
+    """Who else gets every frame (the call's recorder)."""
     _last_key_request: float = -1e9
     _timestamp_offset: int = 0
     _last_timestamp: int | None = None
@@ -146,6 +145,16 @@ class PublishedTrack:
         self.subscribers.add(track)
         self.ask_keyframe()
         return track
+
+    def tap(self, tap: FrameTap) -> Callable[[], None]:
+        """Give ``tap`` every frame from now on; returns what stops it."""
+        self.taps.append(tap)
+
+        def untap() -> None:
+            if tap in self.taps:
+                self.taps.remove(tap)
+
+        return untap
 
     def ask_keyframe(self) -> None:
         now = time.monotonic()
@@ -187,6 +196,8 @@ class PublishedTrack:
         st.keyframes += key
         for sub in list(self.subscribers):
             sub.offer(data, ts, key)
+        for tap in self.taps:
+            tap(data, ts, key)
 
     def close(self) -> None:
         for sub in list(self.subscribers):

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     """A call peer connection not connected this long after its offer is reaped."""
     call_max_calls: int = Field(default=32, ge=1, le=1024)
     """Calls running at once (503 beyond)."""
+    call_recording: bool = True
+    """Record the calls about a case (each stream to a file under ``data_dir/recordings``) and
+    attach the files to the case as evidence."""
+    call_recording_max_mb: int = Field(default=1024, ge=1, le=65536)
+    """A stream's recording stops growing at this size (about 2 h of a 1 Mbit/s camera)."""
     clips: bool = True
     """Cut an evidence clip (MP4, stream copy) around every detection event."""
     clip_pre_seconds: float = Field(default=5.0, ge=0.0, le=60.0)

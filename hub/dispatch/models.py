@@ -33,7 +33,7 @@ __all__ = [
     "WorkerReport",
 ]
 
-EvidenceKind = Literal["detection", "alarm", "device_event", "photo", "note"]
+EvidenceKind = Literal["detection", "alarm", "device_event", "photo", "recording", "note"]
 
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 """No control characters (tabs and newlines are fine)."""

@@ -237,15 +237,18 @@ class CaseRepo:
         )
         return {str(i): str(u) for i, u in rows}
 
-    async def photo_in_case_of(self, conn: AsyncConnection, photo_id: str, worker: str) -> bool:
-        """Whether the photo is evidence of a case ``worker`` may see (:func:`visible_to`)."""
+    async def evidence_visible_to(
+        self, conn: AsyncConnection, kind: str, ref: str, worker: str
+    ) -> bool:
+        """Whether this evidence (a photo, a recording) is in a case ``worker`` may see
+        (:func:`visible_to`)."""
         row = (
             await conn.execute(
                 select(CaseEvidenceRow.id)
                 .join(CaseRow, CaseRow.id == CaseEvidenceRow.case_id)
                 .where(
-                    CaseEvidenceRow.kind == "photo",
-                    CaseEvidenceRow.ref == photo_id,
+                    CaseEvidenceRow.kind == kind,
+                    CaseEvidenceRow.ref == ref,
                     visible_to(worker),
                 )
                 .limit(1)
@@ -340,6 +343,29 @@ class CaseRepo:
             )
         )
         return {int(c): dict(d or {}) for c, d in rows}
+
+    async def evidence_of(
+        self, conn: AsyncConnection, kind: str, ref: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The case holding this evidence and the evidence's detail."""
+        row = (
+            await conn.execute(
+                select(CaseEvidenceRow.case_id, CaseEvidenceRow.detail)
+                .where(CaseEvidenceRow.kind == kind, CaseEvidenceRow.ref == ref)
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else (int(row[0]), dict(row[1] or {}))
+
+    async def count_evidence(self, conn: AsyncConnection, case_id: int, added: int) -> None:
+        """``added`` pieces of evidence that are not a sighting (call recordings): counted,
+        without moving ``last_evidence_at``, which decides whether new sightings fuse."""
+        if added:
+            await conn.execute(
+                update(CaseRow)
+                .where(CaseRow.id == case_id)
+                .values(evidence_count=CaseRow.evidence_count + added)
+            )
 
     async def case_of_evidence(self, conn: AsyncConnection, kind: str, ref: str) -> int | None:
         """The case that holds this piece of evidence already (a redelivered detection)."""

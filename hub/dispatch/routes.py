@@ -196,6 +196,32 @@ async def get_photo(
     return FileResponse(path, media_type="image/jpeg")
 
 
+RECORDING_ID = r"^[0-9a-f]{32}$"
+"""How hub.calls.recording names a recording (``secrets.token_hex(16)``)."""
+
+
+@router.get(
+    "/recordings/{recording_id}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "A call recording (MP4: H.264 and Opus; WebM: VP8 and Opus)",
+            "content": {"video/mp4": {}, "video/webm": {}},
+        },
+        206: {"description": "The byte range asked for (``Range: bytes=...``)"},
+        416: {"description": "No byte of the range asked for is in the recording"},
+    },
+)
+async def get_recording(
+    svc: Cases, user: Viewer, recording_id: Annotated[str, Path(pattern=RECORDING_ID)]
+) -> FileResponse:
+    """One stream of a call about a case (a participant, a shared camera), recorded as it was
+    forwarded: evidence of kind ``recording``. The center sees all; a worker those of cases
+    they may see. Supports ``Range``."""
+    path, container = await svc.recording_file(recording_id, viewer=user.username, role=user.role)
+    return FileResponse(path, media_type=f"video/{container}", headers={"Cache-Control": "private"})
+
+
 @router.get("/stats/cases")
 async def case_stats(
     svc: Cases,

@@ -66,6 +66,7 @@ CALL_TIMELINE = {
     "left": "call_left",
     "feed_shared": "call_feed_shared",
     "ended": "call_ended",
+    "recorded": "call_recorded",
 }
 """Call changes the case timeline records, and the timeline's name for each."""
 CITIZEN_REPORT = "citizen-report"
@@ -104,6 +105,7 @@ class CaseService:
         *,
         timezone: str,
         photo_dir: Path | None = None,
+        recording_dir: Path | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.repo = CaseRepo(engine)
@@ -115,6 +117,8 @@ class CaseService:
         self.calendar = Calendar(site.work_calendar(), timezone)
         self.clock = clock
         self.photos = PhotoFiles(photo_dir) if photo_dir is not None else None
+        self.recording_dir = recording_dir
+        """Where hub.calls writes call recordings (evidence of kind ``recording``)."""
         self.supervisors = SupervisorMap(site.supervisors)
         self.workers: WorkerService | None = None
         """Where workers are and whether they are free, for recommendations (set by the app)."""
@@ -265,11 +269,30 @@ class CaseService:
             allowed = photo_id in owners and (
                 role != "worker"
                 or owners[photo_id] == viewer
-                or await self.repo.photo_in_case_of(conn, photo_id, viewer)
+                or await self.repo.evidence_visible_to(conn, "photo", photo_id, viewer)
             )
         if not allowed:
             raise NotFoundError("no such photo")
         return self.photos.path(photo_id)
+
+    async def recording_file(
+        self, recording_id: str, *, viewer: str, role: Role
+    ) -> tuple[Path, str]:
+        """The file of a call recording and its container (``mp4``, ``webm``), for the center
+        and for workers who may see its case."""
+        async with self.repo.read() as conn:
+            found = await self.repo.evidence_of(conn, "recording", recording_id)
+            allowed = found is not None and (
+                role != "worker"
+                or await self.repo.evidence_visible_to(conn, "recording", recording_id, viewer)
+            )
+        container = found[1].get("container") if found is not None else None
+        if not allowed or self.recording_dir is None or container not in ("mp4", "webm"):
+            raise NotFoundError("no such recording")
+        path = self.recording_dir / f"{recording_id}.{container}"
+        if not await asyncio.to_thread(path.is_file):
+            raise NotFoundError("the recording's file is gone")
+        return path, str(container)
 
     async def _check_photos(self, photos: Sequence[str], actor: str, role: Role) -> None:
         if not photos:
@@ -420,8 +443,11 @@ class CaseService:
             source_ref=str(ev.id),
             kind="detection",
             at=ev.start,
-            position=(cam.position[0], cam.position[1]),
-            grid_id=cam.grid,
+            # A drone's sighting is placed where the drone was, not where it took off.
+            position=(ev.position[0], ev.position[1])
+            if ev.position
+            else (cam.position[0], cam.position[1]),
+            grid_id=ev.grid_id if ev.position else cam.grid,
             title=title,
             detail=detail,
         )
@@ -441,10 +467,25 @@ class CaseService:
         if change.action == "ended":
             detail["participants"] = [p.username for p in call.participants
                                       if p.joined_at is not None]  # fmt: skip
+        if change.action == "recorded":
+            detail["recordings"] = [r.id for r in call.recordings]
+        added = 0
         async with self.repo.begin() as conn:
             case = await self.repo.get(conn, call.case_id)
             if case is None:
                 return
+            if change.action == "recorded":
+                if await self.repo.case_of_evidence(conn, "recording", call.recordings[0].id):
+                    return  # a redelivery
+                now = datetime.now(UTC)
+                for rec in call.recordings:
+                    rec_detail = rec.model_dump(mode="json", exclude={"id"})
+                    rec_detail["call_id"] = call.id
+                    added += await self.repo.add_evidence(
+                        conn, case.id, ts=now, kind="recording", ref=rec.id, detail=rec_detail
+                    )
+                await self.repo.count_evidence(conn, case.id, added)
+                case = await self.repo.get(conn, case.id) or case
             # Not a change of the case's course: its version stays, like a piece of evidence.
             await self.repo.log(
                 conn,
@@ -458,6 +499,8 @@ class CaseService:
                 version=case.version,
                 detail=detail,
             )
+        if added:
+            await self._announce(case, "evidence", SYSTEM)
 
     async def on_alarm(self, alarm: Alarm) -> Case | None:
         """A device alarm, when raised or repeated while active."""

@@ -50,18 +50,51 @@ def parameter_sets(extradata: bytes | None) -> bytes:
     return bytes(out)
 
 
-def has_parameter_sets(annexb: bytes) -> bool:
+def nal_types(annexb: bytes) -> set[int]:
+    """The NAL unit types in an Annex B access unit (a scan, nothing copied)."""
+    types = set()
     i = annexb.find(b"\x00\x00\x01")
     while i >= 0 and i + 3 < len(annexb):
-        if annexb[i + 3] & 0x1F == NAL_SPS:
-            return True
+        types.add(annexb[i + 3] & 0x1F)
         i = annexb.find(b"\x00\x00\x01", i + 3)
-    return False
+    return types
 
 
-def webrtc_unit(data: bytes, key: bool, params: bytes) -> bytes:
-    """One access unit from a demuxer, ready for aiortc's H.264 packetizer."""
-    unit = data if is_annexb(data) else avcc_to_annexb(data)
+def split_nals(annexb: bytes) -> list[bytes]:
+    """The NAL units of an Annex B access unit, without start codes."""
+    starts = []
+    i = annexb.find(b"\x00\x00\x01")
+    while i >= 0:
+        starts.append(i + 3)
+        i = annexb.find(b"\x00\x00\x01", i + 3)
+    nals = []
+    for n, start in enumerate(starts):
+        last = n + 1 == len(starts)
+        end = len(annexb) if last else starts[n + 1] - 3
+        # A 4-byte start code leaves its leading zero on the unit before it.
+        nal = annexb[start:end] if last else annexb[start:end].rstrip(b"\x00")
+        if nal:
+            nals.append(nal)
+    return nals
+
+
+def has_parameter_sets(annexb: bytes) -> bool:
+    return NAL_SPS in nal_types(annexb)
+
+
+def avcc_length_size(extradata: bytes | None) -> int | None:
+    """The NAL length size of a stream whose extradata is an avcC record (MP4: packets are
+    length-prefixed), None when its packets are Annex B. Packets cannot tell by themselves: a
+    4-byte length of 256-511 begins with the bytes of a start code."""
+    if not extradata or is_annexb(extradata) or len(extradata) < 5 or extradata[0] != 1:
+        return None
+    return (extradata[4] & 0x03) + 1
+
+
+def webrtc_unit(data: bytes, key: bool, params: bytes, length_size: int | None) -> bytes:
+    """One access unit from a demuxer, ready for aiortc's H.264 packetizer: Annex B (converted
+    from length-prefixed when ``length_size`` says so), SPS/PPS before a keyframe."""
+    unit = data if length_size is None else avcc_to_annexb(data, length_size)
     if key and params and not has_parameter_sets(unit):
         unit = params + unit
     return unit

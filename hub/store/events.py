@@ -73,6 +73,8 @@ def _row(ev: DetectionEvent) -> EventRow:
         object_kind=ev.object_kind,
         count=ev.count,
         cause=ev.cause,
+        lon=ev.position[0] if ev.position else None,
+        lat=ev.position[1] if ev.position else None,
     )
 
 
@@ -115,6 +117,7 @@ def _stored(row: EventRow) -> StoredEvent:
             "dwell_seconds": row.dwell_seconds,
             "clip": row.clip,
             "object_kind": row.object_kind,
+            "position": [row.lon, row.lat] if row.lon is not None and row.lat is not None else None,
             "count": row.count,
             "cause": row.cause,
         }

@@ -115,6 +115,8 @@ class EventRow(Base):
     object_kind: Mapped[str | None] = mapped_column(String(16))  # migration 0011
     count: Mapped[int | None] = mapped_column(Integer)
     cause: Mapped[str | None] = mapped_column(String(32))
+    lon: Mapped[float | None] = mapped_column(Float)  # migration 0014
+    lat: Mapped[float | None] = mapped_column(Float)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ REJECTED = Counter(
 MIN_INTERVAL_SECONDS = 0.2
 """Reports closer together than this from one unit are dropped (5 per second at most)."""
 MAX_TRACK = 20_000
+FRESH_SECONDS = 10.0
+"""A unit's position older than this does not place what its camera sees."""
 
 
 class UnitService:
@@ -88,6 +90,13 @@ class UnitService:
         except Exception:
             log.exception("announcing unit %s failed", unit_id)
         return pos
+
+    def position(self, unit_id: str, *, max_age: float = FRESH_SECONDS) -> UnitPosition | None:
+        """The unit's last position, if it reported it to this hub within ``max_age`` seconds
+        (by the hub's clock: a unit's own may be wrong)."""
+        if self.clock() - self._last_report.get(unit_id, -1e18) > max_age:
+            return None
+        return self._latest.get(unit_id)
 
     def latest(self) -> list[UnitPosition]:
         return [self._latest[u] for u in self.units if u in self._latest]

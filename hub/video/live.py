@@ -28,7 +28,7 @@ from typing import Any
 
 import av
 
-from hub.rtc.h264 import parameter_sets, webrtc_unit
+from hub.rtc.h264 import avcc_length_size, parameter_sets, webrtc_unit
 from hub.video.fmp4 import BoxSplitter, fragment_is_keyframe, mse_mime
 from hub.video.interfaces import LiveEnded
 
@@ -174,6 +174,7 @@ class LiveTap:
         self.packets_muxed = 0
         self._listeners: tuple[PacketListener, ...] = ()
         self._params = b""
+        self._length_size: int | None = None
         self._h264 = False
 
     def listen(self, listener: PacketListener) -> Callable[[], None]:
@@ -189,7 +190,9 @@ class LiveTap:
     def on_connect(self, stream: Any) -> None:
         cc = stream.codec_context
         self._h264 = cc.name == "h264"
-        self._params = parameter_sets(bytes(cc.extradata) if cc.extradata else None)
+        extradata = bytes(cc.extradata) if cc.extradata else None
+        self._params = parameter_sets(extradata)
+        self._length_size = avcc_length_size(extradata)
         self._template = stream
         if self._muxer is not None:
             if self._muxer.compatible(stream):
@@ -236,7 +239,7 @@ class LiveTap:
         if ts is None or base is None:
             return
         key = bool(packet.is_keyframe)
-        unit = webrtc_unit(bytes(packet), key, self._params)
+        unit = webrtc_unit(bytes(packet), key, self._params, self._length_size)
         ts90 = int(ts * base * 90_000)
         for listener in self._listeners:
             try:

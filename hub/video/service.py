@@ -55,7 +55,7 @@ from hub.video.pipeline import BatchWorkers, FrameQueue
 from hub.video.relay import LiveRelay
 from hub.video.ring import PacketRing
 from hub.video.source import CameraSource
-from hub.video.source_base import Source, SourceFactory, SourceParts
+from hub.video.source_base import Source, SourceFactory, SourceParts, UnitLocator
 
 if TYPE_CHECKING:
     from hub.video.analytics import AnalysisFrame, AnalyticsCore, RawEvent
@@ -151,6 +151,7 @@ class CameraService:
         self._pace_files = pace_files
         self._health_interval = health_interval
         self._cams = {c.id: _Camera(c) for c in site.cameras}
+        self._locate_unit: UnitLocator | None = None
         self._workers: BatchWorkers[AnalysisFrame] | None = None
         self._evidence_pool: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -312,6 +313,11 @@ class CameraService:
         if cam is None or cam.tap is None:
             raise NotFoundError(f"camera {camera_id!r} is not running")
         return cam.tap.listen(listener)
+
+    def locate_units(self, locate: UnitLocator) -> None:
+        """Where moving units (drones, camera vehicles) are now: their events carry that
+        position and the grid under it instead of the camera's configured ones."""
+        self._locate_unit = locate
 
     async def attach_source(self, camera_id: str, make: SourceFactory) -> Source:
         """Start a new source for a camera at run time (a unit began publishing).
@@ -495,10 +501,17 @@ class CameraService:
     def _detection(self, ev: RawEvent, snapshot: str | None) -> DetectionEvent:
         cam = self._cams[ev.camera_id].camera
         end = None if ev.end_wall_time is None else datetime.fromtimestamp(ev.end_wall_time, UTC)
+        grid_id: str | None = cam.grid
+        position: list[float] | None = None
+        if cam.kind != "fixed" and self._locate_unit is not None:
+            found = self._locate_unit(cam.id)
+            if found is not None:
+                position, grid_id = found
         return DetectionEvent(
             id=ev.id,
             camera_id=ev.camera_id,
-            grid_id=cam.grid,
+            grid_id=grid_id,
+            position=position,
             type=ev.type,
             zone_id=ev.zone_id,
             line_id=ev.line_id,

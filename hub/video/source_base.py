@@ -93,6 +93,9 @@ class SourceParts:
 
 
 SourceFactory = Callable[[SourceParts], Source]
+UnitLocator = Callable[[str], tuple[list[float], str | None] | None]
+"""A unit's current ([lon, lat], grid id or None), or None when it is not known now. Called
+from the video service's threads: it must only read."""
 
 
 @runtime_checkable
@@ -102,6 +105,10 @@ class SourceHost(Protocol):
     async def attach_source(self, camera_id: str, make: SourceFactory) -> Source: ...
 
     async def detach_source(self, camera_id: str, source: Source) -> None: ...
+
+    def locate_units(self, locate: UnitLocator) -> None:
+        """Where moving units are: their events are placed there, not where they took off."""
+        ...
 
 
 class IngestThread:

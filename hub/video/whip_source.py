@@ -28,6 +28,7 @@ from typing import Any
 import av
 
 from hub.config import Camera, Settings
+from hub.rtc.h264 import NAL_IDR, NAL_PPS, NAL_SPS, split_nals
 from hub.video.live import LiveTap
 from hub.video.ring import PacketRing
 from hub.video.source_base import FrameCallback, IngestThread
@@ -40,24 +41,6 @@ MAX_QUEUED = 60
 """Access units waiting for decode (2-4 s of video) before the thread skips to a keyframe."""
 KEYFRAME_REQUEST_SECONDS = 1.0
 """At most one keyframe request per this long."""
-
-NAL_IDR, NAL_SPS, NAL_PPS = 5, 7, 8
-
-
-def split_nals(data: bytes) -> list[bytes]:
-    """The NAL units of an Annex B access unit, without start codes."""
-    starts = []
-    i = data.find(b"\x00\x00\x01")
-    while i >= 0:
-        starts.append(i + 3)
-        i = data.find(b"\x00\x00\x01", i + 3)
-    nals = []
-    for n, start in enumerate(starts):
-        end = starts[n + 1] - 3 if n + 1 < len(starts) else len(data)
-        nal = data[start:end].rstrip(b"\x00") if n + 1 < len(starts) else data[start:end]
-        if nal:
-            nals.append(nal)
-    return nals
 
 
 class RtpClock:

@@ -154,6 +154,17 @@ async def test_a_busy_camera_opens_one_case(rig: Rig) -> None:
     assert later is not None and later.id not in (first.id, far.id)
 
 
+async def test_a_drones_sighting_is_placed_where_the_drone_was(rig: Rig) -> None:
+    """cam-a is configured in g1; an event that carries a position (a drone over g2) makes its
+    case there, and does not fuse with g1's cases."""
+    near = await rig.svc.on_detection(detection())
+    flown = await rig.svc.on_detection(
+        detection(grid_id="g2", position=[120.3, 31.8], start=rig.clock.now)
+    )
+    assert near is not None and flown is not None and flown.id != near.id
+    assert flown.grid_id == "g2" and flown.position == (120.3, 31.8)
+
+
 async def test_a_redelivered_detection_after_close_opens_nothing(rig: Rig) -> None:
     ev = detection(kind="line_crossing")  # not dispatched automatically: it can be voided
     case = await rig.svc.on_detection(ev)

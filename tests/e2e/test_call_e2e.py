@@ -29,6 +29,9 @@ HEARD = """sel => {
   return !!t && Number(t.dataset.audioLevel) > 0.0005;
 }"""
 
+RECORDINGS_PLAYABLE = """() => [...document.querySelectorAll('#case-detail video.ev-recording')]
+  .every(v => v.readyState >= 1 && v.videoWidth > 0 && v.duration > 0.5 && !v.error)"""
+
 
 @pytest.fixture(scope="module")
 def media_browser() -> Iterator[Any]:
@@ -129,6 +132,14 @@ def test_operator_calls_the_worker_from_the_case_and_shares_a_camera(
         detail = api(hub_server, "GET", f"/api/cases/{case['id']}", op_token)
         actions = [e["action"] for e in detail["timeline"]]
         assert "call_started" in actions and "call_ended" in actions
+
+        # The call's recordings (each side and the camera) are on the case and play on the wall.
+        wall.wait_for_function(
+            "() => document.querySelectorAll('#case-detail video.ev-recording').length >= 3",
+            timeout=30_000,
+        )
+        wall.wait_for_function(RECORDINGS_PLAYABLE, timeout=30_000)
+        wall.screenshot(path=str(ARTIFACTS / "call-recordings.png"))
     finally:
         for pg in (wall, phone):
             with contextlib.suppress(Exception):

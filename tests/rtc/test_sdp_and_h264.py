@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hub.rtc.h264 import avcc_to_annexb, parameter_sets, webrtc_unit
+from hub.rtc.h264 import (
+    avcc_length_size,
+    avcc_to_annexb,
+    nal_types,
+    parameter_sets,
+    split_nals,
+    webrtc_unit,
+)
 from hub.rtc.sdp import MediaError, SdpError, check_offer
 
 OFFER = """v=0\r
@@ -63,9 +70,15 @@ def test_avcc_units_become_annexb_with_parameter_sets_before_keyframes() -> None
     record += len(PPS).to_bytes(2, "big") + PPS
     params = parameter_sets(record)
     assert params == b"\x00\x00\x00\x01" + SPS + b"\x00\x00\x00\x01" + PPS
-    assert webrtc_unit(avcc, True, params) == params + b"\x00\x00\x00\x01" + IDR
+    assert avcc_length_size(record) == 4 and avcc_length_size(params) is None
+    assert webrtc_unit(avcc, True, params, 4) == params + b"\x00\x00\x00\x01" + IDR
     p_unit = len(P).to_bytes(4, "big") + P
-    assert webrtc_unit(p_unit, False, params) == b"\x00\x00\x00\x01" + P
+    assert webrtc_unit(p_unit, False, params, 4) == b"\x00\x00\x00\x01" + P
     annexb = b"\x00\x00\x00\x01" + SPS + b"\x00\x00\x00\x01" + PPS + b"\x00\x00\x00\x01" + IDR
-    assert webrtc_unit(annexb, True, params) == annexb  # has its own: left alone
+    assert webrtc_unit(annexb, True, params, None) == annexb  # has its own: left alone
+    # A 300-byte keyframe NAL, length-prefixed, begins 00 00 01 2c: not a start code.
+    big = b"\x65" + bytes(range(256)) + b"\x11" * 43
+    unit = webrtc_unit(len(big).to_bytes(4, "big") + big, True, params, 4)
+    assert unit == params + b"\x00\x00\x00\x01" + big
+    assert nal_types(unit) == {7, 8, 5} and split_nals(unit) == [SPS, PPS, big]
     assert avcc_to_annexb(b"\x00\x00\x00\x09abc") == b""  # truncated: nothing made up

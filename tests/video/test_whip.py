@@ -50,14 +50,16 @@ async def test_drone_publishes_is_analysed_live_and_ends(hub: WhipHub) -> None:
     assert _health(hub, "drone-1")["state"] == "offline"
     assert _health(hub, "drone-1")["last_error"] == "not publishing"
 
+    # It took off in g1 (its configured grid) and flies over g2 now.
     pub = WhipPublisher(
         hub.client,
         "drone-1",
         "drone-1-pass",
         video_loop(),
-        flight=Flight([(119.95, 31.85), (119.96, 31.85)]),
+        flight=Flight([(119.92, 31.88), (119.93, 31.88)]),
     )
     await pub.publish()
+    await _until(pub.send_telemetry, 10)
     assert pub.location is not None and pub.location.startswith("/api/whip/drone-1/")
     assert pub.pc is not None
     answer = pub.pc.remoteDescription.sdp
@@ -82,6 +84,17 @@ async def test_drone_publishes_is_analysed_live_and_ends(hub: WhipHub) -> None:
 
     ev = await asyncio.wait_for(intrusion(), 20)
     assert ev.zone_id == "lawn"
+    # Placed where the drone was when it saw it, not where it took off.
+    assert ev.grid_id == "g2" and ev.position is not None
+    assert abs(ev.position[0] - 119.92) < 0.01 and abs(ev.position[1] - 31.88) < 1e-6
+    op_h = await hub.auth("operator")
+    for _ in range(50):  # stored a moment after it is announced
+        r = await hub.client.get(f"/api/events/{ev.id}", headers=op_h)
+        if r.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert r.status_code == 200 and r.json()["grid_id"] == "g2"
+    assert r.json()["position"] == ev.position
 
     # Telemetry on the data channel moves the unit and is kept as its track.
     positions = hub.bus.subscribe(UNIT_POSITIONS)

@@ -36,6 +36,11 @@ def site_dict(extra_cameras: list[dict[str, Any]] | None = None) -> dict[str, An
         "type": "Polygon",
         "coordinates": [[[119.9, 31.8], [120.0, 31.8], [120.0, 31.9], [119.9, 31.8]]],
     }
+    # g2: the other half of the square, north-west of g1's diagonal (where the drone flies to).
+    north = {
+        "type": "Polygon",
+        "coordinates": [[[119.9, 31.8], [120.0, 31.9], [119.9, 31.9], [119.9, 31.8]]],
+    }
     drone = scene.camera_entry(
         "drone-1",
         name="无人机一号 Drone 1",
@@ -58,7 +63,10 @@ def site_dict(extra_cameras: list[dict[str, Any]] | None = None) -> dict[str, An
                         {
                             "id": "c1",
                             "name": "社区",
-                            "grids": [{"id": "g1", "name": "网格", "geometry": geometry}],
+                            "grids": [
+                                {"id": "g1", "name": "网格", "geometry": geometry},
+                                {"id": "g2", "name": "网格二", "geometry": north},
+                            ],
                         }
                     ],
                 }

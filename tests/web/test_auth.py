@@ -35,6 +35,7 @@ PARAMS = {
     "{case_id}": "1",
     "{part_id}": "1",
     "{photo_id}": "0" * 32,
+    "{recording_id}": "0" * 32,
     "{path:path}": "x.js",
     "{fmt}": "json",
     "{service_code}": "01.01",

@@ -669,6 +669,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/recordings/{recording_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Recording
+         * @description One stream of a call about a case (a participant, a shared camera), recorded as it was
+         *     forwarded: evidence of kind ``recording``. The center sees all; a worker those of cases
+         *     they may see. Supports ``Range``.
+         */
+        get: operations["get_recording_api_recordings__recording_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stats/cases": {
         parameters: {
             query?: never;
@@ -1481,6 +1503,8 @@ export interface components {
             participants: components["schemas"]["CallParticipant"][];
             /** Streams */
             streams: components["schemas"]["CallStream"][];
+            /** Recordings */
+            recordings?: components["schemas"]["CallRecording"][];
         };
         /** CallCreate */
         CallCreate: {
@@ -1508,6 +1532,49 @@ export interface components {
             joined_at?: string | null;
             /** Left At */
             left_at?: string | null;
+        };
+        /**
+         * CallRecording
+         * @description One stream of a call as recorded (``hub.calls.recording``): evidence of its case.
+         */
+        CallRecording: {
+            /** Id */
+            id: string;
+            /** Stream Id */
+            stream_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "person" | "camera" | "drone" | "vehicle";
+            /** Owner */
+            owner: string;
+            /** Label */
+            label: string;
+            /**
+             * Container
+             * @enum {string}
+             */
+            container: "mp4" | "webm";
+            /** Bytes */
+            bytes: number;
+            /** Seconds */
+            seconds: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Ended At
+             * Format: date-time
+             */
+            ended_at: string;
+            /**
+             * Truncated
+             * @default false
+             */
+            truncated: boolean;
         };
         /**
          * CallStream
@@ -2339,7 +2406,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "detection" | "alarm" | "device_event" | "photo" | "note";
+            kind: "detection" | "alarm" | "device_event" | "photo" | "recording" | "note";
             /** Ref */
             ref: string;
             /** Detail */
@@ -4267,6 +4334,52 @@ export interface operations {
                 content: {
                     "image/jpeg": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_recording_api_recordings__recording_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recording_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A call recording (MP4: H.264 and Opus; WebM: VP8 and Opus) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": unknown;
+                    "video/webm": unknown;
+                };
+            };
+            /** @description The byte range asked for (``Range: bytes=...``) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No byte of the range asked for is in the recording */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -23,7 +23,7 @@ import {
   timelineLabel,
   WORKER_STATE_LABEL,
 } from "./labels";
-import { stampText } from "./time";
+import { durationText, stampText } from "./time";
 import type {
   AlarmEvidence,
   Camera,
@@ -47,6 +47,13 @@ import type {
 } from "./types";
 
 const MAX_EVIDENCE = 40;
+/** Whose stream a call recording is (CallRecording.kind). */
+const RECORDING_OWNER_LABEL: Record<string, string> = {
+  person: "",
+  camera: "摄像机 Camera ",
+  drone: "无人机 Drone ",
+  vehicle: "车辆 Vehicle ",
+};
 export const STALE_MESSAGE = "案件已被他人更新 The case changed; reloaded";
 
 export interface CaseDetailDeps {
@@ -836,6 +843,38 @@ export class CaseDetailView {
       img.addEventListener("click", () => img.classList.toggle("big"));
       const by = typeof e.detail?.["by"] === "string" ? e.detail["by"] : "";
       li.append(img, missing, h("div", { class: "ev-info" }, h("b", { text: kind }), by ? h("span", { text: `拍摄 By ${by}` }) : null, h("span", { class: "muted", text: stampText(e.ts) })));
+      return li;
+    }
+    if (e.kind === "recording") {
+      // One stream of a call about this case (a participant, a shared camera), as forwarded.
+      const d = e.detail ?? {};
+      const video = h("video", {
+        class: "ev-recording",
+        controls: true,
+        preload: "metadata",
+        src: withToken(`/api/recordings/${encodeURIComponent(e.ref)}`),
+        "aria-label": `${kind} ${String(d["label"] ?? "")}`,
+      });
+      const missing = h("div", { class: "muted", hidden: true, text: "录像无法播放 Recording cannot be played" });
+      video.addEventListener("error", () => {
+        missing.hidden = false;
+      });
+      const from = typeof d["started_at"] === "string" ? d["started_at"] : e.ts;
+      const to = typeof d["ended_at"] === "string" ? d["ended_at"] : from;
+      const who = RECORDING_OWNER_LABEL[String(d["kind"])] ?? "";
+      li.append(
+        video,
+        missing,
+        h(
+          "div",
+          { class: "ev-info" },
+          h("b", { text: kind }),
+          h("span", { text: `${who}${String(d["label"] ?? d["owner"] ?? "")}` }),
+          h("span", { class: "muted", text: `时长 Length ${durationText(from, to)}` }),
+          d["truncated"] ? h("span", { class: "muted", text: "已截断 Truncated at the size limit" }) : null,
+          h("span", { class: "muted", text: stampText(from) }),
+        ),
+      );
       return li;
     }
     const detail = Object.entries(e.detail ?? {})

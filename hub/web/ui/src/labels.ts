@@ -139,8 +139,19 @@ export function caseStateLabel(state: string): string {
   return CASE_STATE_LABEL[state as CaseState] ?? state;
 }
 
+/** What dispatch calls about a case put on its timeline (hub.dispatch.service.CALL_TIMELINE). */
+export const CALL_ACTION_LABEL: Record<string, string> = {
+  call_started: "发起通话 Call started",
+  call_joined: "加入通话 Joined the call",
+  call_declined: "拒接 Declined the call",
+  call_left: "离开通话 Left the call",
+  call_feed_shared: "共享画面 Feed shared",
+  call_ended: "通话结束 Call ended",
+  call_recorded: "通话录像已存 Call recorded",
+};
+
 export function caseActionLabel(action: string): string {
-  return CASE_ACTION_LABEL[action as keyof typeof CASE_ACTION_LABEL] ?? action;
+  return CASE_ACTION_LABEL[action as keyof typeof CASE_ACTION_LABEL] ?? CALL_ACTION_LABEL[action] ?? action;
 }
 
 export const LIGHT_LABEL: Record<CaseLight, string> = {
@@ -175,6 +186,7 @@ export const EVIDENCE_KIND_LABEL: Record<string, string> = {
   alarm: "设备告警 Alarm",
   device_event: "设备事件 Device event",
   photo: "照片 Photo",
+  recording: "通话录像 Call recording",
   note: "备注 Note",
 };
 
