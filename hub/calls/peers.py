@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,9 +109,13 @@ async def answer_publish(
         used.add(track.kind)
         published.new_source()
         if track.kind == "video":
+            # Weakly: a publisher gone for good must not stay alive through its stream's track.
+            ref = weakref.ref(receiver)
 
             def ask() -> None:
-                request_keyframe(receiver)
+                r = ref()
+                if r is not None:
+                    request_keyframe(r)
 
             published.keyframe_request = ask
         tap_receiver(receiver, published.on_frame)

@@ -108,6 +108,8 @@ class StreamFile:
     written: int = 0
     truncated: bool = False
     errors: int = 0
+    failed: bool = False
+    """Writing failed (a full disk): the file keeps what it has and takes nothing more."""
     closed: bool = False
     _template: Any = field(default=None, repr=False)
 
@@ -118,7 +120,7 @@ class StreamFile:
     # -- writer thread ---------------------------------------------------------------------
 
     def write(self, kind: str, data: bytes, ts: int, key: bool, t: float) -> None:
-        if self.closed or self.truncated:
+        if self.closed or self.truncated or self.failed:
             return
         track = self.tracks.get(kind)
         if track is None:
@@ -319,9 +321,13 @@ class RecordingWriter:
             except Exception as exc:  # one bad file must not stop the others
                 f.errors += 1
                 RECORDING_DROPS.labels("error").inc()
-                log.warning("recording %s…: %s: %s", f.id[:6], type(exc).__name__, exc)
-                if len(job) == 2 and not job[1].done():
-                    job[1].set_result(None)
+                if len(job) == 2:
+                    log.warning("recording %s…: %s: %s", f.id[:6], type(exc).__name__, exc)
+                    if not job[1].done():
+                        job[1].set_result(None)
+                elif not f.failed:  # once: a full disk would fail every frame after
+                    f.failed = True
+                    log.warning("recording %s… stops: %s: %s", f.id[:6], type(exc).__name__, exc)
 
 
 class CallRecorder:

@@ -208,7 +208,10 @@ RECORDING_ID = r"^[0-9a-f]{32}$"
             "description": "A call recording (MP4: H.264 and Opus; WebM: VP8 and Opus)",
             "content": {"video/mp4": {}, "video/webm": {}},
         },
-        206: {"description": "The byte range asked for (``Range: bytes=...``)"},
+        206: {
+            "description": "The byte range asked for (``Range: bytes=...``)",
+            "content": {"video/mp4": {}, "video/webm": {}, "multipart/byteranges": {}},
+        },
         416: {"description": "No byte of the range asked for is in the recording"},
     },
 )

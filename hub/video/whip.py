@@ -270,14 +270,18 @@ class WhipSessions:
     async def _reap_loop(self) -> None:
         while True:
             await asyncio.sleep(REAP_INTERVAL)
-            now = time.monotonic()
-            for s in list(self._sessions.values()):
-                reason = self._stale(s, now)
-                if reason is not None:
-                    try:
-                        await self.end(s, reason)
-                    except Exception:
-                        log.exception("ending WHIP session of %s failed", s.camera_id)
+            await self._reap(time.monotonic())
+
+    async def _reap(self, now: float) -> None:
+        # A method of its own: its locals (the last session looked at) die when it returns,
+        # instead of keeping an ended session's peer connection alive in the idle loop.
+        for s in list(self._sessions.values()):
+            reason = self._stale(s, now)
+            if reason is not None:
+                try:
+                    await self.end(s, reason)
+                except Exception:
+                    log.exception("ending WHIP session of %s failed", s.camera_id)
 
     def _stale(self, s: WhipSession, now: float) -> str | None:
         if s.connected_at is None:

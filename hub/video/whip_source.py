@@ -110,6 +110,9 @@ class WhipSource(IngestThread):
 
     def request_stop(self) -> None:
         super().request_stop()
+        # The camera keeps its last source (to continue its timeline): it must not keep the
+        # ended session's receiver, and with it the whole closed peer connection, alive.
+        self._request_keyframe = None
         with self._ready:
             self._ready.notify()
 

@@ -5,8 +5,6 @@ the call token's scope; bad offers; abandoned connections reaped."""
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from video.media_helpers import make_clip
-from video.whip_helpers import WhipHub, run_whip_hub
+from video.whip_helpers import Resources, WhipHub, run_whip_hub, track_peers
 
 from hub.bus.contracts import CALLS, CallChange
 from simulators.calls.media import CardTrack, ToneTrack
@@ -234,7 +232,10 @@ async def test_the_call_token_is_scoped_and_outsiders_see_nothing(hub: WhipHub) 
     assert r.status_code == 401
 
 
-async def test_bad_offers_are_refused_and_abandoned_connections_reaped(hub: WhipHub) -> None:
+async def test_bad_offers_are_refused_and_abandoned_connections_reaped(
+    hub: WhipHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peers = track_peers(monkeypatch)
     call = await _start(hub, ["w1"])
     w1 = await _person(hub, "w1")
     await w1.join(call["id"])
@@ -260,7 +261,7 @@ async def test_bad_offers_are_refused_and_abandoned_connections_reaped(hub: Whip
     calls = hub.state.calls
     assert calls is not None
     await asyncio.sleep(0.5)
-    fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+    before = Resources.now(peers)
     for i in range(100):
         pub = Participant(hub.client, "", "w1")
         pub.call_id, pub._call_token = call["id"], w1._call_token
@@ -270,13 +271,11 @@ async def test_bad_offers_are_refused_and_abandoned_connections_reaped(hub: Whip
         await w1.close_media()
         if i == 0:
             assert calls.open_peers() >= 1
+    del pub  # the test's own last client, not the hub's
     await _until(lambda: calls.open_peers() <= 1, 10)  # the operator's own publish may remain
-    await _until(
-        lambda: (
-            len(os.listdir("/proc/self/fd")) <= fds + 4 and threading.active_count() <= threads + 2
-        ),
-        15,
-    )
+    await _until(lambda: Resources.now(peers).back_from(before, fds=4, threads=2), 15)
+    grown = Resources.now(peers).rss_mb - before.rss_mb
+    assert grown < 48, f"resident memory grew {grown:.1f} MB over 200 reaped connections"
     body = await w1.refresh()
     assert body["state"] != "ended"
 

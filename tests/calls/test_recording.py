@@ -223,3 +223,50 @@ def test_ids_and_containers_are_checked_before_they_name_a_path(tmp_path: Path) 
     for rid, container in (("../etc/passwd", "mp4"), ("a" * 32, "sh"), ("A" * 32, "mp4")):
         with pytest.raises(ValueError):
             writer.path(rid, container)
+
+
+async def test_a_write_that_fails_stops_that_file_only_and_keeps_what_it_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = RecordingWriter(tmp_path, max_bytes=1 << 30)
+    writer.start()
+    try:
+        video = _video("H264", 30)
+        bad, good = _file(tmp_path, _stream(audio=None)), _file(tmp_path, _stream(audio=None))
+        calls = 0
+        real_open = StreamFile._open
+
+        class FullDisk:
+            """The muxer of ``bad``: the first frame fits, then the disk is full."""
+
+            def __init__(self, out: Any) -> None:
+                self.out, self.n = out, 0
+
+            def mux(self, packet: Any) -> None:
+                nonlocal calls
+                self.n += 1
+                if self.n > 1:
+                    calls += 1
+                    raise OSError(28, "No space left on device")
+                self.out.mux(packet)
+
+            def close(self) -> None:
+                self.out.close()
+
+        def opened(self: StreamFile, first: bytes) -> bool:
+            ok = real_open(self, first)
+            if ok and self is bad:
+                self.out = FullDisk(self.out)
+            return ok
+
+        monkeypatch.setattr(StreamFile, "_open", opened)
+        for i, (data, key) in enumerate(video):
+            writer.frame(bad, "video", data, i * 6000, key)
+            writer.frame(good, "video", data, i * 6000, key)
+        rec_bad, rec_good = await writer.close(bad), await writer.close(good)
+        assert rec_good is not None and _probe(good.path)["video"]["frames"] == 30
+        assert rec_bad is not None and _probe(bad.path)["video"]["frames"] == 1
+        assert bad.failed and bad.errors == 1 and calls == 1  # stopped at the first failure
+        assert sum("stops" in r.message for r in caplog.records) == 1
+    finally:
+        await writer.stop()

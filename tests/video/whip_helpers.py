@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
+import threading
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from hub.app import create_app
@@ -137,3 +142,48 @@ async def run_whip_hub(
             await state.store.users.create(name, ROLES.get(name, "device"), pw)
         state.throttle.failure_delay = 0.0
         yield WhipHub(url, s, bus, state, client)
+
+
+def track_peers(monkeypatch: pytest.MonkeyPatch) -> weakref.WeakSet[Any]:
+    """Every RTCPeerConnection made from now on, for as long as it is alive. (Not
+    ``gc.get_objects()``: listing the heap while OpenCV's threads fill tuples makes them fail.)"""
+    from aiortc import RTCPeerConnection
+
+    alive: weakref.WeakSet[Any] = weakref.WeakSet()
+    init = RTCPeerConnection.__init__
+
+    def tracked(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        alive.add(self)
+
+    monkeypatch.setattr(RTCPeerConnection, "__init__", tracked)
+    return alive
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What abandoned WebRTC sessions could leave behind in the hub's process (the tests run
+    the hub in theirs): file descriptors (UDP ports, DTLS sockets), threads, peer connections
+    still alive (of those ``track_peers`` follows), resident memory."""
+
+    fds: int
+    threads: int
+    peers: int
+    rss_mb: float
+
+    @staticmethod
+    def now(peers: weakref.WeakSet[Any]) -> Resources:
+        gc.collect()
+        with open("/proc/self/status", encoding="ascii") as f:
+            rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return Resources(
+            len(os.listdir("/proc/self/fd")), threading.active_count(), len(peers), rss / 1024
+        )
+
+    def back_from(self, before: Resources, *, fds: int, threads: int) -> bool:
+        """Within ``fds`` and ``threads`` of ``before``, no more peer connections alive."""
+        return (
+            self.fds <= before.fds + fds
+            and self.threads <= before.threads + threads
+            and self.peers <= before.peers
+        )

@@ -2357,6 +2357,8 @@ export interface components {
             count: number | null;
             /** Cause */
             cause: string | null;
+            /** Position */
+            position: number[] | null;
             /** Seq */
             seq: number;
             /**
@@ -4372,7 +4374,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "video/mp4": unknown;
+                    "video/webm": unknown;
+                    "multipart/byteranges": unknown;
+                };
             };
             /** @description No byte of the range asked for is in the recording */
             416: {
