@@ -116,6 +116,7 @@ def _simulator_command(settings: Settings, url: str, worker_credentials: Path) -
         url,
         "--worker-credentials",
         str(worker_credentials),
+        "--exit-with-parent",
     ]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
@@ -100,6 +102,10 @@ def simulate_city(
     ] = None,
     worker_speed: SpeedOpt = 10.0,
     worker_seed: SeedOpt = 0,
+    exit_with_parent: Annotated[
+        bool,
+        typer.Option(help="Stop when the process that started this one is gone (`hub demo`)."),
+    ] = False,
 ) -> None:
     """Serve every camera of the site file from simulated scenes (RTSP), with --mqtt its
     sensor fleet (MQTT), and with --hub its grid workers and a duty officer (HTTP)."""
@@ -134,8 +140,26 @@ def simulate_city(
     if hub is not None and worker_credentials is not None:
         creds = _credentials(worker_credentials, "--worker-credentials")
         city = _with_workers(city, the_site, hub, creds, worker_speed, worker_seed)
+    if exit_with_parent:
+        city = until_orphaned(city, os.getppid())
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(city)
+
+
+async def until_orphaned(city: Coroutine[Any, Any, None], parent: int) -> None:
+    """Run ``city`` until it ends or the process ``parent`` is no longer this one's parent.
+    A demo hub that dies without stopping its simulator (a second signal during its shutdown,
+    a SIGKILL) must not leave it holding the demo's RTSP port and bots."""
+    task = asyncio.ensure_future(city)
+    try:
+        while not task.done():
+            if os.getppid() != parent:
+                logging.getLogger(__name__).warning("the hub that started us is gone; stopping")
+                task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        await task
+    finally:
+        task.cancel()
 
 
 async def _with_workers(

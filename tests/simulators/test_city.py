@@ -174,3 +174,33 @@ def test_cli_simulate_city_subprocess(free_port: int, tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+async def test_the_city_stops_when_the_process_that_started_it_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`hub demo` passes --exit-with-parent: if the hub dies without stopping the simulator,
+    the simulator sees its parent change and stops (it would hold the demo's ports)."""
+    from simulators import cli
+
+    ran = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def city() -> None:
+        ran.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    parent = [4242]
+    monkeypatch.setattr(cli.os, "getppid", lambda: parent[0])
+    run = asyncio.ensure_future(cli.until_orphaned(city(), 4242))
+    await asyncio.wait_for(ran.wait(), 2)
+    await asyncio.sleep(1.2)
+    assert not run.done()  # the parent is still there
+    parent[0] = 1  # re-parented to init: the hub is gone
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 3)
+    assert cancelled.is_set()

@@ -136,6 +136,7 @@ def test_the_demo_gives_every_worker_an_account_and_a_private_password_file(
     cmd = _simulator_command(settings, "http://127.0.0.1:8000", path)
     assert cmd[cmd.index("--hub") + 1] == "http://127.0.0.1:8000"
     assert cmd[cmd.index("--worker-credentials") + 1] == str(path)
+    assert "--exit-with-parent" in cmd  # it must not outlive a hub that died
 
 
 def test_credentials_are_checked_and_never_shown() -> None:
