@@ -6,6 +6,7 @@
 #   mosquitto   MQTT broker
 #   nodejs/npm  builds the wall UI
 #   fonts-wqy-zenhei  CJK glyphs for the browser
+#   redis-server  the bus across processes (the tests start a private server: tests/redis_server.py)
 #   postgresql  initdb + pg_ctl: the tests start a private cluster (tests/pg_cluster.py)
 set -euo pipefail
 need=()
@@ -13,6 +14,7 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
 command -v cvlc >/dev/null || need+=(vlc-bin vlc-plugin-base)
 command -v mosquitto >/dev/null || need+=(mosquitto)
+command -v redis-server >/dev/null || need+=(redis-server)
 command -v npm >/dev/null || need+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 # The wall is Chinese first: without a CJK font, Chromium (and screenshots) show boxes.

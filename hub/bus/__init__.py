@@ -1,4 +1,4 @@
-"""The event bus: a protocol with an in-process backend (Redis Streams comes later).
+"""The event bus: a protocol with an in-process backend and a Redis Streams one.
 
 Payloads are JSON-able dicts, never live objects, so nothing depends on the bus being in-process.
 """

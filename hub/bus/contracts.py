@@ -11,6 +11,8 @@ from (what `hub analyze` reports); ``start``/``end`` are wall-clock capture time
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -30,6 +32,29 @@ class Topic(Generic[P]):
 
     name: str
     payload: type[P]
+    key: Callable[[P], str] | None = None
+    """The partition key: messages with the same key go to the same member of a consumer group
+    (per-device and per-camera state, such as alarm rules, stays with one consumer). None: any
+    member may get any message."""
+    split: Callable[[P, Callable[[str], int]], dict[int, P]] | None = None
+    """For a batch payload with many keys: split it by partition (given the key -> partition
+    function). Takes precedence over ``key``."""
+    retain: int = 10_000
+    """About how many messages a backend that keeps them (Redis: MAXLEN ~, per partition) keeps
+    for consumers that fall behind."""
+
+    @property
+    def keyed(self) -> bool:
+        return self.key is not None or self.split is not None
+
+    def route(self, payload: P, partitions: int) -> list[tuple[int, P]]:
+        """The payload (or its parts) with the partition, 0..partitions-1, each goes to."""
+        if partitions <= 1 or not self.keyed:
+            return [(0, payload)]
+        if self.split is not None:
+            return sorted(self.split(payload, lambda k: partition_of(k, partitions)).items())
+        assert self.key is not None
+        return [(partition_of(self.key(payload), partitions), payload)]
 
     def encode(self, payload: P) -> bytes:
         if not isinstance(payload, self.payload):
@@ -38,6 +63,11 @@ class Topic(Generic[P]):
 
     def decode(self, raw: bytes | str) -> P:
         return self.payload.model_validate_json(raw)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """A stable (every process agrees, unlike hash()) partition of ``key``."""
+    return zlib.crc32(key.encode()) % partitions
 
 
 DetectionType = Literal[
@@ -312,24 +342,36 @@ class Alarm(BaseModel):
 # Topics
 # ---------------------------------------------------------------------------------------------
 
-DETECTIONS = Topic("video.detections", DetectionEvent)
+
+def _split_readings(
+    batch: DeviceTelemetryBatch, part: Callable[[str], int]
+) -> dict[int, DeviceTelemetryBatch]:
+    by: dict[int, list[DeviceTelemetry]] = {}
+    for r in batch.readings:
+        by.setdefault(part(r.device_id), []).append(r)
+    return {p: DeviceTelemetryBatch(readings=rs) for p, rs in by.items()}
+
+
+DETECTIONS = Topic("video.detections", DetectionEvent, key=lambda e: e.camera_id)
 """Every detection the analytics core raises (and its updates: same id, ``end`` set)."""
 CAMERA_HEALTH = Topic("video.health", CameraHealth)
 """Each camera's health figures, every few seconds."""
 UNIT_POSITIONS = Topic("units.positions", UnitPosition)
 """Each accepted telemetry report of a drone or camera vehicle."""
-CALLS = Topic("calls", CallChange)
+CALLS = Topic("calls", CallChange, key=lambda c: c.call.id)
 """Every change of a dispatch call (created, joined, feed shared, ended...)."""
-EVENTS_RECORDED = Topic("events.recorded", RecordedEvent)
+EVENTS_RECORDED = Topic("events.recorded", RecordedEvent, key=lambda e: e.camera_id)
 """A detection after the store accepted it (created or updated)."""
 DEVICE_PRESENCE = Topic("devices.presence", DevicePresence)
 """Every online/offline change of a device."""
-DEVICE_TELEMETRY = Topic("devices.telemetry", DeviceTelemetryBatch)
+DEVICE_TELEMETRY = Topic(
+    "devices.telemetry", DeviceTelemetryBatch, split=_split_readings, retain=2_000
+)
 """Accepted (validated and stored) telemetry, one message per ingest batch (up to 2,000
 readings): a message per reading cost as much as validating it."""
-DEVICE_EVENTS = Topic("devices.events", DeviceEvent)
+DEVICE_EVENTS = Topic("devices.events", DeviceEvent, key=lambda e: e.device_id)
 """What devices publish on hub/v1/devices/{id}/events, once validated and stored."""
-ALARMS = Topic("alarms", Alarm)
+ALARMS = Topic("alarms", Alarm, key=lambda a: a.device_id)
 """An alarm on every change: created, refreshed, severity changed, acknowledged, assigned,
 cleared. The case loop consumes it."""
 

@@ -9,7 +9,16 @@ from hub.config import Settings
 
 def open_bus(settings: Settings) -> Bus:
     """A new, not yet started bus. ``memory``: in-process, for one hub process (the embedded
-    default); a Redis Streams backend for several processes comes with issue 11."""
+    default); ``redis``: Redis Streams, shared by the processes of a cluster."""
     if settings.bus == "memory":
         return MemoryBus()
+    if settings.bus == "redis":
+        from hub.bus.redis_streams import RedisBus
+
+        return RedisBus(
+            settings.redis_url,
+            prefix=settings.bus_prefix,
+            partitions=settings.bus_partitions,
+            member_ttl=settings.bus_member_ttl_seconds,
+        )
     raise ValueError(f"unknown bus backend {settings.bus!r}")

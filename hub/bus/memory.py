@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 P = TypeVar("P", bound=BaseModel)
 
 
+def _with(msg: Message[Any], part: Any) -> Message[Any]:
+    return Message(topic=msg.topic, seq=msg.seq, data=part)
+
+
 class _MemorySubscription(Generic[P]):
     def __init__(self, bus: MemoryBus, topic: Topic[P], group: str | None, maxsize: int) -> None:
         self._bus = bus
@@ -36,12 +40,16 @@ class _MemorySubscription(Generic[P]):
     async def get(self) -> Message[P]:
         return await self.queue.get()
 
+    async def ack(self, msg: Message[P]) -> None:
+        return None  # nothing outlives the process here: a queued message is already gone
+
     async def close(self) -> None:
         self._bus._unsubscribe(self)
 
 
 class MemoryBus:
-    """Fan-out to every subscriber; round-robin inside a group.
+    """Fan-out to every subscriber; inside a group, by partition key (keyed topics) or
+    round-robin.
 
     A subscriber that stops reading fills its queue; then its new messages are dropped and counted
     (a slow WebSocket must not stall analytics). Durable consumers (the store) use large queues.
@@ -72,6 +80,10 @@ class MemoryBus:
             else:
                 groups.setdefault(sub.group, []).append(sub)
         for group, members in groups.items():
+            if topic.keyed and len(members) > 1:
+                for i, part in topic.route(msg.data, len(members)):
+                    self._offer(members[i], msg if part is msg.data else _with(msg, part))
+                continue
             key = (group, topic.name)
             i = self._rr.get(key, 0)
             self._rr[key] = i + 1

@@ -19,8 +19,19 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     # Secrets and URLs that may hold passwords stay out of repr() (and so out of any log).
     database_url: str = Field(default="", repr=False)  # empty: SQLite file in data_dir
-    bus: Literal["memory"] = "memory"
-    """The bus backend (hub/bus/factory.py): ``memory`` runs everything in this process."""
+    bus: Literal["memory", "redis"] = "memory"
+    """The bus backend (hub/bus/factory.py): ``memory`` runs everything in this process;
+    ``redis`` (Redis Streams at ``redis_url``) joins it to the other processes of a cluster."""
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", repr=False)
+    bus_prefix: str = Field(default="hub", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """Names the bus's keys in Redis (``{prefix}:{topic}:{partition}``): two hubs can share
+    one Redis with different prefixes."""
+    bus_partitions: int = Field(default=8, ge=1, le=256)
+    """Streams per keyed topic: how many members of a consumer group can share it. The same in
+    every process (checked at start)."""
+    bus_member_ttl_seconds: float = Field(default=10.0, ge=3.0, le=300.0)
+    """A group member not heard from this long is dead: its partitions, and the messages it
+    took and never acknowledged, go to the others."""
     host: str = "127.0.0.1"
     port: int = 8000
     jwt_secret: str = Field(default="", repr=False)

@@ -285,6 +285,9 @@ class RuleEngine:
                 except Exception:
                     log.exception("rule evaluation failed for %s", r.device_id)
             metrics.RULE_EVALUATIONS.inc(self.evaluated - n)
+            # The alarms it raised are stored; the rule states follow within a flush period
+            # (a redelivery after a crash re-evaluates readings the states already saw).
+            await self._sub.ack(msg)
 
     # -- evaluation ------------------------------------------------------------------------
 

@@ -65,7 +65,11 @@ class CaseFlows:
                 except Exception:
                     # One bad message must not stop the loop; the source keeps its own record.
                     log.exception("turning %s #%d into a case failed", msg.topic, msg.seq)
+                    break
+                await sub.ack(msg)
                 break
+            # Not acknowledged when it failed: a bus that keeps messages (Redis) delivers it
+            # again later, and sets it aside after a few tries.
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from hub.bus import contracts
 from hub.bus.base import Bus, Message, Subscription
 from hub.bus.contracts import DetectionEvent
-from hub.store.events import EventRepo, StoredEvent
+from hub.store.events import EventRepo, StoredEvent, UpsertOutcome
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +86,28 @@ class EventRecorder:
             await self._handle(msg)
 
     async def _handle(self, msg: Message[DetectionEvent]) -> None:
+        assert self._sub is not None
         try:
             event = DetectionEvent.model_validate(msg.data)
         except ValidationError as exc:
             EVENTS_INVALID.inc()
             log.error("dropping invalid detection on %s: %s", msg.topic, exc)
+            await self._sub.ack(msg)
             return
-        stored = await self._write(event)
-        if stored is None:
+        written = await self._write(event)
+        if written is None:
+            # Given up at shutdown: not acknowledged, so a bus that keeps messages (Redis)
+            # hands it to the next recorder.
             return
-        try:
-            await self._bus.publish(contracts.EVENTS_RECORDED, stored.recorded())
-        except Exception:
-            log.exception("could not announce recorded event %s", event.id)
+        stored, outcome = written
+        if outcome != "unchanged":
+            try:
+                await self._bus.publish(contracts.EVENTS_RECORDED, stored.recorded())
+            except Exception:
+                log.exception("could not announce recorded event %s", event.id)
+        await self._sub.ack(msg)
 
-    async def _write(self, event: DetectionEvent) -> StoredEvent | None:
+    async def _write(self, event: DetectionEvent) -> tuple[StoredEvent, UpsertOutcome] | None:
         delay = self._retry_min
         while True:
             try:
@@ -117,6 +124,6 @@ class EventRecorder:
                 continue
             if outcome == "unchanged":
                 EVENTS_DUPLICATE.inc()
-                return None
+                return stored, outcome
             (EVENTS_RECORDED if outcome == "created" else EVENTS_UPDATED).inc()
-            return stored
+            return stored, outcome
