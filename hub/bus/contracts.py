@@ -129,6 +129,11 @@ class DetectionEvent(BaseModel):
     position: list[float] | None = Field(default=None, min_length=2, max_length=2)
     """[lon, lat] of a moving unit (a drone, a camera vehicle) when it saw this; its
     ``grid_id`` is then the grid under it. None: a fixed camera, at its configured place."""
+    fence: int | None = None
+    """In a cluster: the fencing token of the camera lease the video worker analysed it under
+    (hub/cluster/leases.py). A camera's tokens only grow, one per worker that held it in turn,
+    so two workers analysing one camera at once would show as interleaved tokens. None: one
+    process (no leases)."""
 
 
 class CameraHealth(BaseModel):

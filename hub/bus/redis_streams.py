@@ -126,6 +126,8 @@ class RedisBus:
         self._subs: set[_Subscription[Any]] = set()
         self._groups: set[_GroupSubscription[Any]] = set()
         self._outbox: deque[tuple[str, int, bytes]] = deque()
+        self._queued: list[tuple[str, list[tuple[str, int, bytes]], asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -155,7 +157,9 @@ class RedisBus:
         self._heartbeat = asyncio.create_task(self._beat(), name="bus-heartbeat")
 
     async def close(self) -> None:
-        tasks = [t for t in (self._heartbeat, self._flusher) if t is not None]
+        if self._writer is not None:
+            await asyncio.wait({self._writer}, timeout=5.0)  # publishes under way go out
+        tasks = [t for t in (self._heartbeat, self._flusher, self._writer) if t is not None]
         for t in [*tasks, *self._setups]:
             t.cancel()
         await asyncio.gather(*tasks, *self._setups, return_exceptions=True)
@@ -177,19 +181,42 @@ class RedisBus:
             (self.stream(topic, p), topic.retain, raw if part is payload else topic.encode(part))
             for p, part in parts
         ]
-        if not self._outbox:
+        if self._outbox:
+            self._hold(entries)  # behind what is already waiting: the order stays
+            return 0
+        # Publishes under way at once go to Redis together, in one pipeline (in order).
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued.append((topic.name, entries, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="bus-publish")
+        return await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        while self._queued:
+            batch = list(self._queued)
+            self._queued.clear()
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for key, retain, data in entries:
-                        pipe.xadd(key, {"d": data}, maxlen=retain, approximate=True)
-                    ids = await pipe.execute()
-                PUBLISHED.labels(topic.name).inc(len(entries))
-                return seq_of(ids[-1])
+                    for _, entries, _ in batch:
+                        for key, retain, data in entries:
+                            pipe.xadd(key, {"d": data}, maxlen=retain, approximate=True)
+                    ids = iter(await pipe.execute())
             except UNREACHABLE as exc:
+                _unless_cancelled()
                 ERRORS.labels("publish").inc()
                 log.warning("Redis unreachable (%s): holding messages until it is back", exc)
-        self._hold(entries)
-        return 0
+                for _, entries, done in batch:
+                    self._hold(entries)
+                    if not done.done():
+                        done.set_result(0)
+                continue
+            for name, entries, done in batch:
+                last = b"0-0"
+                for _ in entries:
+                    last = next(ids)
+                PUBLISHED.labels(name).inc(len(entries))
+                if not done.done():
+                    done.set_result(seq_of(last))
 
     def _hold(self, entries: list[tuple[str, int, bytes]]) -> None:
         room = OUTBOX_MAX - len(self._outbox)
@@ -394,6 +421,8 @@ class _GroupSubscription(_Subscription[P]):
         (An id alone is not enough: the streams of two partitions give out the same ids.)"""
         self._next_balance = 0.0
         self._next_reclaim = 0.0
+        self._acks: dict[str, list[str]] = {}
+        self._acking: asyncio.Task[None] | None = None
 
     @property
     def me(self) -> str:
@@ -528,17 +557,32 @@ class _GroupSubscription(_Subscription[P]):
             await self.take(key, fresh)
 
     async def ack(self, msg: Message[P]) -> None:
+        """Acks go out together, moments later (one XACK per stream for all that came in
+        meanwhile): a crash in between only means a redelivery, which handlers tolerate."""
         if msg.receipt is None:
             return
         key, entry_id = msg.receipt
-        try:
-            await self.bus.redis.xack(key, self.group, entry_id)
-        except UNREACHABLE as exc:
-            # Not lost: it stays pending and is delivered again (handlers are idempotent).
-            ERRORS.labels("ack").inc()
-            log.warning("ack of %s on %s failed: %s", entry_id, key, exc)
+        self._acks.setdefault(key, []).append(entry_id)
+        if self._acking is None or self._acking.done():
+            self._acking = asyncio.create_task(self._send_acks(), name="bus-ack")
+
+    async def _send_acks(self) -> None:
+        while self._acks:
+            acks, self._acks = self._acks, {}
+            try:
+                async with self.bus.redis.pipeline(transaction=False) as pipe:
+                    for key, ids in acks.items():
+                        pipe.xack(key, self.group, *ids)
+                    await pipe.execute()
+            except UNREACHABLE as exc:
+                _unless_cancelled()
+                # Not lost: they stay pending and are delivered again (handlers are idempotent).
+                ERRORS.labels("ack").inc(sum(map(len, acks.values())))
+                log.warning("acks on %s failed: %s", self.topic.name, exc)
 
     async def close(self) -> None:
+        if self._acking is not None:
+            await asyncio.wait({self._acking}, timeout=2.0)
         await super().close()
         self.bus._groups.discard(self)
         # Leave at once: the others take the partitions (and what is pending) now, not after

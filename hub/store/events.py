@@ -75,6 +75,7 @@ def _row(ev: DetectionEvent) -> EventRow:
         cause=ev.cause,
         lon=ev.position[0] if ev.position else None,
         lat=ev.position[1] if ev.position else None,
+        fence=ev.fence,
     )
 
 
@@ -120,6 +121,7 @@ def _stored(row: EventRow) -> StoredEvent:
             "position": [row.lon, row.lat] if row.lon is not None and row.lat is not None else None,
             "count": row.count,
             "cause": row.cause,
+            "fence": row.fence,
         }
     )
     return StoredEvent(

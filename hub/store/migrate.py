@@ -8,10 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 0x6875625F6D6967  # "hub_mig": the advisory lock migrations hold on PostgreSQL
 
 
 def alembic_config(url: str = "") -> Config:
@@ -49,6 +52,11 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
             log.info("database migrated", extra={"from_rev": before, "to_rev": after})
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes of a cluster start together: one migrates, the others wait
+            # here, then find the database at head (the lock ends with this transaction; DDL
+            # is transactional in PostgreSQL).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(run)
 
 

@@ -117,6 +117,7 @@ class EventRow(Base):
     cause: Mapped[str | None] = mapped_column(String(32))
     lon: Mapped[float | None] = mapped_column(Float)  # migration 0014
     lat: Mapped[float | None] = mapped_column(Float)
+    fence: Mapped[int | None] = mapped_column(Integer)  # migration 0015
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from uuid import UUID
 from hub.aio import cancel_and_wait
 from hub.bus import Bus
 from hub.bus.contracts import CAMERA_HEALTH, DETECTIONS, Box, CameraHealth, DetectionEvent
+from hub.cluster.leases import Lease
 from hub.config import Camera, Settings, Site
 from hub.errors import NotFoundError
 from hub.video.live import LiveFeed, LiveTap, LiveViewer
@@ -101,6 +102,8 @@ class _Camera:
         self.fps_in = 0.0
         self.fps_analysed = 0.0
         self._prev: tuple[float, int, int] | None = None
+        self.lease: Lease | None = None
+        """The camera's lease while this worker serves it (sharded service only)."""
 
     def update_rates(self, now: float) -> None:
         frames_in = self.source.stats.frames_in if self.source else 0
@@ -142,6 +145,7 @@ class CameraService:
         snapshot: SnapshotFn | None = None,
         pace_files: bool = True,
         health_interval: float = 1.0,
+        sharded: bool = False,
     ) -> None:
         self.settings = settings
         self.site = site
@@ -168,6 +172,8 @@ class CameraService:
         """Latest published state of events whose clip is being made; evidence thread only."""
         self._started = False
         self.events_published = 0
+        self.sharded = sharded
+        """A video worker of a cluster: cameras run only once adopted (``adopt``)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -218,20 +224,11 @@ class CameraService:
                 )
             cam.tap = LiveTap(cam.feed)
             cam.parts = SourceParts(self._frame_sink(cam), cam.tap, cam.ring)
-            if cam.camera.published:
-                continue  # its source comes with each publishing session (attach_source)
-            cam.source = CameraSource(
-                cam.camera.model_copy(update={"url": cam.camera.analysis_url}),
-                self.settings,
-                on_frame=cam.parts.on_frame,
-                live=cam.tap,
-                ring=cam.ring,
-                pace_files=self._pace_files,
-            )
-            other = "main" if cam.camera.analysis_stream == "sub" else "sub"
-            other_url = cam.camera.url if other == "main" else cam.camera.sub_url
-            if other_url:
-                cam.relay = LiveRelay(cam.camera, other_url, self.settings, loop, stream=other)
+            if cam.camera.published or self.sharded:
+                # A published camera's source comes with each publishing session
+                # (attach_source); a sharded one's when this worker adopts it.
+                continue
+            self._pull(cam)
         self._workers.start()
         for cam in self._cams.values():
             if cam.source is not None:
@@ -278,6 +275,62 @@ class CameraService:
                 await asyncio.to_thread(cam.relay.join, self.settings.stall_seconds + 1)
         log.info("video service stopped")
 
+    def _pull(self, cam: _Camera) -> None:
+        """The camera's pulled source (and its other stream's relay), not started yet."""
+        assert cam.parts is not None and self._loop is not None
+        cam.source = CameraSource(
+            cam.camera.model_copy(update={"url": cam.camera.analysis_url}),
+            self.settings,
+            on_frame=cam.parts.on_frame,
+            live=cam.tap,
+            ring=cam.ring,
+            pace_files=self._pace_files,
+        )
+        if cam.last_source is not None:
+            cam.source.continue_after(cam.last_source)
+        other = "main" if cam.camera.analysis_stream == "sub" else "sub"
+        other_url = cam.camera.url if other == "main" else cam.camera.sub_url
+        if other_url:
+            cam.relay = LiveRelay(cam.camera, other_url, self.settings, self._loop, stream=other)
+
+    # -- shards (a video worker of a cluster: hub/cluster/shards.py) -------------------------
+
+    def serves(self, camera_id: str) -> bool:
+        """Whether this service analyses the camera now (always, unless sharded)."""
+        cam = self._cams.get(camera_id)
+        return cam is not None and (not self.sharded or cam.lease is not None)
+
+    async def adopt(self, camera_id: str, lease: Lease) -> None:
+        """Start analysing a camera this worker now holds the lease of. Its frames are analysed
+        only while the lease is valid, and its events carry the lease's fencing token."""
+        cam = self._cams.get(camera_id)
+        if cam is None or cam.parts is None or not self._started:
+            return  # unknown or disabled here: the lease is held, nothing runs
+        cam.lease = lease
+        if cam.camera.published:
+            return  # its unit publishes to whichever process it reaches (attach_source)
+        self._pull(cam)
+        assert cam.source is not None
+        cam.source.start()
+        if cam.relay is not None:
+            cam.relay.start()
+        log.info("camera %s: adopted (fence %d)", camera_id, lease.token)
+
+    async def release(self, camera_id: str) -> None:
+        """Stop analysing a camera (its lease is lost or handed over); its open events end."""
+        cam = self._cams.get(camera_id)
+        if cam is None or cam.lease is None:
+            return
+        lease, cam.lease = cam.lease, None
+        lease.valid_until = 0.0  # no frame is analysed from here on
+        if cam.source is not None and not cam.camera.published:
+            await self.detach_source(camera_id, cam.source)
+        if cam.relay is not None:
+            relay, cam.relay = cam.relay, None
+            relay.close("camera moved to another worker")
+            await asyncio.to_thread(relay.join, self.settings.stall_seconds + 1)
+        log.info("camera %s: released", camera_id)
+
     def _join_sources(self, sources: Sequence[Source]) -> list[str]:
         deadline = time.monotonic() + self.settings.stall_seconds + 5
         stuck = []
@@ -289,7 +342,9 @@ class CameraService:
     # -- public surface ----------------------------------------------------------------------
 
     def health(self) -> list[CameraHealth]:
-        return [cam.health() for cam in self._cams.values()]
+        """Each camera's health; only the ones it serves when sharded (the others' is their
+        worker's to tell)."""
+        return [cam.health() for cam in self._cams.values() if self.serves(cam.camera.id)]
 
     def subscribe_live(self, camera_id: str, stream: str = "main") -> LiveViewer:
         cam = self._cams.get(camera_id)
@@ -392,6 +447,8 @@ class CameraService:
         assert queue is not None
 
         def on_frame(frame: Any, media_time: float, wall_time: float) -> None:
+            if cam.lease is not None and not cam.lease.valid():
+                return  # the lease ran out: another worker may have the camera now
             luma = reduce_luma(frame, camera.analysis_width)
             queue.put(AnalysisFrame(camera.id, media_time, wall_time, luma, image=frame))
 
@@ -499,6 +556,7 @@ class CameraService:
         self._publish_threadsafe(event)
 
     def _detection(self, ev: RawEvent, snapshot: str | None) -> DetectionEvent:
+        lease = self._cams[ev.camera_id].lease
         cam = self._cams[ev.camera_id].camera
         end = None if ev.end_wall_time is None else datetime.fromtimestamp(ev.end_wall_time, UTC)
         grid_id: str | None = cam.grid
@@ -527,6 +585,7 @@ class CameraService:
             object_kind=ev.object_kind,
             count=ev.count,
             cause=ev.cause,
+            fence=lease.token if lease is not None else None,
         )
 
     def _publish_threadsafe(self, event: DetectionEvent) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from conftest import private_postgres
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
@@ -67,3 +69,23 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
     assert (tmp_path / "sub" / "hub.db").exists()  # the data directory is created
+
+
+async def test_processes_starting_together_migrate_once() -> None:
+    """Several cluster processes open one fresh PostgreSQL database at once: one migrates under
+    the advisory lock, the others wait for it and find the schema at head."""
+    async with private_postgres() as url, asyncio.timeout(60):
+        # Without the lock, the concurrent DDL deadlocks or fails on duplicate tables.
+        await _migrate_together(url)
+
+
+async def _migrate_together(url: str) -> None:
+    stores = await asyncio.gather(*(open_store(url) for _ in range(4)))
+    try:
+        for store in stores:
+            assert await migrate.current_revision(store.engine) == migrate.head_revision()
+        async with stores[0].engine.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+    finally:
+        for store in stores:
+            await store.close()

@@ -2359,6 +2359,8 @@ export interface components {
             cause: string | null;
             /** Position */
             position: number[] | null;
+            /** Fence */
+            fence: number | null;
             /** Seq */
             seq: number;
             /**

@@ -1,0 +1,1 @@
+"""Running as several processes: leases with fencing tokens, camera shards, process roles."""

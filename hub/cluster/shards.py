@@ -1,0 +1,159 @@
+"""Shards: a set of names (the cameras) spread over the live workers of a kind, each name held
+by one worker at a time through a lease (hub/cluster/leases.py).
+
+Each worker heartbeats into ``{prefix}:members:{kind}`` and, once a ``interval``:
+- renews its leases; a lease it could not renew in time is dropped at once (``on_release``);
+- gives up the names whose preferred worker is now another live worker (a worker joined): it
+  stops serving them first, then releases the lease, so the two never overlap;
+- claims the free names it is the preferred worker of (``on_adopt`` starts serving them).
+
+The preferred worker of a name is the live worker with the highest hash of (name, worker)
+(rendezvous hashing): every worker computes the same, a worker's death moves only its names,
+and a new worker takes about 1/N of each of the others'. A dead worker's names move once its
+leases expire and its heartbeat has run out, whichever is later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+
+from hub.cluster.leases import Lease, Leases
+
+log = logging.getLogger(__name__)
+
+SHARDS_OWNED = Gauge("hub_shards_owned", "Names (cameras) this worker holds a lease on", ["kind"])
+SHARDS_MOVED = Counter(
+    "hub_shards_moved_total", "Names this worker adopted, gave up or lost", ["kind", "how"]
+)
+
+
+def preference(name: str, worker: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{name}|{worker}".encode(), digest_size=8).digest())
+
+
+def preferred(name: str, workers: list[str]) -> str:
+    return max(workers, key=lambda w: preference(name, w))
+
+
+class Shards:
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        prefix: str,
+        kind: str,
+        holder: str,
+        names: list[str],
+        on_adopt: Callable[[Lease], Awaitable[None]],
+        on_release: Callable[[str], Awaitable[None]],
+        ttl: float = 8.0,
+        member_ttl: float = 6.0,
+        interval: float = 1.0,
+    ) -> None:
+        self.redis = redis
+        self.kind = kind
+        self.holder = holder
+        self.names = list(names)
+        self.leases = Leases(redis, prefix=prefix, kind=kind, holder=holder, ttl=ttl)
+        self.members_key = f"{prefix}:members:{kind}"
+        self.member_ttl = member_ttl
+        self.interval = interval
+        self.on_adopt = on_adopt
+        self.on_release = on_release
+        self.owned: dict[str, Lease] = {}
+        self.live: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def valid(self, name: str) -> bool:
+        """Whether this worker may act for ``name`` now (a lease still in its time)."""
+        lease = self.owned.get(name)
+        return lease is not None and lease.valid()
+
+    async def start(self) -> None:
+        # Be seen before claiming: workers starting together then split the names at once
+        # instead of the first one taking all and handing most of them over a moment later.
+        await self.redis.zadd(self.members_key, {self.holder: time.time()})
+        await asyncio.sleep(min(2 * self.interval, self.member_ttl / 2))
+        await self.step()
+        self._task = asyncio.create_task(self._run(), name=f"shards-{self.kind}")
+
+    async def stop(self) -> None:
+        """Stop serving every name, then hand the leases back (the others take them at once)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for name in list(self.owned):
+            await self._give_up(name, "released")
+        try:
+            await self.redis.zrem(self.members_key, self.holder)
+        except Exception as exc:  # leaving early is a courtesy: the heartbeat runs out anyway
+            log.warning("could not leave %s: %s", self.members_key, exc)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.step()
+            except Exception:
+                # Redis away: leases run out by themselves (step drops them in time).
+                log.exception("shard step (%s) failed", self.kind)
+                await self._drop_expired()
+
+    async def _drop_expired(self) -> None:
+        for name, lease in list(self.owned.items()):
+            if not lease.valid():
+                await self._lost(name)
+
+    async def step(self) -> None:
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.members_key, {self.holder: now})
+            pipe.zremrangebyscore(self.members_key, "-inf", now - 3600)
+            pipe.zrangebyscore(self.members_key, now - self.member_ttl, "+inf")
+            _, _, live = await pipe.execute()
+        self.live = sorted(m.decode() if isinstance(m, bytes) else m for m in live)
+        held = list(self.owned.values())
+        for h, ok in zip(held, await self.leases.renew_all(held), strict=True):
+            if not ok or not h.valid():
+                await self._lost(h.name)
+        for name in list(self.owned):
+            if preferred(name, self.live) != self.holder:
+                await self._give_up(name, "handed over")
+        mine = [
+            n for n in self.names if n not in self.owned and preferred(n, self.live) == self.holder
+        ]
+        for name in mine:
+            lease = await self.leases.acquire(name)
+            if lease is None:
+                continue  # still held (by a worker giving it up, or one whose lease runs on)
+            self.owned[name] = lease
+            SHARDS_MOVED.labels(self.kind, "adopted").inc()
+            try:
+                await self.on_adopt(lease)
+            except Exception:
+                log.exception("adopting %s %s failed", self.kind, name)
+                await self._give_up(name, "failed")
+        SHARDS_OWNED.labels(self.kind).set(len(self.owned))
+
+    async def _lost(self, name: str) -> None:
+        log.warning("%s %s: lease lost, stopping it", self.kind, name)
+        self.owned.pop(name, None)
+        SHARDS_MOVED.labels(self.kind, "lost").inc()
+        await self.on_release(name)
+
+    async def _give_up(self, name: str, how: str) -> None:
+        lease = self.owned.pop(name)
+        SHARDS_MOVED.labels(self.kind, how).inc()
+        await self.on_release(name)  # stopped before anyone else may start it
+        try:
+            await self.leases.release(lease)
+        except Exception as exc:  # it runs out by itself
+            log.warning("releasing %s %s failed: %s", self.kind, name, exc)
