@@ -37,13 +37,27 @@ def serve(
     site: SiteOpt = None,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(help="all (the whole hub) or video (a video worker of a cluster)."),
+    ] = None,
 ) -> None:
-    """Run the hub: ingest, analytics, API and the video wall."""
-    from hub.app import create_app
+    """Run the hub: ingest, analytics, API and the video wall (or one role of a cluster)."""
     from hub.web.server import serve as run_server
 
     s = _settings(site)
-    s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
+    s = s.model_copy(
+        update={"host": host or s.host, "port": port or s.port, "role": role or s.role}
+    )
+    if s.role == "video":
+        from hub.cluster.video_worker import create_video_worker
+
+        run_server(create_video_worker(s), s)
+        return
+    if s.role != "all":
+        raise typer.BadParameter(f"unknown role {s.role!r} (all, video)", param_hint="--role")
+    from hub.app import create_app
+
     run_server(create_app(s), s)
 
 
