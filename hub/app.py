@@ -74,6 +74,11 @@ CALENDAR_UNKNOWN_YEARS = Gauge(
 
 
 def _make_video(settings: Settings, site: Site, bus: Bus) -> VideoService:
+    if settings.role == "api":
+        # The cameras run on video workers (hub serve --role video); their health comes here.
+        from hub.cluster.remote_video import RemoteVideo
+
+        return RemoteVideo(site, bus)
     # Imported lazily: the video stack (PyAV, OpenCV) is heavy and tests pass a stand-in.
     from hub.video.service import CameraService
 

@@ -39,7 +39,10 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
     role: Annotated[
         str | None,
-        typer.Option(help="all (the whole hub) or video (a video worker of a cluster)."),
+        typer.Option(
+            help="all (the whole hub), api (the hub without cameras: they run on video "
+            "workers) or video (a video worker of a cluster)."
+        ),
     ] = None,
 ) -> None:
     """Run the hub: ingest, analytics, API and the video wall (or one role of a cluster)."""
@@ -54,8 +57,8 @@ def serve(
 
         run_server(create_video_worker(s), s)
         return
-    if s.role != "all":
-        raise typer.BadParameter(f"unknown role {s.role!r} (all, video)", param_hint="--role")
+    if s.role not in ("all", "api"):
+        raise typer.BadParameter(f"unknown role {s.role!r} (all, api, video)", param_hint="--role")
     from hub.app import create_app
 
     run_server(create_app(s), s)

@@ -29,10 +29,11 @@ class Settings(BaseSettings):
     bus_partitions: int = Field(default=8, ge=1, le=256)
     """Streams per keyed topic: how many members of a consumer group can share it. The same in
     every process (checked at start)."""
-    role: Literal["all", "video"] = "all"
+    role: Literal["all", "api", "video"] = "all"
     """What this process runs (``hub serve --role``): ``all`` is the whole hub in one process;
     ``video`` a video worker of a cluster (hub/cluster/video_worker.py), analysing the cameras
-    it holds leases on."""
+    it holds leases on; ``api`` the hub without cameras (their health from the video workers
+    over the bus: hub/cluster/remote_video.py)."""
     camera_lease_seconds: float = Field(default=8.0, ge=2.0, le=120.0)
     """A video worker's hold on a camera: when the worker dies, its cameras move to the others
     after about this long (plus one heartbeat's worth)."""
