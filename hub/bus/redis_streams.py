@@ -195,6 +195,12 @@ class RedisBus:
         while self._queued:
             batch = list(self._queued)
             self._queued.clear()
+            if self._outbox:  # an earlier batch is waiting for Redis: queue behind it
+                for _, entries, done in batch:
+                    self._hold(entries)
+                    if not done.done():
+                        done.set_result(0)
+                continue
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for _, entries, _ in batch:
@@ -203,12 +209,21 @@ class RedisBus:
                     ids = iter(await pipe.execute())
             except UNREACHABLE as exc:
                 _unless_cancelled()
+                # Part of the pipeline may have reached Redis before the connection broke:
+                # sent again, those arrive twice (delivery is at least once; handlers tolerate
+                # a repeat).
                 ERRORS.labels("publish").inc()
                 log.warning("Redis unreachable (%s): holding messages until it is back", exc)
                 for _, entries, done in batch:
                     self._hold(entries)
                     if not done.done():
                         done.set_result(0)
+                continue
+            except Exception as exc:  # Redis refused (a wrong key type, out of memory)
+                ERRORS.labels("publish").inc()
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
                 continue
             for name, entries, done in batch:
                 last = b"0-0"
@@ -239,6 +254,10 @@ class RedisBus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            except Exception:
+                # Refused, not unreachable: trying again would block everything behind it.
+                log.exception("Redis refused a held message for %s; dropped", key)
+                OUTBOX_DROPPED.inc()
             delay = 0.1
             self._outbox.popleft()
             OUTBOX.set(len(self._outbox))
@@ -347,7 +366,9 @@ class _Subscription(Generic[P]):
             try:
                 await self.fill()
                 delay = 0.1
-            except UNREACHABLE as exc:
+            except (*UNREACHABLE, ResponseError) as exc:
+                # Unreachable, or refused (a key of the wrong type): a consumer's loop must
+                # not die of it; it retries, slower and slower, and the log says why.
                 _unless_cancelled()
                 if self.closed:
                     return

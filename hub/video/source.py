@@ -124,7 +124,10 @@ class CameraSource(IngestThread):
                     raise _Ended("end of stream")
                 except _Ended as exc:
                     if self._file and self._loop_files and self.stats.frames_in > frames_before:
-                        continue  # a looping file restarts at once; that is not a reconnect
+                        # A looping file restarts at once; that is not a reconnect, and the
+                        # camera stays online (not "connecting") while it reopens.
+                        ever_online = True
+                        continue
                     if self._file and not self._loop_files:
                         break
                     self._fail(str(exc), "offline")
@@ -236,6 +239,7 @@ class CameraSource(IngestThread):
             check_rate = False
         # Files are analysed whole (paced or not); only a live camera can leave a backlog.
         edge = None if self._file else LiveEdge(self.settings.max_lag_seconds)
+        keyframes_only = self.camera.decode_keyframes_only
         packets = container.demux(stream)
         while True:
             try:
@@ -266,6 +270,10 @@ class CameraSource(IngestThread):
                 if self._ring is not None:
                     self._ring.on_packet(packet, wall)
             if edge is not None and packet.size > 0 and not self._catch_up(edge, packet, mono):
+                frames = []
+            elif keyframes_only and not packet.is_keyframe:
+                # The decoder would skip it (skip_frame NONKEY), but only after parsing it:
+                # on a keyframes-only camera that parsing was most of the worker's CPU.
                 frames = []
             else:
                 frames = self._decode(stream, packet)

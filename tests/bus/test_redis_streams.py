@@ -193,3 +193,19 @@ def test_the_settings_choose_redis() -> None:
     bus = open_bus(Settings(bus="redis", redis_url="redis://127.0.0.1:1/0", bus_partitions=3))
     assert isinstance(bus, RedisBus) and bus.partitions == 3
     assert "redis_url" not in repr(Settings())
+
+
+async def test_a_publish_redis_refuses_raises_and_the_next_goes_through(buses: Any) -> None:
+    from redis.exceptions import ResponseError
+
+    bus = await buses()
+    sub = bus.subscribe(CAMERA_HEALTH)
+    await bus.publish(CAMERA_HEALTH, _health(0))
+    assert (await _get(sub)).data.frames_in == 0
+    await bus.redis.delete(bus.stream(CAMERA_HEALTH, 0))
+    await bus.redis.set(bus.stream(CAMERA_HEALTH, 0), "not a stream")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await asyncio.wait_for(bus.publish(CAMERA_HEALTH, _health(1)), 5)
+    await bus.redis.delete(bus.stream(CAMERA_HEALTH, 0))
+    assert await asyncio.wait_for(bus.publish(CAMERA_HEALTH, _health(2)), 5) > 0
+    assert (await _get(sub)).data.frames_in == 2

@@ -109,6 +109,13 @@ def test_file_loops_with_monotonic_media_time(tmp_path: Path, run_source: Any) -
     medias = [m for m, _, _, _ in got.items]
     assert all(b > a for a, b in itertools.pairwise(medias))
     assert src.stats.reconnects == 0  # looping a file is not a reconnect
+    # Nor does the camera go back to "connecting" each time the file starts again.
+    states = set()
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        states.add(src.stats.state)
+        time.sleep(0.002)
+    assert states == {"online"}
 
 
 def test_keyframes_only_decodes_only_keyframes(tmp_path: Path, run_source: Any) -> None:
