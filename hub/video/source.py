@@ -269,11 +269,11 @@ class CameraSource(IngestThread):
                     st.decode_errors += 1
                 if self._ring is not None:
                     self._ring.on_packet(packet, wall)
+            frames: list[Any]
             if edge is not None and packet.size > 0 and not self._catch_up(edge, packet, mono):
                 frames = []
             elif keyframes_only and not packet.is_keyframe:
-                # The decoder would skip it (skip_frame NONKEY), but only after parsing it:
-                # on a keyframes-only camera that parsing was most of the worker's CPU.
+                # The decoder would skip it too (skip_frame NONKEY), after parsing it.
                 frames = []
             else:
                 frames = self._decode(stream, packet)
