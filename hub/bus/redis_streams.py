@@ -37,6 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.bus.base import Message
 from hub.bus.contracts import Topic
+from hub.bus.members import beat
 
 log = logging.getLogger(__name__)
 
@@ -460,14 +461,7 @@ class _GroupSubscription(_Subscription[P]):
         await r.zadd(self.members_key, {self.me: time.time()})
 
     async def balance(self) -> None:
-        now = time.time()
-        r = self.bus.redis
-        async with r.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.members_key, {self.me: now})
-            pipe.zremrangebyscore(self.members_key, "-inf", now - 3600)
-            pipe.zrangebyscore(self.members_key, now - self.bus.member_ttl, "+inf")
-            _, _, live = await pipe.execute()
-        members = sorted(_text(m) for m in live)
+        members = await beat(self.bus.redis, self.members_key, self.me, self.bus.member_ttl)
         self.live = set(members)
         i, n = members.index(self.me), len(members)
         streams = self.bus.streams(self.topic)

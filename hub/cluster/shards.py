@@ -24,6 +24,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from hub.bus.members import beat
 from hub.cluster.leases import Lease, Leases
 
 log = logging.getLogger(__name__)
@@ -113,13 +114,7 @@ class Shards:
                 await self._lost(name)
 
     async def step(self) -> None:
-        now = time.time()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.members_key, {self.holder: now})
-            pipe.zremrangebyscore(self.members_key, "-inf", now - 3600)
-            pipe.zrangebyscore(self.members_key, now - self.member_ttl, "+inf")
-            _, _, live = await pipe.execute()
-        self.live = sorted(m.decode() if isinstance(m, bytes) else m for m in live)
+        self.live = await beat(self.redis, self.members_key, self.holder, self.member_ttl)
         held = list(self.owned.values())
         for h, ok in zip(held, await self.leases.renew_all(held), strict=True):
             if not ok or not h.valid():
