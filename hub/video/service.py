@@ -104,6 +104,9 @@ class _Camera:
         self._prev: tuple[float, int, int] | None = None
         self.lease: Lease | None = None
         """The camera's lease while this worker serves it (sharded service only)."""
+        self.fence: int | None = None
+        """The token of the last lease it was analysed under: events analysed then and
+        published later (snapshots take a moment) carry it even after the lease is gone."""
 
     def update_rates(self, now: float) -> None:
         frames_in = self.source.stats.frames_in if self.source else 0
@@ -307,6 +310,7 @@ class CameraService:
         if cam is None or cam.parts is None or not self._started:
             return  # unknown or disabled here: the lease is held, nothing runs
         cam.lease = lease
+        cam.fence = lease.token
         if cam.camera.published:
             return  # its unit publishes to whichever process it reaches (attach_source)
         self._pull(cam)
@@ -445,10 +449,13 @@ class CameraService:
         camera = cam.camera
         queue = cam.queue
         assert queue is not None
+        # A sharded camera is analysed only under its lease (a published one has none: its
+        # unit publishes to whichever process it reaches).
+        sharded = self.sharded and not camera.published
 
         def on_frame(frame: Any, media_time: float, wall_time: float) -> None:
-            if cam.lease is not None and not cam.lease.valid():
-                return  # the lease ran out: another worker may have the camera now
+            if sharded and (cam.lease is None or not cam.lease.valid()):
+                return  # no valid lease (ran out, or released): another worker may have it
             luma = reduce_luma(frame, camera.analysis_width)
             queue.put(AnalysisFrame(camera.id, media_time, wall_time, luma, image=frame))
 
@@ -556,7 +563,7 @@ class CameraService:
         self._publish_threadsafe(event)
 
     def _detection(self, ev: RawEvent, snapshot: str | None) -> DetectionEvent:
-        lease = self._cams[ev.camera_id].lease
+        fence = self._cams[ev.camera_id].fence
         cam = self._cams[ev.camera_id].camera
         end = None if ev.end_wall_time is None else datetime.fromtimestamp(ev.end_wall_time, UTC)
         grid_id: str | None = cam.grid
@@ -585,7 +592,7 @@ class CameraService:
             object_kind=ev.object_kind,
             count=ev.count,
             cause=ev.cause,
-            fence=lease.token if lease is not None else None,
+            fence=fence,
         )
 
     def _publish_threadsafe(self, event: DetectionEvent) -> None:
