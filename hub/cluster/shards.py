@@ -4,7 +4,8 @@ by one worker at a time through a lease (hub/cluster/leases.py).
 Each worker heartbeats into ``{prefix}:members:{kind}`` and, once a ``interval``:
 - renews its leases; a lease it could not renew in time is dropped at once (``on_release``);
 - gives up the names whose preferred worker is now another live worker (a worker joined): it
-  stops serving them first, then releases the lease, so the two never overlap;
+  invalidates the lease here first (whoever serves a name checks the lease before acting on
+  it), releases it, and stops serving the name in the background;
 - claims the free names it is the preferred worker of (``on_adopt`` starts serving them).
 
 The preferred worker of a name is the live worker with the highest hash of (name, worker)
@@ -70,6 +71,8 @@ class Shards:
         self.on_release = on_release
         self.owned: dict[str, Lease] = {}
         self.live: list[str] = []
+        self._releasing: dict[str, asyncio.Task[None]] = {}
+        """Names being stopped here (``on_release`` under way)."""
         self._task: asyncio.Task[None] | None = None
 
     def valid(self, name: str) -> bool:
@@ -93,6 +96,8 @@ class Shards:
             self._task = None
         for name in list(self.owned):
             await self._give_up(name, "released")
+        if self._releasing:  # every name stopped before this returns
+            await asyncio.gather(*self._releasing.values(), return_exceptions=True)
         try:
             await self.redis.zrem(self.members_key, self.holder)
         except Exception as exc:  # leaving early is a courtesy: the heartbeat runs out anyway
@@ -123,7 +128,11 @@ class Shards:
             if preferred(name, self.live) != self.holder:
                 await self._give_up(name, "handed over")
         mine = [
-            n for n in self.names if n not in self.owned and preferred(n, self.live) == self.holder
+            n
+            for n in self.names
+            if n not in self.owned
+            and n not in self._releasing  # still stopping here: adopted again once stopped
+            and preferred(n, self.live) == self.holder
         ]
         for name in mine:
             lease = await self.leases.acquire(name)
@@ -140,15 +149,35 @@ class Shards:
 
     async def _lost(self, name: str) -> None:
         log.warning("%s %s: lease lost, stopping it", self.kind, name)
-        self.owned.pop(name, None)
+        lease = self.owned.pop(name, None)
+        if lease is not None:
+            lease.valid_until = 0.0
         SHARDS_MOVED.labels(self.kind, "lost").inc()
-        await self.on_release(name)
+        self._stop_serving(name)
 
     async def _give_up(self, name: str, how: str) -> None:
         lease = self.owned.pop(name)
         SHARDS_MOVED.labels(self.kind, how).inc()
-        await self.on_release(name)  # stopped before anyone else may start it
+        # Invalid here first: whoever serves the name checks its lease before acting on it
+        # (a video worker, before analysing each frame), so from now on nothing is done for it
+        # and another worker may take it at once.
+        lease.valid_until = 0.0
         try:
             await self.leases.release(lease)
         except Exception as exc:  # it runs out by itself
             log.warning("releasing %s %s failed: %s", self.kind, name, exc)
+        self._stop_serving(name)
+
+    def _stop_serving(self, name: str) -> None:
+        """``on_release`` in a task of its own: stopping a camera can take seconds (a silent
+        camera's blocking read), and the leases of the others must be renewed meanwhile."""
+
+        async def stop() -> None:
+            try:
+                await self.on_release(name)
+            except Exception:
+                log.exception("stopping %s %s failed", self.kind, name)
+            finally:
+                self._releasing.pop(name, None)
+
+        self._releasing[name] = asyncio.create_task(stop(), name=f"shards-release-{name}")

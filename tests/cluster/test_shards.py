@@ -21,10 +21,18 @@ NAMES = [f"cam-{i:02d}" for i in range(30)]
 class Worker:
     """Serves names the way a video worker would: ``serving`` is what it analyses now."""
 
-    def __init__(self, redis: Any, prefix: str, name: str, log: list[tuple[str, str, str]]) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        prefix: str,
+        name: str,
+        log: list[tuple[str, str, str]],
+        stop_takes: float = 0.02,
+    ) -> None:
         self.name = name
-        self.serving: set[str] = set()
+        self.leases: dict[str, Lease] = {}
         self.log = log
+        self.stop_takes = stop_takes
         self.shards = Shards(
             redis,
             prefix=prefix,
@@ -38,20 +46,25 @@ class Worker:
             interval=0.1,
         )
 
+    @property
+    def serving(self) -> set[str]:
+        """What it analyses now: a video worker analyses a frame only under a valid lease."""
+        return {n for n, lease in self.leases.items() if lease.valid()}
+
     async def adopt(self, lease: Lease) -> None:
-        self.serving.add(lease.name)
+        self.leases[lease.name] = lease
         self.log.append(("adopt", self.name, lease.name))
 
     async def release(self, name: str) -> None:
-        await asyncio.sleep(0.02)  # stopping a camera takes a moment
-        self.serving.discard(name)
+        await asyncio.sleep(self.stop_takes)  # stopping a camera takes a moment
+        self.leases.pop(name, None)
         self.log.append(("release", self.name, name))
 
     def kill(self) -> None:
         """kill -9: no release, no goodbye; what it served stops with the process."""
         assert self.shards._task is not None
         self.shards._task.cancel()
-        self.serving.clear()
+        self.leases.clear()
 
 
 @pytest.fixture
@@ -133,3 +146,22 @@ async def test_names_spread_over_workers_and_move_without_overlap(redis: Any) ->
     for w in (workers[0], workers[2]):
         await w.shards.stop()
     assert overlaps == []
+
+
+async def test_a_slow_stop_does_not_cost_the_other_names_their_leases(redis: Any) -> None:
+    """Stopping a camera can take seconds (a silent camera's blocking read): meanwhile the
+    worker keeps renewing the leases of all its other cameras."""
+    prefix = f"t{secrets.token_hex(4)}"
+    log: list[tuple[str, str, str]] = []
+    slow = Worker(redis, prefix, "w0", log, stop_takes=2.5)  # more than twice the lease
+    await slow.shards.start()
+    await _until(lambda: len(slow.serving) == len(NAMES), 3)
+    joined = Worker(redis, prefix, "w1", log)
+    await joined.shards.start()
+    await _until(lambda: sorted(slow.serving | joined.serving) == NAMES and joined.serving, 3)
+    await asyncio.sleep(3.0)  # the slow stops finish meanwhile
+    assert [e for e in log if e[0] == "release" and e[2] in slow.serving] == []
+    assert slow.serving == {n for n in NAMES if preferred(n, ["w0", "w1"]) == "w0"}
+    assert slow.serving.isdisjoint(joined.serving)
+    await joined.shards.stop()
+    await slow.shards.stop()
