@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import Counter, Gauge
+from redis.exceptions import RedisError
 
 from hub.bus.members import beat
 from hub.cluster.leases import Lease, Leases
@@ -108,8 +109,12 @@ class Shards:
             await asyncio.sleep(self.interval)
             try:
                 await self.step()
+            except (ConnectionError, TimeoutError, OSError, RedisError) as exc:
+                # Redis away: leases run out by themselves (step drops them in time). One line,
+                # not a traceback a second.
+                log.warning("shard step (%s): Redis unreachable: %s", self.kind, exc)
+                await self._drop_expired()
             except Exception:
-                # Redis away: leases run out by themselves (step drops them in time).
                 log.exception("shard step (%s) failed", self.kind)
                 await self._drop_expired()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from one_grid import ONE_GRID_SITE
 
 from hub.bus import MemoryBus
 from hub.bus.contracts import CAMERA_HEALTH, CameraHealth
@@ -12,28 +13,13 @@ from hub.cluster.remote_video import RemoteVideo
 from hub.config import parse_site
 from hub.errors import NotFoundError
 
-SITE = """
-site: {name: t}
-district:
-  id: d1
-  name: D
-  streets:
-    - id: s1
-      name: S
-      communities:
-        - id: c1
-          name: C
-          grids:
-            - id: g1
-              name: G1
-              geometry:
-                type: Polygon
-                coordinates: [[[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.0]]]
-cameras:
+SITE = ONE_GRID_SITE.format(
+    cameras="""\
   - {id: cam-a, name: A, url: rtsp://x/a, grid: g1, position: [121.05, 31.05]}
   - {id: cam-b, name: B, url: rtsp://x/b, grid: g1, position: [121.05, 31.05]}
-  - {id: cam-off, name: "Off", url: rtsp://x/c, grid: g1, position: [121.05, 31.05], enabled: false}
-"""
+  - {id: cam-off, name: "Off", url: rtsp://x/c, grid: g1, position: [121.05, 31.05],
+     enabled: false}"""
+)
 
 
 async def test_health_comes_from_the_workers_and_goes_stale() -> None:

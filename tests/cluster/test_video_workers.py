@@ -18,32 +18,14 @@ from typing import Any
 import httpx
 import pytest
 import redis_server
+from one_grid import ONE_GRID_SITE
 from video.media_helpers import make_clip
 
 from hub.bus.contracts import CAMERA_HEALTH, DETECTIONS, CameraHealth, DetectionEvent
 from hub.bus.redis_streams import RedisBus
 
 CAMERAS = [f"cam-{i}" for i in range(9)]
-SITE = """
-site: {{name: cluster test}}
-district:
-  id: d1
-  name: D
-  streets:
-    - id: s1
-      name: S
-      communities:
-        - id: c1
-          name: C
-          grids:
-            - id: g1
-              name: G1
-              geometry:
-                type: Polygon
-                coordinates: [[[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.0]]]
-cameras:
-{cameras}
-"""
+SITE = ONE_GRID_SITE
 
 
 def _port() -> int:

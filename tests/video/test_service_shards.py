@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import redis_server
+from cluster.one_grid import ONE_GRID_SITE
 from media_helpers import make_clip
 
 from hub.bus import MemoryBus
@@ -24,26 +25,7 @@ from hub.video.analytics import AnalysisFrame, FrameResult, RawEvent
 from hub.video.service import CameraService
 
 CAMERAS = [f"cam-{i}" for i in range(6)]
-SITE = """
-site: {{name: test}}
-district:
-  id: d1
-  name: D
-  streets:
-    - id: s1
-      name: S
-      communities:
-        - id: c1
-          name: C
-          grids:
-            - id: g1
-              name: G1
-              geometry:
-                type: Polygon
-                coordinates: [[[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.0]]]
-cameras:
-{cameras}
-"""
+SITE = ONE_GRID_SITE
 
 
 class EveryFifthFrame:
