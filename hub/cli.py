@@ -41,7 +41,8 @@ def serve(
         str | None,
         typer.Option(
             help="all (the whole hub), api (the hub without cameras: they run on video "
-            "workers) or video (a video worker of a cluster)."
+            "workers), video (a video worker of a cluster) or devices (an MQTT ingest "
+            "process of a cluster)."
         ),
     ] = None,
 ) -> None:
@@ -57,8 +58,15 @@ def serve(
 
         run_server(create_video_worker(s), s)
         return
+    if s.role == "devices":
+        from hub.cluster.ingest_process import create_ingest_process
+
+        run_server(create_ingest_process(s), s)
+        return
     if s.role not in ("all", "api"):
-        raise typer.BadParameter(f"unknown role {s.role!r} (all, api, video)", param_hint="--role")
+        raise typer.BadParameter(
+            f"unknown role {s.role!r} (all, api, video, devices)", param_hint="--role"
+        )
     from hub.app import create_app
 
     run_server(create_app(s), s)

@@ -11,17 +11,24 @@ Debian's package creates.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 _lock = threading.Lock()
 _cluster: _Cluster | None = None
@@ -110,3 +117,24 @@ def stop() -> None:
         if _cluster is not None:
             _cluster.stop()
             _cluster = None
+
+
+@contextlib.asynccontextmanager
+async def private_postgres() -> AsyncIterator[str]:
+    """A private database on the session's PostgreSQL (tests/pg_cluster.py), dropped afterwards.
+    Never skipped: a machine without PostgreSQL fails these tests."""
+    name = f"hub_test_{secrets.token_hex(6)}"
+    url = await asyncio.to_thread(admin_url)
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except BaseException:
+        await admin.dispose()
+        raise
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()

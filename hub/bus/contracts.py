@@ -186,6 +186,18 @@ class DevicePresence(BaseModel):
     ts: datetime
 
 
+class DeviceStatus(BaseModel):
+    """A device's status message as an ingest process received it (hub/v1/devices/{id}/status),
+    for the process that keeps presence (docs/mqtt.md, "Several ingest processes")."""
+
+    device_id: str
+    state: PresenceState
+    session: str
+    ts: float
+    """The device's own time of the status, epoch seconds."""
+    will: bool = False
+
+
 class DeviceTelemetry(BaseModel):
     device_id: str
     ts: float
@@ -376,6 +388,9 @@ DEVICE_TELEMETRY = Topic(
 readings): a message per reading cost as much as validating it."""
 DEVICE_EVENTS = Topic("devices.events", DeviceEvent, key=lambda e: e.device_id)
 """What devices publish on hub/v1/devices/{id}/events, once validated and stored."""
+DEVICE_STATUS = Topic("devices.status", DeviceStatus, key=lambda s: s.device_id)
+"""Status messages from ingest processes that leave presence to another process (``hub serve
+--role devices``); the in-process ingest applies them itself and publishes nothing here."""
 ALARMS = Topic("alarms", Alarm, key=lambda a: a.device_id)
 """An alarm on every change: created, refreshed, severity changed, acknowledged, assigned,
 cleared. The case loop consumes it."""

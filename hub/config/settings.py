@@ -29,11 +29,12 @@ class Settings(BaseSettings):
     bus_partitions: int = Field(default=8, ge=1, le=256)
     """Streams per keyed topic: how many members of a consumer group can share it. The same in
     every process (checked at start)."""
-    role: Literal["all", "api", "video"] = "all"
+    role: Literal["all", "api", "video", "devices"] = "all"
     """What this process runs (``hub serve --role``): ``all`` is the whole hub in one process;
     ``video`` a video worker of a cluster (hub/cluster/video_worker.py), analysing the cameras
     it holds leases on; ``api`` the hub without cameras (their health from the video workers
-    over the bus: hub/cluster/remote_video.py)."""
+    over the bus: hub/cluster/remote_video.py); ``devices`` an MQTT ingest process
+    (hub/cluster/ingest_process.py), one of several sharing a broker's messages."""
     camera_lease_seconds: float = Field(default=8.0, ge=2.0, le=120.0)
     """A video worker's hold on a camera: when the worker dies, its cameras move to the others
     after about this long (plus one heartbeat's worth)."""
@@ -134,6 +135,10 @@ class Settings(BaseSettings):
     password, which no device can guess (and so cannot take the session over with)."""
     mqtt_ingest: bool = True
     """Run MQTT device ingest in this hub process."""
+    ingest_elsewhere: bool = False
+    """The MQTT ingest runs in ``hub serve --role devices`` processes: this process keeps the
+    broker (when embedded), the device accounts, presence (followed from the bus) and the rules,
+    but reads no MQTT messages itself."""
     mqtt_shared_subscriptions: bool | None = None
     """Subscribe through ``$share/<group>/...`` (the group derived from the hub's MQTT password)
     so several ingest processes split the load.

@@ -180,7 +180,11 @@ class EmbeddedBroker(_AccountsMixin):
         if self.kind == "mosquitto":
             self.accounts.active_file = self.dir / "passwd.active"
         if gate_devices is None:
-            gate_devices = settings.mqtt_ingest and settings.mqtt_shared_subscriptions is not False
+            gate_devices = (
+                settings.mqtt_ingest
+                and not settings.ingest_elsewhere
+                and settings.mqtt_shared_subscriptions is not False
+            )
         self.gate_devices = gate_devices and self.kind == "mosquitto"
         self._mosquitto: MosquittoProcess | None = None
         self._amqtt: object | None = None

@@ -11,6 +11,12 @@ is handled (not only by a validation rule) is dead-lettered alone as ``internal_
 unacked message is redelivered after every reconnect and would fail again each time, and
 enough of them fill the broker's in-flight window (Receive Maximum) until ingest stops. Only a
 store that is down leaves messages unacked, and they wait for it.
+
+Presence is kept here when the worker is given one (the whole hub in one process). An ingest
+process of a cluster (``hub serve --role devices``, several of them splitting the messages) has
+none: each would see only its share of a device's messages, so it publishes status messages on
+``devices.status`` and the process that keeps presence follows them and the readings there
+(hub/devices/presence_follower.py).
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from hub.bus.base import Bus
 from hub.bus.contracts import (
     DEVICE_EVENTS,
     DEVICE_PRESENCE,
+    DEVICE_STATUS,
     DEVICE_TELEMETRY,
     DeviceEvent,
     DevicePresence,
+    DeviceStatus,
     DeviceTelemetry,
     DeviceTelemetryBatch,
     Topic,
@@ -77,7 +85,7 @@ def presence_of(s: DeviceState) -> DevicePresence:
     )
 
 
-def _snapshot(s: DeviceState) -> DeviceState:
+def snapshot(s: DeviceState) -> DeviceState:
     return dataclasses.replace(s, last_values=dict(s.last_values))
 
 
@@ -94,6 +102,7 @@ class _Prepared:
     readings: list[Reading]
     events: list[DeviceEvent]
     presences: list[DevicePresence]
+    statuses: list[DeviceStatus] = dataclasses.field(default_factory=list)
 
 
 def _merge(parts: list[_Prepared]) -> _Prepared:
@@ -111,6 +120,7 @@ def _merge(parts: list[_Prepared]) -> _Prepared:
         out.readings += p.readings
         out.events += p.events
         out.presences += p.presences
+        out.statuses += p.statuses
     out.states = list(states.values())
     return out
 
@@ -149,7 +159,7 @@ class IngestWorker:
         link: MqttLink,
         registry: DeviceRegistry,
         repo: DeviceRepo,
-        presence: Presence,
+        presence: Presence | None,
         bus: Bus,
         *,
         max_payload: int,
@@ -294,6 +304,7 @@ class IngestWorker:
         events: list[DeviceEvent] = []
         changed: dict[str, DeviceState] = {}
         came_online: list[DeviceState] = []
+        statuses: list[DeviceStatus] = []
         touched: set[str] = set()
         acks: dict[int, list[int]] = {}
         rejected = self.rejected
@@ -356,12 +367,23 @@ class IngestWorker:
                                 rows.append((device_id, key, ts, seq, None, v))
                             else:
                                 rows.append((device_id, key, ts, seq, float(v), None))
-                    if merged:
+                    if merged and presence is not None:
                         touched.add(device_id)
                         if presence.seen(device_id, now, merged):
                             came_online.append(presence.states[device_id])
                 elif kind == "status":
                     st = validate.status(device_id, validate.load_json(payload), now)
+                    if presence is None:
+                        statuses.append(
+                            DeviceStatus.model_construct(
+                                device_id=st.device_id,
+                                state=st.state,
+                                session=st.session,
+                                ts=st.ts,
+                                will=st.will,
+                            )
+                        )
+                        continue
                     if presence.status(st, now):
                         changed[device_id] = presence.states[device_id]
                     touched.add(device_id)
@@ -371,9 +393,10 @@ class IngestWorker:
                     doc_ev = DeviceEvent.model_validate(
                         {"device_id": ev.device_id, "ts": ev.ts, "type": ev.type, "data": ev.data}
                     )
-                    touched.add(device_id)
-                    if presence.seen(device_id, now, None):
-                        came_online.append(presence.states[device_id])
+                    if presence is not None:
+                        touched.add(device_id)
+                        if presence.seen(device_id, now, None):
+                            came_online.append(presence.states[device_id])
                     events.append(doc_ev)
             except Rejected as exc:
                 reject(exc, device_id, topic, payload)
@@ -386,9 +409,15 @@ class IngestWorker:
 
         # Rows are taken now: the next batch's validation moves these states on before this
         # batch is written, and a state must not be stored ahead of the data that caused it.
-        states = [_snapshot(presence.states[d]) for d in touched if d in presence.states]
+        states = (
+            [snapshot(presence.states[d]) for d in touched if d in presence.states]
+            if presence is not None
+            else []
+        )
         presences = [presence_of(s) for s in [*came_online, *changed.values()]]
-        return _Prepared(t0, len(batch), rows, dead, states, acks, readings, events, presences)
+        return _Prepared(
+            t0, len(batch), rows, dead, states, acks, readings, events, presences, statuses
+        )
 
     async def _commit(self, p: _Prepared) -> None:
         await self._write(p.rows, p.dead, p.states)
@@ -411,6 +440,8 @@ class IngestWorker:
             await self._publish(DEVICE_EVENTS, e)
         for pj in p.presences:
             await self._publish(DEVICE_PRESENCE, pj)
+        for st in p.statuses:
+            await self._publish(DEVICE_STATUS, st)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - p.t0)
 
     async def _publish(self, topic: Topic[P], data: P) -> None:

@@ -22,6 +22,7 @@ from hub.devices.history import Retention, TelemetryHistory
 from hub.devices.ingest import IngestWorker, presence_of
 from hub.devices.mqtt import Endpoint, MqttLink
 from hub.devices.presence import Presence
+from hub.devices.presence_follower import PresenceFollower
 from hub.devices.registry import DeviceRegistry, Known
 from hub.devices.repo import DeviceRepo, DeviceState
 from hub.devices.rules import RuleEngine
@@ -74,6 +75,7 @@ class DeviceService:
         self.rules = RuleEngine(self.registry, self.alarms, self.linkage, bus, store.engine)
         self.link: MqttLink | None = None
         self.worker: IngestWorker | None = None
+        self.follower: PresenceFollower | None = None
         self._maint: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
 
@@ -91,8 +93,13 @@ class DeviceService:
         await self.alarms.load()
         # Before ingest starts: the engine must be subscribed when the first telemetry arrives.
         await self.rules.start()
-        ep = self.endpoint
-        if ep is None and self.broker is not None and broker_url:
+        elsewhere = self.settings.ingest_elsewhere
+        if elsewhere:
+            # The ingest processes publish what they read; presence follows it here.
+            self.follower = PresenceFollower(self.presence, self.repo, self.bus)
+            await self.follower.start()
+        ep = None if elsewhere else self.endpoint
+        if ep is None and not elsewhere and self.broker is not None and broker_url:
             ep = Endpoint(
                 url=broker_url,
                 username=self.broker.hub_username,
@@ -139,6 +146,8 @@ class DeviceService:
             await self.link.stop()
         if self.worker is not None:
             await self.worker.stop()
+        if self.follower is not None:
+            await self.follower.stop()
         await self.rules.stop()
         await cancel_and_wait([self._maint, self._gate_task])
         await self.presence.stop()

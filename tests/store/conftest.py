@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pg_cluster
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from pg_cluster import private_postgres
 
 from hub.store import passwords
 from hub.store.db import Store, open_store
@@ -27,27 +22,6 @@ def fast_hasher() -> Iterator[None]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
-
-
-@contextlib.asynccontextmanager
-async def private_postgres() -> AsyncIterator[str]:
-    """A private database on the session's PostgreSQL (tests/pg_cluster.py), dropped afterwards.
-    Never skipped: a machine without PostgreSQL fails these tests."""
-    name = f"hub_test_{secrets.token_hex(6)}"
-    url = await asyncio.to_thread(pg_cluster.admin_url)
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except BaseException:
-        await admin.dispose()
-        raise
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import private_postgres
+from pg_cluster import private_postgres
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
