@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     """The MQTT ingest runs in ``hub serve --role devices`` processes: this process keeps the
     broker (when embedded), the device accounts, presence (followed from the bus) and the rules,
     but reads no MQTT messages itself."""
+    ingest_accounts: list[str] = Field(default_factory=list, max_length=64)
+    """Broker accounts for the ``hub serve --role devices`` processes (one each: one connection
+    per account), written with the hub's MQTT password (the ``$share`` group derives from it) by
+    the process that keeps the broker's accounts, at its start. JSON list in the environment:
+    ``HUB_INGEST_ACCOUNTS='["ingest-1", "ingest-2"]'``."""
     mqtt_shared_subscriptions: bool | None = None
     """Subscribe through ``$share/<group>/...`` (the group derived from the hub's MQTT password)
     so several ingest processes split the load.

@@ -89,6 +89,8 @@ class Broker(Protocol):
         self, device_id: str, password: str | None = None
     ) -> DeviceCredentials: ...
 
+    async def provision_service_accounts(self, names: Sequence[str], password: str) -> None: ...
+
     async def deprovision_device(self, device_id: str) -> bool: ...
 
     async def provision_site_devices(self, device_ids: Sequence[str], credentials: Path) -> int: ...
@@ -134,6 +136,21 @@ class _AccountsMixin:
                 credentials,
             )
         return len(created)
+
+    async def provision_service_accounts(self, names: Sequence[str], password: str) -> None:
+        """Accounts with the hub's rights and ``password`` (the hub's: the ingest processes'
+        ``$share`` group derives from it), e.g. ``HUB_INGEST_ACCOUNTS``."""
+        if not names:
+            return
+        if self.accounts is None:
+            log.warning(
+                "no broker password file configured (HUB_MQTT_PASSWORD_FILE): create the "
+                "ingest accounts %s in the broker yourself",
+                ", ".join(names),
+            )
+            return
+        for name in names:
+            await self.accounts.add_service_account(name, password)
 
     async def deprovision_device(self, device_id: str) -> bool:
         if self.accounts is None:

@@ -84,6 +84,9 @@ class DeviceService:
             await self.broker.provision_site_devices(
                 [d.id for d in self.site.devices if d.enabled], self.credentials_path
             )
+            await self.broker.provision_service_accounts(
+                self.settings.ingest_accounts, self.broker.hub_password
+            )
         for d in await self.repo.list_devices():
             if d.profile in self.site.profile_by_id and self.registry.get(d.id) is None:
                 self.registry.add(d)

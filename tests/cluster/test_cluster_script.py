@@ -1,8 +1,11 @@
-"""scripts/cluster.sh: the cluster as local processes comes up, spreads the cameras over its
-video workers, survives kill -9 of one, and goes down leaving nothing running."""
+"""scripts/cluster.sh: the cluster as local processes (on PostgreSQL, with two ingest
+processes) comes up, spreads the cameras over its video workers, ingests the simulated sensors
+through the ingest processes with presence kept on the API node, survives kill -9 of a video
+worker, and goes down leaving nothing running."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,8 +13,13 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+from pg_cluster import private_postgres
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from test_video_workers import CAMERAS, SITE
 from video.media_helpers import make_clip
 
@@ -40,7 +48,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_up_status_kill_one_worker_down(tmp_path: Path) -> None:
+DEVICES = """
+device_profiles:
+  - {id: gauge, name: gauge, telemetry: [{key: level, min: 0, max: 10}]}
+devices:
+  - {id: gauge-1, name: gauge 1, profile: gauge, grid: g1, position: [121.05, 31.01]}
+  - {id: gauge-2, name: gauge 2, profile: gauge, grid: g1, position: [121.06, 31.02]}
+"""
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with private_postgres() as url:
+        yield url
+
+
+def _ingest(port: int) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+            return dict(json.load(r))
+    except OSError:
+        return None
+
+
+def _online(pg_url: str) -> set[str]:
+    async def read() -> set[str]:
+        engine = create_async_engine(pg_url)
+        try:
+            async with engine.connect() as conn:
+                sql = "SELECT device_id FROM device_state WHERE state = 'online'"
+                return {r[0] for r in await conn.execute(text(sql))}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_up_status_kill_one_worker_down(tmp_path: Path, pg_url: str) -> None:
     clip = make_clip(tmp_path / "street.mp4", seconds=4.0, width=320, height=180, gop=10)
     cams = "".join(
         f"  - {{id: {c}, name: {c}, url: {clip}, grid: g1, position: [121.05, 31.05], "
@@ -48,8 +92,8 @@ def test_up_status_kill_one_worker_down(tmp_path: Path) -> None:
         for c in CAMERAS
     )
     site = tmp_path / "site.yaml"
-    site.write_text(SITE.format(cameras=cams), encoding="utf-8")
-    wport = _port()
+    site.write_text(SITE.format(cameras=cams) + DEVICES, encoding="utf-8")
+    wport, iport = _port(), _port()
     env = {
         **os.environ,
         "HUB_CLUSTER_DIR": str(tmp_path / "cluster"),
@@ -57,6 +101,8 @@ def test_up_status_kill_one_worker_down(tmp_path: Path) -> None:
         "HUB_PORT": str(_port()),
         "HUB_CLUSTER_REDIS_PORT": str(_port()),
         "HUB_CLUSTER_WORKER_PORT": str(wport),
+        "HUB_CLUSTER_INGEST_PORT": str(iport),
+        "HUB_DATABASE_URL": pg_url,
         "HUB_MQTT_EMBEDDED_PORT": str(_port()),
         "PY": str(REPO / ".venv" / "bin" / "python"),
     }
@@ -73,8 +119,8 @@ def test_up_status_kill_one_worker_down(tmp_path: Path) -> None:
     try:
         out = run("up", "2")
         pids = [int(f.read_text()) for f in (tmp_path / "cluster").glob("*.pid")]
-        assert len(pids) == 4  # redis, the API node, 2 video workers
-        assert "Admin login: admin / " in out and "2 video workers" in out
+        assert len(pids) == 6  # redis, the API node, 2 video workers, 2 ingest processes
+        assert "Admin login: admin / " in out and "2 video workers, 2 ingest" in out
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             served = [_cameras(wport + i) or [] for i in (1, 2)]
@@ -82,7 +128,17 @@ def test_up_status_kill_one_worker_down(tmp_path: Path) -> None:
                 break
             time.sleep(0.5)
         assert sorted(served[0] + served[1]) == CAMERAS and all(served), served
-        assert "video-1: running" in run("status")
+        status = run("status")
+        assert "video-1: running" in status and "ingest-2: running" in status
+        # The sensors' messages (their status at connect; readings come every minute) come in
+        # through the ingest processes, and presence follows them on the API node, which reads
+        # no MQTT itself: the devices are stored online.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _online(pg_url) != {"gauge-1", "gauge-2"}:
+            time.sleep(0.5)
+        assert _online(pg_url) == {"gauge-1", "gauge-2"}
+        processed = [int(str((_ingest(iport + i) or {}).get("processed", 0))) for i in (1, 2)]
+        assert sum(processed) >= 2, processed
 
         pid = int((tmp_path / "cluster" / "video-1.pid").read_text())
         os.kill(pid, signal.SIGKILL)

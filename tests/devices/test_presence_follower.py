@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from broker_fixtures import ConnectRefused, RunningBroker, connect_client
 from ingest_helpers import RecordingLink, device_site, wait_for
 
 from hub.bus.contracts import DEVICE_PRESENCE, DEVICE_STATUS, DevicePresence
@@ -112,3 +113,27 @@ async def test_presence_follows_what_ingest_processes_publish(store: Store, tmp_
     finally:
         await api.stop()
         await ingest_side.repo.close()
+
+
+async def test_the_ingest_processes_accounts_are_made_with_the_hubs_password(
+    mqtt_broker: RunningBroker, store: Store, tmp_path: Path
+) -> None:
+    """HUB_INGEST_ACCOUNTS: the process keeping the broker writes one account per ingest
+    process; each logs in with the hub's password (its $share group derives from it)."""
+    settings = Settings(
+        data_dir=tmp_path / "api", ingest_elsewhere=True, ingest_accounts=["ingest-1", "ingest-2"]
+    )
+    svc = DeviceService(settings, device_site(), store, MemoryBus(), mqtt_broker.broker)
+    await svc.start(mqtt_broker.url)
+    try:
+        assert svc.link is None  # it reads no MQTT itself
+        for name in ("ingest-1", "ingest-2"):
+            assert mqtt_broker.accounts.is_service(name)
+            client = await asyncio.to_thread(
+                connect_client, mqtt_broker, name, mqtt_broker.hub_password, client_id=name
+            )
+            await asyncio.to_thread(client.close)
+        with pytest.raises(ConnectRefused):
+            await asyncio.to_thread(connect_client, mqtt_broker, "ingest-1", "not-the-password")
+    finally:
+        await svc.stop()
