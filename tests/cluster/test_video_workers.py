@@ -194,8 +194,9 @@ async def test_a_killed_workers_cameras_come_back_on_the_others(
         await _until(
             lambda: set(w.wall_states(token).values()) == {"online"}, 15, "the wall sees all online"
         )
+        # Rendezvous hashing may leave a worker without any of the 9 cameras (about 1 run in
+        # 13): the one killed below is the one with the most.
         before = w.served()
-        assert all(len(s) >= 1 for s in before.values())
         await asyncio.sleep(3)
         assert {e.camera_id for e in got} == set(CAMERAS)  # every camera analysed
 
