@@ -39,6 +39,7 @@ from bench_ingest import (
     PUB_USER,
     SUB_PASSWORD,
     SUB_USER,
+    end_session,
     free_port,
     publish_all,
     round_db,
@@ -173,6 +174,10 @@ async def ingest_round(
             return total / elapsed, cpu / total, [int(str(h["accepted"])) for h in hs]
         finally:
             await asyncio.to_thread(procs.stop)
+            # Their sessions hold their share of the group: left behind, the broker would go on
+            # handing them a share of the next round's messages, which nobody would read.
+            for a in accounts:
+                await asyncio.to_thread(end_session, broker.port, a, PASSWORD)
 
 
 async def main() -> None:
