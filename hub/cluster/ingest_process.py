@@ -29,6 +29,7 @@ from pydantic import BaseModel
 import hub
 from hub.aio import cancel_and_wait
 from hub.bus.factory import open_bus
+from hub.cluster.process_app import process_app
 from hub.config import Settings, load_site
 from hub.datadir import private_dir
 from hub.devices.broker import hub_mqtt_password
@@ -134,14 +135,7 @@ def create_ingest_process(settings: Settings) -> FastAPI:
             yield
             log.info("ingest process stopping")
 
-    app = FastAPI(
-        title="City command-center hub: MQTT ingest",
-        version=hub.__version__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
+    app = process_app("MQTT ingest", lifespan)
 
     @app.get("/api/health")
     async def health() -> IngestHealth:

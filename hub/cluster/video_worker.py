@@ -26,6 +26,7 @@ from pydantic import BaseModel
 import hub
 from hub.bus.factory import open_bus
 from hub.cluster.leases import Lease
+from hub.cluster.process_app import process_app
 from hub.cluster.shards import Shards
 from hub.config import Settings, load_site
 from hub.datadir import private_dir
@@ -91,14 +92,7 @@ def create_video_worker(settings: Settings) -> FastAPI:
             yield
             log.info("video worker stopping")
 
-    app = FastAPI(
-        title="City command-center hub: video worker",
-        version=hub.__version__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
+    app = process_app("video worker", lifespan)
 
     @app.get("/api/health")
     async def health() -> WorkerHealth:

@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis_server
 from one_grid import ONE_GRID_SITE
 from pg_cluster import private_postgres
+from processes import health, stop_all
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -81,14 +81,7 @@ class IngestProcesses:
         self.procs[account] = (proc, port)
 
     def health(self, account: str) -> dict[str, Any] | None:
-        proc, port = self.procs[account]
-        if proc.poll() is not None:
-            return None
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-        except httpx.HTTPError:
-            return None
-        return dict(r.json()) if r.status_code == 200 else None
+        return health(self.procs[account])
 
     def connected(self, account: str) -> bool:
         h = self.health(account)
@@ -100,14 +93,7 @@ class IngestProcesses:
         proc.wait(10)
 
     def stop(self) -> None:
-        for proc, _ in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc, _ in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(self.procs.values())
 
 
 async def _until(cond: Any, within: float, what: str) -> None:

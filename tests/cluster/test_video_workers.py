@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import httpx
 import pytest
 import redis_server
 from one_grid import ONE_GRID_SITE
+from processes import health, stop_all
 from video.media_helpers import make_clip
 
 from hub.bus.contracts import CAMERA_HEALTH, DETECTIONS, CameraHealth, DetectionEvent
@@ -107,14 +107,7 @@ class Workers:
         return {c["id"]: c["health"]["state"] for c in r.json()}
 
     def health(self, n: int) -> dict[str, Any] | None:
-        proc, port = self.procs[n]
-        if proc.poll() is not None:
-            return None
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-        except httpx.HTTPError:
-            return None
-        return dict(r.json()) if r.status_code == 200 else None
+        return health(self.procs[n])
 
     def served(self) -> dict[int, set[str]]:
         out = {}
@@ -125,14 +118,7 @@ class Workers:
         return out
 
     def stop(self) -> None:
-        for proc, _ in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc, _ in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(self.procs.values())
 
 
 @pytest.fixture
